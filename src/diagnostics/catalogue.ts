@@ -81,13 +81,14 @@ export const Diag = {
   SelectorMatchesNothing: e('E0508'),
   DuplicateLoraKind: e('E0509'),
   BasesExceedSteps: e('E0510'),
-  ConditioningNeedsEmbedding: e('E0511'),
+  LabelsUnused: e('E0511'),
   ConditioningNotAllowedHere: e('E0512'),
 
   // --- diffusion and training ---
   ProcessOptionMismatch: e('E0601'),
   EmaOutOfRange: e('E0602'),
-  LearnedSigmaContinuous: e('E0603'),
+  HybridLossNeedsLearnedSigma: e('E0603'),
+  TableNeedsSteps: e('E0604'),
 
   // --- warnings ---
   UnusedEmbedding: w('W0701'),

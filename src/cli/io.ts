@@ -1,0 +1,22 @@
+/** Shared CLI helpers: argument parsing errors and diagnostic printing. */
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { formatDiagnostics } from '../diagnostics/format.ts';
+import type { CheckResult } from '../check/check.ts';
+
+export class UsageError extends Error {}
+
+export function parse<T extends ParseArgsConfig['options']>(args: string[], options: T) {
+  try {
+    return parseArgs({ args, options, allowPositionals: true, strict: true });
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+}
+
+/** Prints diagnostics to stderr; returns true when there were errors. */
+export function reportDiagnostics(r: CheckResult): boolean {
+  if (r.diagnostics.length > 0) process.stderr.write(formatDiagnostics(r.diagnostics, r.sources) + '\n');
+  const errors = r.diagnostics.filter((d) => d.severity === 'error').length;
+  if (errors > 0) process.stderr.write(`${errors} error${errors === 1 ? '' : 's'}\n`);
+  return errors > 0;
+}

@@ -1,0 +1,43 @@
+/**
+ * The `unetc` command line. Each subcommand lives in its own module; this file dispatches and turns
+ * anything unexpected into one clear line (stack traces only with UNETC_DEBUG=1).
+ */
+import { checkCommand } from './check.ts';
+import { fmtCommand } from './fmt.ts';
+import { statsCommand } from './stats.ts';
+import { UsageError } from './io.ts';
+
+const COMMANDS: Record<string, { run: (args: string[]) => Promise<number> | number; help: string }> = {
+  check: { run: checkCommand, help: 'check FILE... [--emit-ir OUT.json]   type-check specs; report every problem' },
+  stats: { run: statsCommand, help: 'stats FILE [--json]                  parameters, FLOPs and memory of a model' },
+  fmt: { run: fmtCommand, help: 'fmt FILE... [--check]                print specs in canonical form (in place)' },
+};
+
+export function usage(): string {
+  return ['usage: unetc <command> [options]', '', 'commands:', ...Object.values(COMMANDS).map((c) => `  ${c.help}`)].join('\n');
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [cmd, ...rest] = argv;
+  if (!cmd || cmd === '--help' || cmd === '-h' || cmd === 'help') {
+    process.stdout.write(usage() + '\n');
+    return cmd ? 0 : 2;
+  }
+  const c = COMMANDS[cmd];
+  if (!c) {
+    process.stderr.write(`unetc: unknown command '${cmd}'\n${usage()}\n`);
+    return 2;
+  }
+  try {
+    return await c.run(rest);
+  } catch (e) {
+    if (e instanceof UsageError) {
+      process.stderr.write(`unetc ${cmd}: ${e.message}\n`);
+      return 2;
+    }
+    const err = e as NodeJS.ErrnoException;
+    if (process.env.UNETC_DEBUG) throw e;
+    process.stderr.write(`unetc ${cmd}: ${err.code ? `${err.code}: ` : ''}${err.message}\n`);
+    return 2;
+  }
+}

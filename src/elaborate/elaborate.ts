@@ -1,0 +1,479 @@
+/**
+ * Settings -> IR. Walks the U-Net level by level (encoder, bottleneck, decoder), tracking channels,
+ * resolution and the skip stack through every block, and expands each block into its layers and
+ * the layers its conditioning adds. Shape problems are reported here, with the span of the spec
+ * option that caused them.
+ */
+import type { DiagnosticSink } from '../diagnostics/diagnostic.ts';
+import type { Span } from '../diagnostics/span.ts';
+import { evaluate } from '../check/evaluate.ts';
+import type { Scope } from '../check/evaluate.ts';
+import type { Block, BlockKind, IR, Module, Shape } from '../ir/types.ts';
+import { LIMITS } from '../check/schema.ts';
+import { conditioningRef, LORA_KINDS, loraModules, readsEmbedding, type LoraTarget } from './conditioning.ts';
+import { attentionCore, conv2d, convTranspose2d, embeddingTable, groupNorm, layerNorm, linear, noiseEmbedding, resample, type Ctx } from './layers.ts';
+import { matchesPath } from './selectors.ts';
+import type { CondSettings, NormSettings, Settings, Width } from './settings.ts';
+
+interface BlockPlan {
+  path: string;
+  kind: BlockKind;
+  part: Block['part'];
+  in: Shape;
+  widths: number[];
+  skipIn?: number;
+  attention: boolean;
+  resample?: 'down' | 'up';
+  pushSkip?: boolean;
+  origin: Span;
+}
+
+export class Elaborator {
+  private readonly modules: Module[] = [];
+  private readonly blocks: Block[] = [];
+  private readonly reported = new Set<string>();
+  private embedDim = 0;
+  private readonly usedSelectors = new Set<number>();
+
+  constructor(
+    private readonly s: Settings,
+    private readonly scope: Scope,
+    private readonly sink: DiagnosticSink,
+  ) {}
+
+  private once(key: string, f: () => void): void {
+    if (!this.reported.has(key)) {
+      this.reported.add(key);
+      f();
+    }
+  }
+
+  run(): IR | undefined {
+    const s = this.s;
+    const u = s.unet;
+    const L = u.mult.length;
+    const errorsBefore = this.sink.errorCount();
+    this.checkLists();
+    if (this.sink.errorCount() > errorsBefore) return undefined;
+
+    const steps = L - 1 + (u.bottleneck === 'below' ? 1 : 0);
+    if (s.input.size >> steps < 1 || s.input.size / 2 ** steps < 1) {
+      this.sink.report('ResolutionTooSmall', `a ${s.input.size}x${s.input.size} image cannot be halved ${steps} times`, u.multSpan);
+      return undefined;
+    }
+    if (s.input.size % 2 ** steps !== 0) {
+      this.sink.report('ImageNotDivisible', `image size ${s.input.size} is not divisible by 2^${steps} = ${2 ** steps}, which ${L} levels${u.bottleneck === 'below' ? ' and a bottleneck below them' : ''} need`, u.multSpan);
+      return undefined;
+    }
+    const resolutions = u.mult.map((_, l) => s.input.size >> l);
+    u.attention.at.forEach((r, i) => {
+      const bottom = u.bottleneck === 'below' ? s.input.size >> L : undefined;
+      if (!resolutions.includes(r) && r !== bottom) {
+        this.sink.report('AttentionResolutionMissing', `attention at ${r}x${r}, but the model's levels are ${resolutions.map((x) => `${x}x${x}`).join(', ')}`, u.attention.atSpans[i] ?? u.attention.span);
+      }
+    });
+
+    this.embedDim = this.embeddingWidth();
+    const plans = this.plan(resolutions);
+    if (!plans) return undefined;
+    this.checkConditioningKinds(plans);
+    const vUsed = this.conditioningReadsEmbedding(plans);
+    const elided: string[] = [];
+    this.buildEmbedding(vUsed, elided);
+    for (const p of plans) this.buildBlock(p);
+    s.conditioning.selectors.forEach((sel, i) => {
+      if (!this.usedSelectors.has(i)) this.sink.report('SelectorMatchesNothing', `selector "${sel.pattern}" matches no block of this model`, sel.span);
+    });
+    if (this.modules.length > LIMITS.maxModules) {
+      this.sink.report('TooManyModules', `the model has ${this.modules.length} modules; the limit is ${LIMITS.maxModules}`, u.span);
+      return undefined;
+    }
+    const total = this.modules.reduce((a, m) => a + m.params.reduce((b, p) => b + p.shape.reduce((x, y) => x * y, 1), 0), 0);
+    if (total > LIMITS.maxParams) {
+      this.sink.report('ModelTooLarge', `the model would have ${total.toExponential(2)} parameters; the limit is ${LIMITS.maxParams.toExponential(0)}`, u.span);
+      return undefined;
+    }
+    if (this.sink.errorCount() > errorsBefore) return undefined;
+    return {
+      irVersion: 1,
+      name: s.name,
+      input: { size: s.input.size, channels: s.input.channels, classes: s.input.classes, augment: s.input.augment },
+      diffusion: { ...s.diffusion },
+      training: { ...s.training },
+      embedDim: vUsed ? this.embedDim : 0,
+      blocks: this.blocks,
+      modules: this.modules,
+      elided,
+    };
+  }
+
+  private checkLists(): void {
+    const u = this.s.unet;
+    const L = u.mult.length;
+    if (u.blocks.length !== L) this.sink.report('WrongListLength', `blocks lists ${u.blocks.length} levels but mult has ${L}`, u.blocksSpan);
+    if (u.decoderBlocks.length !== L) this.sink.report('WrongListLength', `decoder_blocks lists ${u.decoderBlocks.length} levels but mult has ${L}`, u.decoderBlocksSpan);
+    const w = u.block.widths;
+    if (w && w.length !== u.block.convs) {
+      this.sink.report('WrongListLength', `widths lists ${w.length} convs but the block has convs: ${u.block.convs}`, w[0].span);
+    }
+  }
+
+  /** Width of v: the last MLP layer, or the noise embedding when there is no MLP. */
+  private embeddingWidth(): number {
+    const e = this.s.embedding;
+    return e.mlp.length > 0 ? e.mlp[e.mlp.length - 1] : e.noise.dim;
+  }
+
+  private evalWidths(ws: Width[] | undefined, count: number, cin: number, cout: number): number[] | undefined {
+    if (!ws) return Array.from({ length: count }, () => cout);
+    const out: number[] = [];
+    for (const w of ws) {
+      if ('fixed' in w) {
+        out.push(w.fixed);
+        continue;
+      }
+      const v = evaluate(w.expr, this.scope, this.sink, new Map([['in', cin], ['out', cout]]));
+      if (!v || v.kind !== 'num') return undefined;
+      if (!Number.isInteger(v.v) || v.v < 1 || v.v > LIMITS.channels) {
+        this.once(`width@${w.span.offset}:${cin}:${cout}`, () =>
+          this.sink.report('BadWidth', `this width is ${v.v} for a block with in = ${cin}, out = ${cout}; widths must be whole numbers from 1 to ${LIMITS.channels}`, w.span),
+        );
+        return undefined;
+      }
+      out.push(v.v);
+    }
+    return out;
+  }
+
+  /** The block sequence with shapes and skip bookkeeping; null after reporting a shape error. */
+  private plan(resolutions: number[]): BlockPlan[] | null {
+    const s = this.s;
+    const u = s.unet;
+    const L = u.mult.length;
+    const plans: BlockPlan[] = [];
+    const stack: { c: number; res: number }[] = [];
+    let ch = s.input.channels;
+    let res = s.input.size;
+    const convs = u.block.convs;
+    const push = (c: number) => {
+      stack.push({ c, res });
+      plans[plans.length - 1].pushSkip = true;
+    };
+    const tag = (r: number) => `${r}x${r}`;
+    const attnAt = (r: number) => u.attention.at.includes(r);
+
+    if (u.stem.kind === 'conv') {
+      plans.push({ path: `enc.${tag(res)}.stem`, kind: 'stem', part: 'enc', in: { c: ch, h: res, w: res }, widths: [u.channels], attention: false, origin: u.span });
+      ch = u.channels;
+      if (u.skips === 'all') push(ch);
+    }
+    const downOp = (lvlRes: number) => {
+      const newRes = lvlRes / 2;
+      const path = `enc.${tag(newRes)}.down`;
+      plans.push({ path, kind: u.down.kind === 'block' ? 'res' : 'down', part: 'enc', in: { c: ch, h: lvlRes, w: lvlRes }, widths: u.down.kind === 'block' ? Array(convs).fill(ch) : [ch], attention: false, resample: 'down', origin: u.down.span });
+      res = newRes;
+    };
+    for (let l = 0; l < L; l++) {
+      const cout = u.channels * u.mult[l];
+      if (l > 0) {
+        downOp(res);
+        if (u.skips === 'all') push(ch);
+      }
+      for (let b = 0; b < u.blocks[l]; b++) {
+        const widths = this.evalWidths(u.block.widths, convs, ch, cout);
+        if (!widths) return null;
+        plans.push({ path: `enc.${tag(res)}.block${b}`, kind: 'res', part: 'enc', in: { c: ch, h: res, w: res }, widths, attention: u.attention.encoder === 'all' && attnAt(res), origin: u.blocksSpan });
+        ch = widths[widths.length - 1];
+        if (u.skips === 'all') push(ch);
+      }
+      if (u.skips === 'levels') push(ch);
+    }
+    if (u.bottleneck === 'below') downOp(res);
+    u.middle.forEach((m, i) => {
+      const widths = this.evalWidths(m.widths, m.widths?.length ?? convs, ch, ch);
+      if (!widths) return;
+      plans.push({ path: `mid.block${i}`, kind: 'res', part: 'mid', in: { c: ch, h: res, w: res }, widths, attention: m.attention, origin: m.span });
+      ch = widths[widths.length - 1];
+    });
+    const upOp = (lvlRes: number) => {
+      const newRes = lvlRes * 2;
+      plans.push({ path: `dec.${tag(newRes)}.up`, kind: u.up.kind === 'block' ? 'res' : 'up', part: 'dec', in: { c: ch, h: lvlRes, w: lvlRes }, widths: u.up.kind === 'block' ? Array(convs).fill(ch) : [ch], attention: false, resample: 'up', origin: u.up.span });
+      res = newRes;
+    };
+    if (u.bottleneck === 'below') upOp(res);
+    for (let l = L - 1; l >= 0; l--) {
+      if (l < L - 1) upOp(res);
+      const cout = u.channels * u.mult[l];
+      const nb = u.decoderBlocks[l];
+      for (let b = 0; b < nb; b++) {
+        let skipIn: number | undefined;
+        if (u.skips === 'all' || (u.skips === 'levels' && b === 0)) {
+          const top = stack.pop();
+          if (!top) {
+            this.sink.report('SkipCountMismatch', `decoder block ${tag(res)}.block${b} needs a skip connection, but the encoder pushed fewer (decoder_blocks do not match the encoder)`, u.decoderBlocksSpan);
+            return null;
+          }
+          if (top.res !== res) {
+            this.sink.report('SkipsUnbalancedPerLevel', `decoder block at ${tag(res)} would concatenate a ${tag(top.res)} skip; the decoder's blocks per level do not mirror the encoder's`, u.decoderBlocksSpan);
+            return null;
+          }
+          skipIn = top.c;
+        }
+        const cin = ch + (skipIn ?? 0);
+        const widths = this.evalWidths(u.decoderWidths ?? u.block.widths, (u.decoderWidths ?? u.block.widths)?.length ?? convs, cin, cout);
+        if (!widths) return null;
+        const attention = attnAt(res) && (u.attention.decoder === 'all' || (u.attention.decoder === 'last' && b === nb - 1));
+        plans.push({ path: `dec.${tag(res)}.block${b}`, kind: 'res', part: 'dec', in: { c: cin, h: res, w: res }, widths, skipIn, attention, origin: u.decoderBlocksSpan });
+        ch = widths[widths.length - 1];
+      }
+    }
+    if (stack.length > 0) {
+      this.sink.report('SkipCountMismatch', `the encoder pushes ${stack.length} more skip connection${stack.length === 1 ? '' : 's'} than the decoder's blocks consume`, u.decoderBlocksSpan);
+      return null;
+    }
+    const outC = s.input.channels * (s.diffusion.learn_sigma === true ? 2 : 1);
+    plans.push({ path: 'out', kind: 'head', part: 'out', in: { c: ch, h: res, w: res }, widths: [outC], attention: false, origin: u.head.span });
+    void resolutions;
+    return plans;
+  }
+
+  private condFor(p: BlockPlan, which: 'residual' | 'attention'): CondSettings[] {
+    const s = this.s;
+    const path = which === 'attention' ? `${p.path}.attn` : p.path;
+    let result = which === 'residual' ? s.conditioning.residual : s.conditioning.attention;
+    s.conditioning.selectors.forEach((sel, i) => {
+      if (matchesPath(sel.pattern, path)) {
+        this.usedSelectors.add(i);
+        result = sel.conds;
+      }
+    });
+    return result;
+  }
+
+  private checkConditioningKinds(plans: BlockPlan[]): void {
+    const s = this.s;
+    const hasAttn = plans.some((p) => p.attention);
+    if (!hasAttn && s.conditioning.attention.length > 0) {
+      this.sink.report('ConditioningTargetMissing', 'attention conditioning is set, but the model has no attention blocks', s.conditioning.attentionSpan);
+    }
+    const lists: { conds: CondSettings[]; where: 'residual' | 'attention' }[] = [
+      { conds: s.conditioning.residual, where: 'residual' },
+      { conds: s.conditioning.attention, where: 'attention' },
+      ...s.conditioning.selectors.map((x) => ({ conds: x.conds, where: (x.pattern.endsWith('attn') ? 'attention' : 'residual') as 'residual' | 'attention' })),
+    ];
+    for (const { conds, where } of lists) {
+      const seen = new Map<string, CondSettings>();
+      for (const c of conds) {
+        const family = ['shift', 'scale_shift', 'adaln'].includes(c.kind) ? 'modulation' : c.kind;
+        if (seen.has(family)) this.sink.report('DuplicateLoraKind', `'${c.kind}' conflicts with '${seen.get(family)!.kind}' on the same layers: give each kind once`, c.span);
+        seen.set(family, c);
+        if (where === 'attention' && (c.kind === 'shift' || c.kind === 'scale_shift')) {
+          this.sink.report('ConditioningNotAllowedHere', `'${c.kind}' conditions residual blocks; use adaln for attention`, c.span);
+        }
+        if (where === 'residual' && c.kind === 'adaln') this.sink.report('ConditioningNotAllowedHere', "'adaln' conditions attention blocks; use scale_shift for residual blocks", c.span);
+        if (c.kind === 'time_lora') {
+          if (s.diffusion.process === 'edm') this.sink.report('TimeLoraContinuous', 'time_lora needs discrete timesteps, but this model uses continuous noise levels (edm); use uc_lora', c.span);
+          else if (!c.args.has('T') && typeof s.diffusion.T !== 'number') this.sink.report('TimeLoraWithoutT', 'time_lora needs the number of timesteps: set T here or in diffusion', c.span);
+        }
+        if (c.kind === 'class_lora' && s.input.classes < 1) this.sink.report('ClassLoraWithoutClasses', 'class_lora needs class labels: set input.classes', c.span);
+        if (LORA_KINDS.includes(c.kind)) {
+          const targets = c.args.get('targets');
+          if (targets && targets.kind === 'list') {
+            for (const t of targets.items) {
+              if (t.kind !== 'sym') continue;
+              const ok = where === 'attention' ? t.name === 'qkv' || t.name === 'proj' : /^conv\d$/.test(t.name) && Number(t.name.slice(4)) < s.unet.block.convs;
+              if (!ok) this.sink.report('ConditioningTargetMissing', `${where} blocks have no layer '${t.name}'`, t.span);
+            }
+          }
+        }
+      }
+    }
+    const classLora = [s.conditioning.residual, s.conditioning.attention, ...s.conditioning.selectors.map((x) => x.conds)].some((l) => l.some((c) => c.kind === 'class_lora'));
+    if (s.input.classes > 0 && s.embedding.label.kind === 'none' && !classLora) {
+      this.sink.report('LabelsUnused', `the model takes ${s.input.classes} classes, but nothing reads the label: set embedding.label or add class_lora`, s.input.span);
+    }
+    if (s.embedding.noise.kind === 'table' && typeof s.diffusion.T !== 'number') {
+      this.sink.report('TableNeedsSteps', 'a table noise embedding needs diffusion.T rows', s.embedding.noise.span);
+    }
+  }
+
+  private conditioningReadsEmbedding(plans: BlockPlan[]): boolean {
+    return plans.some(
+      (p) => p.kind === 'res' && (this.condFor(p, 'residual').some(readsEmbedding) || (p.attention && this.condFor(p, 'attention').some(readsEmbedding))),
+    );
+  }
+
+  private buildEmbedding(vUsed: boolean, elided: string[]): void {
+    const s = this.s;
+    const e = s.embedding;
+    const ctx: Ctx = { block: 'emb', role: 'base', trainable: true };
+    const mods: Module[] = [];
+    if (e.noise.kind === 'table') {
+      const T = typeof s.diffusion.T === 'number' ? s.diffusion.T : 0;
+      mods.push(embeddingTable({ ...ctx, trainable: !e.noise.frozen }, 'emb.noise', T, e.noise.dim, 'sinusoidal', !e.noise.frozen));
+    } else {
+      mods.push(noiseEmbedding(ctx, 'emb.noise', e.noise.kind, e.noise.dim, {}));
+    }
+    const nd = e.noise.dim;
+    const E = this.embedDim;
+    if (e.label.kind !== 'none' && s.input.classes > 0) {
+      const d = e.label.at === 'input' ? nd : E;
+      mods.push(e.label.kind === 'embedding' ? embeddingTable(ctx, 'emb.label', s.input.classes, d, 'normal', true) : linear(ctx, 'emb.label', s.input.classes, d, { bias: e.label.bias }));
+    }
+    if (e.augment.kind === 'linear' && s.input.augment > 0) mods.push(linear(ctx, 'emb.augment', s.input.augment, nd, { bias: e.augment.bias }));
+    let d = nd;
+    e.mlp.forEach((w, i) => {
+      mods.push(linear(ctx, `emb.mlp${i}`, d, w));
+      d = w;
+    });
+    if (!vUsed) {
+      elided.push(...mods.map((m) => m.path));
+      return;
+    }
+    this.modules.push(...mods);
+    this.blocks.push({
+      path: 'emb',
+      kind: 'embedding',
+      part: 'emb',
+      in: { c: nd, h: 1, w: 1 },
+      out: { c: E, h: 1, w: 1 },
+      pushSkip: false,
+      attention: false,
+      conditioning: { residual: [], attention: [] },
+      origin: { file: e.span.file, line: e.span.line },
+    });
+  }
+
+  private norm(ctx: Ctx, path: string, n: NormSettings, s: Shape): Module | undefined {
+    if (n.kind === 'none') return undefined;
+    if (n.kind === 'layer') return layerNorm(ctx, path, s, n.eps, n.affine);
+    const groups = n.minGroupChannels ? Math.max(1, Math.min(n.groups, Math.floor(s.c / n.minGroupChannels))) : n.groups;
+    if (s.c % groups !== 0) {
+      this.once(`gn:${n.span.offset}:${s.c}`, () => this.sink.report('GroupsNotDivisible', `${s.c} channels (at ${path}) are not divisible by ${groups} GroupNorm groups`, n.span));
+    }
+    return groupNorm(ctx, path, s.c, groups, n.eps, n.affine, s.h * s.w);
+  }
+
+  private buildBlock(p: BlockPlan): void {
+    const s = this.s;
+    const u = s.unet;
+    const base: Ctx = { block: p.path, role: 'base', trainable: true };
+    const condCtx: Ctx = { block: p.path, role: 'conditioning', trainable: true };
+    const mods: Module[] = [];
+    let out: Shape = { ...p.in };
+    const resCond = p.kind === 'res' ? this.condFor(p, 'residual') : [];
+    const attnCond = p.attention ? this.condFor(p, 'attention') : [];
+    const loraTargets: LoraTarget[] = [];
+
+    if (p.kind === 'stem') {
+      const m = conv2d(base, `${p.path}.conv`, p.in.c, p.widths[0], u.stem.kernel, p.in);
+      mods.push(m);
+      out = { c: p.widths[0], h: p.in.h, w: p.in.w };
+    } else if (p.kind === 'down' || p.kind === 'up') {
+      const r = p.kind === 'down' ? u.down : u.up;
+      const newH = p.kind === 'down' ? p.in.h / 2 : p.in.h * 2;
+      out = { c: p.in.c, h: newH, w: newH };
+      if (r.kind === 'conv') mods.push(conv2d(base, `${p.path}.conv`, p.in.c, p.in.c, r.kernel, p.in, { stride: 2 }));
+      else if (r.kind === 'conv_transpose') mods.push(convTranspose2d(base, `${p.path}.conv`, p.in.c, p.in.c, r.kernel, p.in));
+      else if (r.kind === 'nearest_conv') {
+        mods.push(resample(base, `${p.path}.resample`, 'nearest', p.in, out, [1]));
+        mods.push(conv2d(base, `${p.path}.conv`, p.in.c, p.in.c, r.kernel, out));
+      } else mods.push(resample(base, `${p.path}.resample`, r.kind === 'avgpool' ? 'avgpool' : 'nearest', p.in, out, [1, 1]));
+    } else if (p.kind === 'head') {
+      if (u.head.norm) {
+        const n = this.norm(base, `${p.path}.norm`, u.block.norm, p.in);
+        if (n) mods.push(n);
+      }
+      mods.push(conv2d(base, `${p.path}.conv`, p.in.c, p.widths[0], u.head.kernel, p.in, { init: 'zeros' }));
+      out = { c: p.widths[0], h: p.in.h, w: p.in.w };
+    } else {
+      // A residual (or plain) block.
+      const b = u.block;
+      const condWidth = (c: CondSettings, target: number) => (c.kind === 'scale_shift' ? 2 * target : target);
+      const addEmb = (c: CondSettings, target: number, path: string) => {
+        const hidden = this.evalWidths(mlpWidths(c), mlpWidths(c)?.length ?? 0, p.in.c, target) ?? [];
+        let d = this.embedDim;
+        hidden.forEach((h, i) => {
+          mods.push(linear(condCtx, `${path}${i}`, d, h));
+          d = h;
+        });
+        mods.push(linear(condCtx, hidden.length > 0 ? `${path}${hidden.length}` : path, d, condWidth(c, target)));
+      };
+      const modulation = resCond.find((c) => c.kind === 'shift' || c.kind === 'scale_shift');
+      const atInput = modulation && modulation.args.get('at')?.kind === 'sym' && (modulation.args.get('at') as { name: string }).name === 'input';
+      if (modulation && atInput) addEmb(modulation, p.in.c, `${p.path}.emb`);
+      let c = p.in.c;
+      let cur: Shape = { ...p.in };
+      p.widths.forEach((w, i) => {
+        const n = this.norm(base, `${p.path}.norm${i}`, b.norm, cur);
+        if (n) mods.push(n);
+        const resampleHere = i === 0 ? p.resample : undefined;
+        if (modulation && !atInput && i === 1 && modulation.kind === 'scale_shift') addEmb(modulation, c, `${p.path}.emb`);
+        const conv = conv2d(base, `${p.path}.conv${i}`, c, w, b.kernel, cur, { up: resampleHere === 'up', down: resampleHere === 'down', init: i === p.widths.length - 1 && b.residual ? 'zeros' : 'default' });
+        mods.push(conv);
+        const h = resampleHere === 'up' ? cur.h * 2 : resampleHere === 'down' ? cur.h / 2 : cur.h;
+        cur = { c: w, h, w: h };
+        loraTargets.push({ name: `conv${i}`, path: conv.path, cin: c, cout: w, kernel: b.kernel, hw: h * h });
+        if (modulation && !atInput && i === 0 && modulation.kind === 'shift') addEmb(modulation, w, `${p.path}.emb`);
+        c = w;
+      });
+      if (modulation && !atInput && modulation.kind === 'scale_shift' && p.widths.length < 2) addEmb(modulation, c, `${p.path}.emb`);
+      const cout = p.widths[p.widths.length - 1];
+      if (b.residual && (p.in.c !== cout || (b.skipProj === 'changed_or_resampled' && p.resample))) {
+        mods.push(conv2d(base, `${p.path}.skip`, p.in.c, cout, 1, p.in, { up: p.resample === 'up', down: p.resample === 'down' }));
+      }
+      out = cur;
+      if (p.attention) {
+        const C = cout;
+        const hw = cur.h * cur.w;
+        const a = u.attention;
+        const heads = a.headChannels ? Math.max(1, Math.floor(C / a.headChannels)) : a.heads;
+        if (C % heads !== 0) this.once(`heads:${C}`, () => this.sink.report('HeadsNotDivisible', `${C} channels cannot be split into ${heads} attention heads`, a.span));
+        const n = this.norm(base, `${p.path}.attn.norm`, a.norm, cur);
+        if (n) mods.push(n);
+        if (attnCond.some((x) => x.kind === 'adaln')) mods.push(linear(condCtx, `${p.path}.attn.adaln`, this.embedDim, 2 * C));
+        const qkv = conv2d(base, `${p.path}.attn.qkv`, C, 3 * C, 1, cur);
+        mods.push(qkv, attentionCore(base, `${p.path}.attn.core`, C, heads, hw));
+        const proj = conv2d(base, `${p.path}.attn.proj`, C, C, 1, cur, { init: 'zeros' });
+        mods.push(proj);
+        const attnTargets: LoraTarget[] = [
+          { name: 'qkv', path: qkv.path, cin: C, cout: 3 * C, kernel: 1, hw },
+          { name: 'proj', path: proj.path, cin: C, cout: C, kernel: 1, hw },
+        ];
+        for (const lc of attnCond.filter((x) => LORA_KINDS.includes(x.kind))) {
+          const names = targetNames(lc) ?? ['qkv', 'proj'];
+          for (const t of attnTargets.filter((t) => names.includes(t.name))) mods.push(...loraModules(condCtx, lc, t, s, this.embedDim, this.sink, this.reported));
+        }
+      }
+      for (const lc of resCond.filter((x) => LORA_KINDS.includes(x.kind))) {
+        const names = targetNames(lc) ?? loraTargets.map((t) => t.name);
+        for (const t of loraTargets.filter((t) => names.includes(t.name))) mods.push(...loraModules(condCtx, lc, t, s, this.embedDim, this.sink, this.reported));
+      }
+    }
+    this.modules.push(...mods);
+    this.blocks.push({
+      path: p.path,
+      kind: p.kind,
+      part: p.part,
+      in: p.in,
+      out,
+      skipIn: p.skipIn,
+      pushSkip: p.pushSkip === true,
+      attention: p.attention,
+      resample: p.resample,
+      conditioning: { residual: resCond.map((c) => conditioningRef(c, s)), attention: attnCond.map((c) => conditioningRef(c, s)) },
+      origin: { file: p.origin.file, line: p.origin.line },
+    });
+  }
+}
+
+function mlpWidths(c: CondSettings): Width[] | undefined {
+  const v = c.args.get('mlp');
+  if (!v || v.kind !== 'list') return undefined;
+  return v.items.map((i) => (i.kind === 'num' ? { fixed: i.v, span: i.span } : { expr: (i as { expr: import('../syntax/ast.ts').Expr }).expr, span: i.span }));
+}
+
+function targetNames(c: CondSettings): string[] | undefined {
+  const v = c.args.get('targets');
+  return v && v.kind === 'list' ? v.items.map((i) => (i.kind === 'sym' ? i.name : '')) : undefined;
+}
