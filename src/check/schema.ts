@@ -182,7 +182,10 @@ export const modelSchema: SectionSpec = {
         mult: { ty: listOf(int(1, 1024), 1, LIMITS.levels), required: true, doc: 'channel multiplier of each level' },
         blocks: { ty: { t: 'union', of: [int(0, LIMITS.blocksPerLevel), listOf(int(0, LIMITS.blocksPerLevel), 1, LIMITS.levels)] }, required: true, doc: 'blocks per encoder level' },
         decoder_blocks: { ty: { t: 'union', of: [int(0, LIMITS.blocksPerLevel), listOf(int(0, LIMITS.blocksPerLevel), 1, LIMITS.levels)] }, doc: 'blocks per decoder level (default blocks + 1)' },
-        decoder_widths: { ty: widthList, doc: 'conv widths of decoder blocks, if they differ from the encoder' },
+        decoder_widths: {
+          ty: { t: 'union', of: [widthList, listOf(widthList, 1, LIMITS.levels)] },
+          doc: 'conv widths of decoder blocks, if they differ from the encoder; or one list per level, level 0 first',
+        },
         stem: { ty: { t: 'call', kinds: { none: {}, conv: { kernel: { ty: int(1, 15) } } } } },
         skips: { ty: en('all', 'levels', 'none'), doc: 'which encoder outputs the decoder concatenates' },
         bottleneck: { ty: en('lowest', 'below'), doc: 'middle at the lowest level, or one resampling below it' },

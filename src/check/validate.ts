@@ -151,7 +151,9 @@ export function checkType(v: Value, ty: Ty, scope: Scope, sink: DiagnosticSink, 
       return ok ? { ...v, items } : null;
     }
     case 'union': {
-      const pick = ty.of.find((t) => (v.kind === 'list' ? t.t === 'list' : t.t !== 'list'));
+      // Lists of lists pick the nested list type; other lists the flat one; scalars a scalar type.
+      const nested = v.kind === 'list' && v.items.length > 0 && v.items[0].kind === 'list';
+      const pick = ty.of.find((t) => (v.kind === 'list' ? t.t === 'list' && (t.of.t === 'list') === nested : t.t !== 'list'));
       return pick ? checkType(v, pick, scope, sink, what, expr) : mismatch(v, 'a value of another kind', what, scope, sink);
     }
     case 'width': {

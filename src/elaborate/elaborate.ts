@@ -112,6 +112,9 @@ export class Elaborator {
     const L = u.mult.length;
     if (u.blocks.length !== L) this.sink.report('WrongListLength', `blocks lists ${u.blocks.length} levels but mult has ${L}`, u.blocksSpan);
     if (u.decoderBlocks.length !== L) this.sink.report('WrongListLength', `decoder_blocks lists ${u.decoderBlocks.length} levels but mult has ${L}`, u.decoderBlocksSpan);
+    if (u.decoderWidths && Array.isArray(u.decoderWidths[0]) && u.decoderWidths.length !== L) {
+      this.sink.report('WrongListLength', `decoder_widths lists ${u.decoderWidths.length} levels but mult has ${L}`, (u.decoderWidths as Width[][])[0][0]?.span ?? u.span);
+    }
     const w = u.block.widths;
     if (w && w.length !== u.block.convs) {
       this.sink.report('WrongListLength', `widths lists ${w.length} convs but the block has convs: ${u.block.convs}`, w[0].span);
@@ -220,7 +223,8 @@ export class Elaborator {
           skipIn = top.c;
         }
         const cin = ch + (skipIn ?? 0);
-        const widths = this.evalWidths(u.decoderWidths ?? u.block.widths, (u.decoderWidths ?? u.block.widths)?.length ?? convs, cin, cout);
+        const dw = u.decoderWidths && Array.isArray(u.decoderWidths[0]) ? (u.decoderWidths as Width[][])[l] : (u.decoderWidths as Width[] | undefined);
+        const widths = this.evalWidths(dw ?? u.block.widths, (dw ?? u.block.widths)?.length ?? convs, cin, cout);
         if (!widths) return null;
         const attention = attnAt(res) && (u.attention.decoder === 'all' || (u.attention.decoder === 'last' && b === nb - 1));
         plans.push({ path: `dec.${tag(res)}.block${b}`, kind: 'res', part: 'dec', in: { c: cin, h: res, w: res }, widths, skipIn, attention, origin: u.decoderBlocksSpan });

@@ -58,7 +58,8 @@ export interface Settings {
     blocksSpan: Span;
     decoderBlocks: number[];
     decoderBlocksSpan: Span;
-    decoderWidths?: Width[];
+    /** Per level (level 0 first) when given per level; one list for every level otherwise. */
+    decoderWidths?: Width[] | Width[][];
     stem: { kind: 'none' | 'conv'; kernel: number };
     skips: 'all' | 'levels' | 'none';
     bottleneck: 'lowest' | 'below';
@@ -130,6 +131,11 @@ export function readNorm(c: CallV | undefined, dflt: Omit<NormSettings, 'span'>,
     affine: argBool(c, 'affine', true),
     span: c.span,
   };
+}
+
+function decoderWidths(v: Value | undefined): Width[] | Width[][] | undefined {
+  if (v && v.kind === 'list' && v.items.length > 0 && v.items[0].kind === 'list') return v.items.map((i) => widths(i)!);
+  return widths(v);
 }
 
 function conds(v: Value | undefined): CondSettings[] {
@@ -219,7 +225,7 @@ export function readSettings(cfg: Config): Settings {
       blocksSpan: spanOf(unet, 'blocks'),
       decoderBlocks: perLevel(unet.values.get('decoder_blocks'), levels, (l) => blocks[l] + 1),
       decoderBlocksSpan: unet.values.get('decoder_blocks')?.span ?? spanOf(unet, 'blocks'),
-      decoderWidths: widths(unet.values.get('decoder_widths')),
+      decoderWidths: decoderWidths(unet.values.get('decoder_widths')),
       stem: { kind: (stem?.name ?? 'conv') as 'none' | 'conv', kernel: argNum(stem, 'kernel', 3) },
       skips: sym(unet, 'skips', 'all'),
       bottleneck: sym(unet, 'bottleneck', 'lowest'),

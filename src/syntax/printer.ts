@@ -31,7 +31,7 @@ function printBlock(head: string, members: A.Member[], closing: string[], indent
   const inner = indent + '  ';
   const out = [`${indent}${head} {`];
   members.forEach((mem, i) => {
-    if (topLevel && i > 0 && (mem.kind === 'section' || members[i - 1].kind === 'section')) out.push('');
+    if (i > 0 && (mem.kind === 'section' || members[i - 1].kind === 'section')) out.push('');
     out.push(...printMember(mem, inner, topLevel));
   });
   out.push(...closing.map((c) => inner + c));
