@@ -69,7 +69,8 @@ export function loadSpec(path: string, host: SourceHost, sink: DiagnosticSink, t
     for (const d of parsed.diagnostics) sink.add(d);
     if (!parsed.ast) return { sources };
     chain.push(parsed.ast);
-    seen.push(current);
+    // Compare resolved paths: the entry may be given relative to the working directory.
+    seen.push(resolve(current));
     const ext = parsed.ast.model.extends;
     if (!ext) break;
     const next = resolve(dirname(current), ext.value);

@@ -17,6 +17,8 @@ export interface SectionValues {
   span: Span;
   present: boolean;
   values: Map<string, Value>;
+  /** Where each option's name is written. */
+  keySpans: Map<string, Span>;
   sections: Map<string, SectionValues>;
   /** Quoted keys: path selector -> value. */
   selectors: { pattern: string; span: Span; value: Value }[];
@@ -39,7 +41,7 @@ export function validateModel(model: MergedModel, sink: DiagnosticSink): Config 
 }
 
 function validateSection(sec: MergedSection | undefined, spec: SectionSpec, scope: Scope, sink: DiagnosticSink, where: Span, present: boolean, label = 'model'): SectionValues {
-  const out: SectionValues = { key: sec?.key ?? '', span: sec?.span ?? where, present, values: new Map(), sections: new Map(), selectors: [] };
+  const out: SectionValues = { key: sec?.key ?? '', span: sec?.span ?? where, present, values: new Map(), keySpans: new Map(), sections: new Map(), selectors: [] };
   const fieldNames = Object.keys(spec.fields);
   const sectionNames = Object.keys(spec.sections ?? {});
   if (sec) {
@@ -63,7 +65,10 @@ function validateSection(sec: MergedSection | undefined, spec: SectionSpec, scop
       const v = evaluate(f.value, scope, sink, undefined);
       if (!v) continue;
       const checked = checkType(v, fs.ty, scope, sink, key, f.value);
-      if (checked) out.values.set(key, checked);
+      if (checked) {
+        out.values.set(key, checked);
+        out.keySpans.set(key, f.keySpan);
+      }
     }
     for (const [key, s] of sec.sections) {
       const ss = spec.sections?.[key];

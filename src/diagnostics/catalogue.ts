@@ -91,7 +91,6 @@ export const Diag = {
   TableNeedsSteps: e('E0604'),
 
   // --- warnings ---
-  UnusedEmbedding: w('W0701'),
   TooManyErrors: w('W0702'),
 } as const;
 

@@ -86,7 +86,7 @@ export function loraModules(ctx: Ctx, c: CondSettings, t: LoraTarget, s: Setting
   }
   if (r > Math.min(fanIn, t.cout)) {
     once('rankmax' + t.name + fanIn + t.cout, () =>
-      sink.report('RankTooLarge', `LoRA rank ${r} exceeds min(C_in, C_out) = ${Math.min(fanIn, t.cout)} of ${t.path}`, c.args.get('rank')?.span ?? c.span),
+      sink.report('RankTooLarge', `LoRA rank ${r} exceeds min(${t.kernel > 1 ? `C_in x ${t.kernel} x ${t.kernel}` : 'C_in'}, C_out) = ${Math.min(fanIn, t.cout)} of ${t.path}`, c.args.get('rank')?.span ?? c.span),
     );
     return [];
   }

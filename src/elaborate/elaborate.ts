@@ -76,6 +76,13 @@ export class Elaborator {
     this.embedDim = this.embeddingWidth();
     const plans = this.plan(resolutions);
     if (!plans) return undefined;
+    // Bound the module count before building anything, so a huge spec costs no memory.
+    const loras = Math.max(1, s.conditioning.residual.length + s.conditioning.attention.length + s.conditioning.selectors.reduce((a, x) => a + x.conds.length, 0));
+    const estimate = plans.reduce((a, p) => a + p.widths.length * 3 + 12 + loras * (p.widths.length + 2) * 20, 0);
+    if (estimate > LIMITS.maxModules * 4) {
+      this.sink.report('TooManyModules', `the model would have about ${estimate} modules; the limit is ${LIMITS.maxModules}`, u.span);
+      return undefined;
+    }
     this.checkConditioningKinds(plans);
     const vUsed = this.conditioningReadsEmbedding(plans);
     const elided: string[] = [];
@@ -117,7 +124,7 @@ export class Elaborator {
     }
     const w = u.block.widths;
     if (w && w.length !== u.block.convs) {
-      this.sink.report('WrongListLength', `widths lists ${w.length} convs but the block has convs: ${u.block.convs}`, w[0].span);
+      this.sink.report('WrongListLength', `widths lists ${w.length} convs but the block has convs: ${u.block.convs}`, u.block.widthsSpan);
     }
   }
 
@@ -294,7 +301,7 @@ export class Elaborator {
     }
     const classLora = [s.conditioning.residual, s.conditioning.attention, ...s.conditioning.selectors.map((x) => x.conds)].some((l) => l.some((c) => c.kind === 'class_lora'));
     if (s.input.classes > 0 && s.embedding.label.kind === 'none' && !classLora) {
-      this.sink.report('LabelsUnused', `the model takes ${s.input.classes} classes, but nothing reads the label: set embedding.label or add class_lora`, s.input.span);
+      this.sink.report('LabelsUnused', `the model takes ${s.input.classes} classes, but nothing reads the label: set embedding.label or add class_lora`, s.input.classesSpan);
     }
     if (s.embedding.noise.kind === 'table' && typeof s.diffusion.T !== 'number') {
       this.sink.report('TableNeedsSteps', 'a table noise embedding needs diffusion.T rows', s.embedding.noise.span);
@@ -432,7 +439,7 @@ export class Elaborator {
         const hw = cur.h * cur.w;
         const a = u.attention;
         const heads = a.headChannels ? Math.max(1, Math.floor(C / a.headChannels)) : a.heads;
-        if (C % heads !== 0) this.once(`heads:${C}`, () => this.sink.report('HeadsNotDivisible', `${C} channels cannot be split into ${heads} attention heads`, a.span));
+        if (C % heads !== 0) this.once(`heads:${C}`, () => this.sink.report('HeadsNotDivisible', `${C} channels cannot be split into ${heads} attention heads`, a.headsSpan));
         const n = this.norm(base, `${p.path}.attn.norm`, a.norm, cur);
         if (n) mods.push(n);
         if (attnCond.some((x) => x.kind === 'adaln')) mods.push(linear(condCtx, `${p.path}.attn.adaln`, this.embedDim, 2 * C));

@@ -21,6 +21,7 @@ export interface BlockSettings {
   convs: number;
   kernel: number;
   widths?: Width[];
+  widthsSpan: Span;
   norm: NormSettings;
   order: 'pre' | 'post';
   residual: boolean;
@@ -39,7 +40,7 @@ export interface Settings {
   name: string;
   files: string[];
   modelSpan: Span;
-  input: { size: number; channels: number; classes: number; augment: number; span: Span };
+  input: { size: number; channels: number; classes: number; augment: number; span: Span; classesSpan: Span };
   diffusion: Record<string, number | string | boolean> & { process: 'ddpm' | 'edm' };
   diffusionSpans: Map<string, Span>;
   embedding: {
@@ -69,7 +70,7 @@ export interface Settings {
     head: { kernel: number; norm: boolean; span: Span };
     block: BlockSettings;
     blockSpan: Span;
-    attention: { at: number[]; atSpans: Span[]; heads: number; headChannels?: number; encoder: 'all' | 'none'; decoder: 'all' | 'last' | 'none'; norm: NormSettings; span: Span };
+    attention: { at: number[]; atSpans: Span[]; heads: number; headsSpan: Span; headChannels?: number; encoder: 'all' | 'none'; decoder: 'all' | 'last' | 'none'; norm: NormSettings; span: Span };
     span: Span;
   };
   conditioning: {
@@ -173,7 +174,7 @@ export function readSettings(cfg: Config): Settings {
 
   const process = sym(diff, 'process', 'ddpm' as 'ddpm' | 'edm');
   const diffusion = { ...record(diff), process } as Settings['diffusion'];
-  const diffusionSpans = new Map<string, Span>([...diff.values].map(([k, v]) => [k, v.span]));
+  const diffusionSpans = new Map<string, Span>(diff.keySpans);
 
   const noise = call(emb, 'noise');
   const label = call(emb, 'label');
@@ -202,7 +203,7 @@ export function readSettings(cfg: Config): Settings {
     name: cfg.name,
     files: cfg.files,
     modelSpan: cfg.nameSpan,
-    input: { size: num(input, 'size', 32), channels: num(input, 'channels', 3), classes: num(input, 'classes', 0), augment: num(input, 'augment', 0), span: input.span },
+    input: { size: num(input, 'size', 32), channels: num(input, 'channels', 3), classes: num(input, 'classes', 0), augment: num(input, 'augment', 0), span: input.span, classesSpan: spanOf(input, 'classes') },
     diffusion,
     diffusionSpans,
     embedding: {
@@ -237,6 +238,7 @@ export function readSettings(cfg: Config): Settings {
         convs: num(block, 'convs', 2),
         kernel: num(block, 'kernel', 3),
         widths: widths(block.values.get('widths')),
+        widthsSpan: spanOf(block, 'widths'),
         norm: readNorm(call(block, 'norm'), { kind: 'group', groups: 32, eps: 1e-5, affine: true }, block.span),
         order: sym(block, 'order', 'pre'),
         residual: bool(block, 'residual', true),
@@ -249,6 +251,7 @@ export function readSettings(cfg: Config): Settings {
         at: numList(atV) ?? [],
         atSpans: atV && atV.kind === 'list' ? atV.items.map((i) => i.span) : [],
         heads: num(attn, 'heads', 1),
+        headsSpan: attn.values.get('head_channels')?.span ?? attn.values.get('heads')?.span ?? attn.span,
         headChannels: attn.values.has('head_channels') ? num(attn, 'head_channels', 64) : undefined,
         encoder: sym(attn, 'encoder', 'all'),
         decoder: sym(attn, 'decoder', 'all'),
