@@ -11,9 +11,10 @@
  *   expression     = multiplicative { ("+" | "-") multiplicative }
  *   multiplicative = unary { ("*" | "/") unary }
  *   unary     = "-" unary | primary
- *   primary   = Number | String | "true" | "false" | Identifier [ "(" args ")" ] | list | "(" expression ")"
- *   args      = [ arg { "," arg } [ "," ] ]
+ *   primary   = Number | String | "true" | "false" | callOrRef | list | parenthesized
+ *   callOrRef = Identifier [ "(" [ arg { "," arg } [ "," ] ] ")" ]
  *   arg       = [ Identifier ":" ] expression
+ *   parenthesized = "(" expression ")"
  *   list      = "[" [ expression { "," expression } [ "," ] ] "]"
  */
 import { CstParser } from 'chevrotain';

@@ -19,7 +19,7 @@ export const False = createToken({ name: 'False', pattern: /false/, longer_alt: 
 
 export const NumberLiteral = createToken({
   name: 'NumberLiteral',
-  pattern: /(?:\d[\d_]*(?:\.\d[\d_]*)?|\.\d[\d_]*)(?:[eE][+-]?\d+)?/,
+  pattern: /(?:\d+(?:_\d+)*(?:\.\d+(?:_\d+)*)?|\.\d+(?:_\d+)*)(?:[eE][+-]?\d+)?/,
 });
 export const StringLiteral = createToken({ name: 'StringLiteral', pattern: /"(?:[^"\\\n]|\\.)*"/ });
 /** Never accepted by the parser: a string that runs into the end of its line. */

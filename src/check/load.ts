@@ -12,6 +12,7 @@ import { parseSpec } from '../syntax/parse.ts';
 
 export interface MergedSection {
   key: string;
+  quoted?: boolean;
   span: Span;
   fields: Map<string, Field>;
   sections: Map<string, MergedSection>;
@@ -88,6 +89,10 @@ export function loadSpec(path: string, host: SourceHost, sink: DiagnosticSink, t
   for (const f of chain) {
     const fileLets = new Set<string>();
     const addLet = (l: LetDecl) => {
+      if (l.name === 'in' || l.name === 'out') {
+        sink.report('DuplicateLet', `'${l.name}' is the block-local channel count in widths and cannot be a constant`, l.nameSpan);
+        return;
+      }
       if (fileLets.has(l.name)) sink.report('DuplicateLet', `constant '${l.name}' is declared twice in this file`, l.nameSpan);
       fileLets.add(l.name);
       lets.set(l.name, l);
@@ -118,7 +123,7 @@ function mergeMembers(target: MergedSection, members: Member[], sink: Diagnostic
       target.fields.delete(m.key);
       let sec = target.sections.get(m.key);
       if (!sec) {
-        sec = { key: m.key, span: m.keySpan, fields: new Map(), sections: new Map() };
+        sec = { key: m.key, quoted: m.quoted, span: m.keySpan, fields: new Map(), sections: new Map() };
         target.sections.set(m.key, sec);
       } else {
         sec.span = m.keySpan;

@@ -76,8 +76,8 @@ export const normCall: Ty = {
 };
 
 const loraCommon: CallSchema = {
-  rank: { ty: int(undefined, undefined), required: true, doc: 'rank r of each LoRA pair' },
-  targets: { ty: listOf(en('qkv', 'proj', 'conv0', 'conv1', 'conv2', 'conv3', 'conv4', 'conv5', 'conv6', 'conv7'), 1), doc: 'layers of the block that get a LoRA' },
+  rank: { ty: int(undefined, LIMITS.rank), required: true, doc: 'rank r of each LoRA pair' },
+  targets: { ty: listOf(en('qkv', 'proj', ...Array.from({ length: LIMITS.convsPerBlock }, (_, i) => `conv${i}`)), 1), doc: 'layers of the block that get a LoRA' },
 };
 
 export const conditioningKinds: Record<string, CallSchema> = {
@@ -93,14 +93,14 @@ export const conditioningKinds: Record<string, CallSchema> = {
   adaln: {},
   time_lora: {
     ...loraCommon,
-    bases: { ty: int(), required: true, doc: 'number m of LoRA bases' },
-    T: { ty: int(), doc: 'size of the composition table (default: the diffusion T)' },
+    bases: { ty: int(undefined, LIMITS.bases), required: true, doc: 'number m of LoRA bases' },
+    T: { ty: int(1, LIMITS.steps), doc: 'size of the composition table (default: the diffusion T)' },
     init: { ty: en('interp', 'random'), doc: 'omega init: linear interpolation between knots, or random' },
   },
   class_lora: { ...loraCommon },
   uc_lora: {
     ...loraCommon,
-    bases: { ty: int(), required: true },
+    bases: { ty: int(undefined, LIMITS.bases), required: true },
     mlp: { ty: listOf(int(1, LIMITS.embedDim), 0, 8), doc: 'hidden widths of the composition MLP' },
     groups: { ty: int(1, 4096), doc: 'GroupNorm groups in the MLP (default min(32, width/4))' },
     bias: { ty: bool, doc: 'the extra (r*m x C_out) bias term' },

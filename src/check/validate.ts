@@ -71,6 +71,10 @@ function validateSection(sec: MergedSection | undefined, spec: SectionSpec, scop
       }
     }
     for (const [key, s] of sec.sections) {
+      if (s.quoted) {
+        sink.report('UnknownSection', `section names are not quoted: write ${key} { ... }`, s.span);
+        continue;
+      }
       const ss = spec.sections?.[key];
       if (!ss) {
         if (spec.fields[key]) sink.report('FieldExpected', `'${key}' is an option: write ${key}: value`, s.span);

@@ -79,7 +79,7 @@ export const Diag = {
   ClassLoraWithoutClasses: e('E0506'),
   ConditioningTargetMissing: e('E0507'),
   SelectorMatchesNothing: e('E0508'),
-  DuplicateLoraKind: e('E0509'),
+  ConflictingConditioning: e('E0509'),
   BasesExceedSteps: e('E0510'),
   LabelsUnused: e('E0511'),
   ConditioningNotAllowedHere: e('E0512'),

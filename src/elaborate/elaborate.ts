@@ -67,8 +67,7 @@ export class Elaborator {
     }
     const resolutions = u.mult.map((_, l) => s.input.size >> l);
     u.attention.at.forEach((r, i) => {
-      const bottom = u.bottleneck === 'below' ? s.input.size >> L : undefined;
-      if (!resolutions.includes(r) && r !== bottom) {
+      if (!resolutions.includes(r)) {
         this.sink.report('AttentionResolutionMissing', `attention at ${r}x${r}, but the model's levels are ${resolutions.map((x) => `${x}x${x}`).join(', ')}`, u.attention.atSpans[i] ?? u.attention.span);
       }
     });
@@ -143,7 +142,11 @@ export class Elaborator {
         continue;
       }
       const v = evaluate(w.expr, this.scope, this.sink, new Map([['in', cin], ['out', cout]]));
-      if (!v || v.kind !== 'num') return undefined;
+      if (!v) return undefined;
+      if (v.kind !== 'num') {
+        this.once(`widthtype@${w.span.offset}`, () => this.sink.report('TypeMismatch', `a width must be a whole number, got ${v.kind === 'sym' ? `the name '${v.name}'` : 'a ' + v.kind}`, w.span));
+        return undefined;
+      }
       if (!Number.isInteger(v.v) || v.v < 1 || v.v > LIMITS.channels) {
         this.once(`width@${w.span.offset}:${cin}:${cout}`, () =>
           this.sink.report('BadWidth', `this width is ${v.v} for a block with in = ${cin}, out = ${cout}; widths must be whole numbers from 1 to ${LIMITS.channels}`, w.span),
@@ -199,12 +202,12 @@ export class Elaborator {
       if (u.skips === 'levels') push(ch);
     }
     if (u.bottleneck === 'below') downOp(res);
-    u.middle.forEach((m, i) => {
+    for (const [i, m] of u.middle.entries()) {
       const widths = this.evalWidths(m.widths, m.widths?.length ?? convs, ch, ch);
-      if (!widths) return;
+      if (!widths) return null;
       plans.push({ path: `mid.block${i}`, kind: 'res', part: 'mid', in: { c: ch, h: res, w: res }, widths, attention: m.attention, origin: m.span });
       ch = widths[widths.length - 1];
-    });
+    }
     const upOp = (lvlRes: number) => {
       const newRes = lvlRes * 2;
       plans.push({ path: `dec.${tag(newRes)}.up`, kind: u.up.kind === 'block' ? 'res' : 'up', part: 'dec', in: { c: ch, h: lvlRes, w: lvlRes }, widths: u.up.kind === 'block' ? Array(convs).fill(ch) : [ch], attention: false, resample: 'up', origin: u.up.span });
@@ -255,10 +258,19 @@ export class Elaborator {
     s.conditioning.selectors.forEach((sel, i) => {
       if (matchesPath(sel.pattern, path)) {
         this.usedSelectors.add(i);
+        for (const c of sel.conds) this.checkPlacement(c, which, `selector "${sel.pattern}" matches ${path}, a${which === 'attention' ? 'n attention' : ' residual'} block`);
         result = sel.conds;
       }
     });
     return result;
+  }
+
+  /** Modulations belong to one block kind: shift/scale_shift to residual blocks, adaln to attention. */
+  private checkPlacement(c: CondSettings, where: 'residual' | 'attention', context?: string): void {
+    const bad = (where === 'attention' && (c.kind === 'shift' || c.kind === 'scale_shift')) || (where === 'residual' && c.kind === 'adaln');
+    if (!bad) return;
+    const hint = c.kind === 'adaln' ? "'adaln' conditions attention blocks; use scale_shift for residual blocks" : `'${c.kind}' conditions residual blocks; use adaln for attention`;
+    this.once(`placement@${c.span.offset}:${where}`, () => this.sink.report('ConditioningNotAllowedHere', context ? `${hint} (${context})` : hint, c.span));
   }
 
   private checkConditioningKinds(plans: BlockPlan[]): void {
@@ -267,21 +279,19 @@ export class Elaborator {
     if (!hasAttn && s.conditioning.attention.length > 0) {
       this.sink.report('ConditioningTargetMissing', 'attention conditioning is set, but the model has no attention blocks', s.conditioning.attentionSpan);
     }
-    const lists: { conds: CondSettings[]; where: 'residual' | 'attention' }[] = [
+    // Selectors are checked for placement where they match (condFor), since a pattern can match both kinds.
+    const lists: { conds: CondSettings[]; where?: 'residual' | 'attention' }[] = [
       { conds: s.conditioning.residual, where: 'residual' },
       { conds: s.conditioning.attention, where: 'attention' },
-      ...s.conditioning.selectors.map((x) => ({ conds: x.conds, where: (x.pattern.endsWith('attn') ? 'attention' : 'residual') as 'residual' | 'attention' })),
+      ...s.conditioning.selectors.map((x) => ({ conds: x.conds })),
     ];
     for (const { conds, where } of lists) {
       const seen = new Map<string, CondSettings>();
       for (const c of conds) {
         const family = ['shift', 'scale_shift', 'adaln'].includes(c.kind) ? 'modulation' : c.kind;
-        if (seen.has(family)) this.sink.report('DuplicateLoraKind', `'${c.kind}' conflicts with '${seen.get(family)!.kind}' on the same layers: give each kind once`, c.span);
+        if (seen.has(family)) this.sink.report('ConflictingConditioning', `'${c.kind}' conflicts with '${seen.get(family)!.kind}' on the same layers: give each kind once`, c.span);
         seen.set(family, c);
-        if (where === 'attention' && (c.kind === 'shift' || c.kind === 'scale_shift')) {
-          this.sink.report('ConditioningNotAllowedHere', `'${c.kind}' conditions residual blocks; use adaln for attention`, c.span);
-        }
-        if (where === 'residual' && c.kind === 'adaln') this.sink.report('ConditioningNotAllowedHere', "'adaln' conditions attention blocks; use scale_shift for residual blocks", c.span);
+        if (where) this.checkPlacement(c, where);
         if (c.kind === 'time_lora') {
           if (s.diffusion.process === 'edm') this.sink.report('TimeLoraContinuous', 'time_lora needs discrete timesteps, but this model uses continuous noise levels (edm); use uc_lora', c.span);
           else if (!c.args.has('T') && typeof s.diffusion.T !== 'number') this.sink.report('TimeLoraWithoutT', 'time_lora needs the number of timesteps: set T here or in diffusion', c.span);
@@ -289,19 +299,20 @@ export class Elaborator {
         if (c.kind === 'class_lora' && s.input.classes < 1) this.sink.report('ClassLoraWithoutClasses', 'class_lora needs class labels: set input.classes', c.span);
         if (LORA_KINDS.includes(c.kind)) {
           const targets = c.args.get('targets');
-          if (targets && targets.kind === 'list') {
+          // Residual targets are checked per block (blocks may have different conv counts).
+          if (targets && targets.kind === 'list' && where === 'attention') {
             for (const t of targets.items) {
-              if (t.kind !== 'sym') continue;
-              const ok = where === 'attention' ? t.name === 'qkv' || t.name === 'proj' : /^conv\d$/.test(t.name) && Number(t.name.slice(4)) < s.unet.block.convs;
-              if (!ok) this.sink.report('ConditioningTargetMissing', `${where} blocks have no layer '${t.name}'`, t.span);
+              if (t.kind === 'sym' && t.name !== 'qkv' && t.name !== 'proj') this.sink.report('ConditioningTargetMissing', `attention blocks have no layer '${t.name}' (they have qkv and proj)`, t.span);
             }
           }
         }
       }
     }
     const classLora = [s.conditioning.residual, s.conditioning.attention, ...s.conditioning.selectors.map((x) => x.conds)].some((l) => l.some((c) => c.kind === 'class_lora'));
-    if (s.input.classes > 0 && s.embedding.label.kind === 'none' && !classLora) {
-      this.sink.report('LabelsUnused', `the model takes ${s.input.classes} classes, but nothing reads the label: set embedding.label or add class_lora`, s.input.classesSpan);
+    const vRead = this.conditioningReadsEmbedding(plans);
+    if (s.input.classes > 0 && !classLora && (s.embedding.label.kind === 'none' || !vRead)) {
+      const why = s.embedding.label.kind === 'none' ? 'embedding.label is none' : 'no conditioning reads the embedding v that carries it';
+      this.sink.report('LabelsUnused', `the model takes ${s.input.classes} classes, but nothing reads the label (${why}): add class_lora or a conditioning that reads v`, s.input.classesSpan);
     }
     if (s.embedding.noise.kind === 'table' && typeof s.diffusion.T !== 'number') {
       this.sink.report('TableNeedsSteps', 'a table noise embedding needs diffusion.T rows', s.embedding.noise.span);
@@ -458,6 +469,15 @@ export class Elaborator {
       }
       for (const lc of resCond.filter((x) => LORA_KINDS.includes(x.kind))) {
         const names = targetNames(lc) ?? loraTargets.map((t) => t.name);
+        for (const n of names) {
+          if (!loraTargets.some((t) => t.name === n)) {
+            const tv = lc.args.get('targets');
+            const at = (tv?.kind === 'list' ? tv.items.find((i) => i.kind === 'sym' && i.name === n)?.span : undefined) ?? lc.span;
+            this.once(`target:${at.offset}:${n}:${loraTargets.length}`, () =>
+              this.sink.report('ConditioningTargetMissing', `${p.path} has no layer '${n}' (its convs are ${loraTargets.map((t) => t.name).join(', ')})`, at),
+            );
+          }
+        }
         for (const t of loraTargets.filter((t) => names.includes(t.name))) mods.push(...loraModules(condCtx, lc, t, s, this.embedDim, this.sink, this.reported));
       }
     }

@@ -128,7 +128,7 @@ export function readNorm(c: CallV | undefined, dflt: Omit<NormSettings, 'span'>,
     kind,
     groups: argNum(c, 'groups', 32),
     minGroupChannels: minGroup && minGroup.kind === 'num' ? minGroup.v : undefined,
-    eps: argNum(c, 'eps', kind === 'layer' ? 1e-5 : 1e-5),
+    eps: argNum(c, 'eps', 1e-5),
     affine: argBool(c, 'affine', true),
     span: c.span,
   };

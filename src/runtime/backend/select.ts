@@ -1,0 +1,198 @@
+/**
+ * Run-time backend selection (DESIGN.md section 4).
+ *
+ * Order: `@tensorflow/tfjs-node-gpu`, then `@tensorflow/tfjs-node` (native
+ * libtensorflow; both optional and imported dynamically), then
+ * `@tensorflow/tfjs-backend-wasm` with our extra kernels, then `cpu` with a
+ * warning. A node package that is missing, or present but whose native
+ * binding fails to load, counts as absent; why is said once through `log`.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-backend-cpu';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { registerWasmKernels } from './wasmKernels.ts';
+
+export type BackendName = 'tensorflow' | 'wasm' | 'cpu';
+
+export interface SelectBackendOptions {
+  /** Use this backend (`tensorflow`: either tfjs-node package) or fail. */
+  name?: BackendName;
+  /** Where the choice and the reasons for skipping backends go (default: stderr). */
+  log?: (msg: string) => void;
+}
+
+export interface SelectedBackend {
+  /** The tfjs backend name now active: `tensorflow`, `wasm` or `cpu`. */
+  name: string;
+  /** Why better backends were not used, or that the backend was requested. */
+  reason?: string;
+}
+
+/** The package specifiers of the native backends, best first. */
+export const NODE_PACKAGES = ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node'] as const;
+const WASM_PACKAGE = '@tensorflow/tfjs-backend-wasm';
+
+/** What {@link createBackendSelector} needs from the outside world (replaceable in tests). */
+export interface SelectorDeps {
+  /** Dynamic import of a package by name. */
+  importModule: (specifier: string) => Promise<unknown>;
+  /** The directory holding the wasm binaries, with a trailing separator. */
+  wasmDir: () => string;
+}
+
+const defaultDeps: SelectorDeps = {
+  // A non-literal specifier: the optional packages need not exist for tsc.
+  importModule: (specifier) => import(specifier),
+  wasmDir: () => {
+    const require = createRequire(import.meta.url);
+    return path.dirname(require.resolve(WASM_PACKAGE)) + path.sep;
+  },
+};
+
+const defaultLog = (msg: string): void => {
+  process.stderr.write(`${msg}\n`);
+};
+
+function firstLine(err: unknown): string {
+  const msg = err instanceof Error ? err.message : String(err);
+  const line = msg.split('\n').find((l) => l.trim() !== '') ?? msg;
+  return line.length > 300 ? `${line.slice(0, 297)}...` : line.trim();
+}
+
+/** Why importing `specifier` failed, in a few words. */
+function importFailure(specifier: string, err: unknown): string {
+  const code = (err as { code?: unknown } | null)?.code;
+  const msg = err instanceof Error ? err.message : String(err);
+  if ((code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') && msg.includes(`'${specifier}'`)) {
+    return 'not installed';
+  }
+  return `installed but failed to load: ${firstLine(err)}`;
+}
+
+/**
+ * Makes an independent `selectBackend` (with its own cache and log
+ * de-duplication). The module's {@link selectBackend} is one of these.
+ */
+export function createBackendSelector(deps: SelectorDeps = defaultDeps) {
+  const cache = new Map<string, Promise<SelectedBackend>>();
+  const said = new Set<string>();
+  let wasmLoaded: Promise<string | undefined> | undefined;
+
+  const sayOnce = (log: (m: string) => void, msg: string): void => {
+    if (said.has(msg)) return;
+    said.add(msg);
+    log(msg);
+  };
+
+  /** Loads a native package; returns undefined when usable, else why not. */
+  async function tryNode(specifier: string): Promise<string | undefined> {
+    try {
+      await deps.importModule(specifier);
+    } catch (err) {
+      return importFailure(specifier, err);
+    }
+    if (tf.findBackendFactory('tensorflow') == null) {
+      return 'loaded, but registered no "tensorflow" backend with this copy of @tensorflow/tfjs-core';
+    }
+    try {
+      if (await tf.setBackend('tensorflow')) return undefined;
+      return 'loaded, but its backend failed to initialise';
+    } catch (err) {
+      return `loaded, but its backend failed to initialise: ${firstLine(err)}`;
+    }
+  }
+
+  /** Loads and initialises wasm with our kernels; undefined when usable, else why not. */
+  async function tryWasm(): Promise<string | undefined> {
+    wasmLoaded ??= (async () => {
+      try {
+        const wasm = (await deps.importModule(WASM_PACKAGE)) as {
+          setWasmPaths: (prefix: string) => void;
+        };
+        // Paths can only be set before the backend is first initialised.
+        if (!('wasm' in tf.engine().registry)) wasm.setWasmPaths(deps.wasmDir());
+        registerWasmKernels();
+        return undefined;
+      } catch (err) {
+        return importFailure(WASM_PACKAGE, err);
+      }
+    })();
+    const why = await wasmLoaded;
+    if (why !== undefined) return why;
+    try {
+      if (await tf.setBackend('wasm')) return undefined;
+      return 'its backend failed to initialise';
+    } catch (err) {
+      return `its backend failed to initialise: ${firstLine(err)}`;
+    }
+  }
+
+  async function useCpu(): Promise<string | undefined> {
+    if (await tf.setBackend('cpu')) return undefined;
+    return 'the cpu backend failed to initialise';
+  }
+
+  async function select(name: BackendName | undefined, log: (m: string) => void): Promise<SelectedBackend> {
+    const skipped: string[] = [];
+    const skip = (what: string, why: string): void => {
+      skipped.push(`${what}: ${why}`);
+      sayOnce(log, `backend: ${what} unavailable (${why})`);
+    };
+
+    if (name === undefined || name === 'tensorflow') {
+      for (const pkg of NODE_PACKAGES) {
+        const why = await tryNode(pkg);
+        if (why === undefined) {
+          sayOnce(log, `backend: tensorflow (native, from ${pkg})`);
+          return { name: 'tensorflow', reason: name ? 'requested' : skipped.join('; ') || undefined };
+        }
+        skip(pkg, why);
+      }
+      if (name === 'tensorflow') {
+        throw new Error(`backend 'tensorflow' requested but unavailable: ${skipped.join('; ')}`);
+      }
+    }
+
+    if (name === undefined || name === 'wasm') {
+      const why = await tryWasm();
+      if (why === undefined) {
+        sayOnce(log, 'backend: wasm (XNNPACK, with unetc kernels for conv gradients and segment sums)');
+        return { name: 'wasm', reason: name ? 'requested' : skipped.join('; ') };
+      }
+      skip(WASM_PACKAGE, why);
+      if (name === 'wasm') throw new Error(`backend 'wasm' requested but unavailable: ${why}`);
+    }
+
+    const why = await useCpu();
+    if (why !== undefined) throw new Error(`no usable backend: ${[...skipped, why].join('; ')}`);
+    if (name === 'cpu') {
+      sayOnce(log, 'backend: cpu (requested; warning: far too slow to train models)');
+      return { name: 'cpu', reason: 'requested' };
+    }
+    sayOnce(log, 'backend: cpu (warning: no faster backend could be loaded; training will be very slow)');
+    return { name: 'cpu', reason: skipped.join('; ') };
+  }
+
+  return async function selectBackend(opts: SelectBackendOptions = {}): Promise<SelectedBackend> {
+    const key = opts.name ?? 'auto';
+    let pending = cache.get(key);
+    if (pending === undefined) {
+      pending = select(opts.name, opts.log ?? defaultLog);
+      cache.set(key, pending);
+      pending.catch(() => cache.delete(key));
+      return pending;
+    }
+    const chosen = await pending;
+    // Another call may have switched backends since: switch back.
+    if (tf.getBackend() !== chosen.name) await tf.setBackend(chosen.name);
+    return chosen;
+  };
+}
+
+/**
+ * Chooses, initialises and activates the tfjs backend. Calling it again with
+ * the same `name` returns the same result (re-activating that backend if
+ * another call switched away from it); a different `name` switches.
+ */
+export const selectBackend: (opts?: SelectBackendOptions) => Promise<SelectedBackend> = createBackendSelector();

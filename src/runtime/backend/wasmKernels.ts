@@ -1,0 +1,435 @@
+/**
+ * Extra kernels for the tfjs wasm backend (4.22).
+ *
+ * - `Conv2DBackpropFilter` (not registered by tfjs-backend-wasm): one forward
+ *   XNNPACK Conv2D over transposed tensors; 1x1 stride-1 unpadded as one matmul.
+ * - `Conv2DBackpropInput` (registered, but a scalar loop ~10x slower than the
+ *   forward conv): replaced by a forward Conv2D of dy (zero-dilated when the
+ *   stride is > 1) with the spatially flipped, in/out-swapped filter.
+ * - `UnsortedSegmentSum` (not registered; the gradient of gather): ScatterNd,
+ *   which accumulates duplicate indices.
+ *
+ * The kernels are composed from the wasm backend's own kernel functions,
+ * called directly with the backend (no engine, no tape), so the only tensors
+ * that exist are backend data buffers. Every intermediate is released before
+ * the kernel returns (also when it throws); see {@link Scratch}.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { backend_util } from '@tensorflow/tfjs-core';
+import type { KernelConfig, KernelFunc, NamedAttrMap, TensorInfo } from '@tensorflow/tfjs-core';
+import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
+
+const BACKEND = 'wasm';
+
+type Pad = 'valid' | 'same' | number | backend_util.ExplicitPadding;
+type Pads4 = [[number, number], [number, number], [number, number], [number, number]];
+
+/**
+ * Runs other wasm kernels and remembers every buffer they return, so that all
+ * intermediates can be released at once. `keep` takes the result out.
+ */
+class Scratch {
+  private readonly temps: TensorInfo[] = [];
+
+  constructor(readonly backend: BackendWasm) {}
+
+  run(kernelName: string, inputs: Record<string, TensorInfo>, attrs: NamedAttrMap = {}): TensorInfo {
+    const config = tf.getKernel(kernelName, BACKEND);
+    if (config === undefined) {
+      throw new Error(`unetc wasm kernels: the wasm backend has no '${kernelName}' kernel`);
+    }
+    const out = config.kernelFunc({ inputs, backend: this.backend, attrs });
+    if (Array.isArray(out)) {
+      this.temps.push(...out);
+      throw new Error(`unetc wasm kernels: '${kernelName}' returned several outputs`);
+    }
+    this.temps.push(out);
+    return out;
+  }
+
+  reshape(x: TensorInfo, shape: number[]): TensorInfo {
+    return this.run('Reshape', { x }, { shape });
+  }
+
+  transpose(x: TensorInfo, perm: number[]): TensorInfo {
+    return this.run('Transpose', { x }, { perm });
+  }
+
+  /** A new output buffer owned by this scratch space. */
+  output(shape: number[], dtype: tf.DataType): TensorInfo {
+    const out = this.backend.makeOutput(shape, dtype);
+    this.temps.push(out);
+    return out;
+  }
+
+  /**
+   * Crops a rank-4 tensor, copying rows between views of the wasm heap. (The
+   * stock Slice kernel first copies the whole input out of the heap.)
+   */
+  crop4d(x: TensorInfo, begin: number[], size: number[]): TensorInfo {
+    if (begin.every((b) => b === 0) && size.every((s, i) => s === x.shape[i])) return x;
+    if (size.some((s) => s <= 0)) {
+      throw new Error(`unetc wasm kernels: empty crop of a [${x.shape.join(',')}] tensor`);
+    }
+    const out = this.output(size, x.dtype);
+    // Views are taken after the allocation: growing the heap detaches old ones.
+    const src = this.backend.typedArrayFromHeap(x);
+    const dst = this.backend.typedArrayFromHeap(out);
+    const [, h, w, c] = x.shape as [number, number, number, number];
+    const [b0, b1, b2, b3] = begin as [number, number, number, number];
+    const [s0, s1, s2, s3] = size as [number, number, number, number];
+    let o = 0;
+    for (let i = 0; i < s0; i++) {
+      for (let j = 0; j < s1; j++) {
+        const row = (((b0 + i) * h + b1 + j) * w + b2) * c + b3;
+        if (s3 === c) {
+          dst.set(src.subarray(row, row + s2 * c), o);
+          o += s2 * c;
+        } else {
+          for (let k = 0; k < s2; k++) {
+            const at = row + k * c;
+            dst.set(src.subarray(at, at + s3), o);
+            o += s3;
+          }
+        }
+      }
+    }
+    return out;
+  }
+
+  /** Removes `t` from the buffers released by {@link dispose}. */
+  keep(t: TensorInfo): TensorInfo {
+    const i = this.temps.lastIndexOf(t);
+    if (i >= 0) this.temps.splice(i, 1);
+    return t;
+  }
+
+  dispose(): void {
+    // Reshape-like kernels share a data buffer and take a reference each, so
+    // every recorded output releases exactly one reference.
+    for (const t of this.temps) this.backend.disposeData(t.dataId);
+    this.temps.length = 0;
+  }
+}
+
+function withScratch(backend: unknown, body: (s: Scratch) => TensorInfo): TensorInfo {
+  const s = new Scratch(backend as BackendWasm);
+  try {
+    return s.keep(body(s));
+  } finally {
+    s.dispose();
+  }
+}
+
+function sameShape(a: readonly number[], b: readonly number[]): boolean {
+  return a.length === b.length && a.every((v, i) => v === b[i]);
+}
+
+function assertShape(what: string, actual: readonly number[], expected: readonly number[]): void {
+  if (!sameShape(actual, expected)) {
+    throw new Error(
+      `unetc wasm kernels: ${what} has shape [${actual.join(',')}], expected [${expected.join(',')}]`,
+    );
+  }
+}
+
+function isNCHW(dataFormat: unknown): boolean {
+  return dataFormat === 'NCHW';
+}
+
+/**
+ * Forward Conv2D (stride 1) with per-side pads that may be negative: a
+ * negative pad crops the input instead (XNNPACK takes only pads >= 0).
+ */
+function conv2dAnyPads(
+  s: Scratch,
+  x: TensorInfo,
+  filter: TensorInfo,
+  pads: { top: number; bottom: number; left: number; right: number },
+  dilations: [number, number],
+): TensorInfo {
+  const [n, h, w, c] = x.shape as [number, number, number, number];
+  const cropTop = Math.max(0, -pads.top);
+  const cropBottom = Math.max(0, -pads.bottom);
+  const cropLeft = Math.max(0, -pads.left);
+  const cropRight = Math.max(0, -pads.right);
+  const xc = s.crop4d(x, [0, cropTop, cropLeft, 0], [n, h - cropTop - cropBottom, w - cropLeft - cropRight, c]);
+  const pad: Pads4 = [
+    [0, 0],
+    [Math.max(0, pads.top), Math.max(0, pads.bottom)],
+    [Math.max(0, pads.left), Math.max(0, pads.right)],
+    [0, 0],
+  ];
+  return s.run(
+    'Conv2D',
+    { x: xc, filter },
+    { strides: [1, 1], pad, dataFormat: 'NHWC', dilations, dimRoundingMode: undefined } as unknown as NamedAttrMap,
+  );
+}
+
+// ---------------------------------------------------------------------------
+// Conv2DBackpropFilter
+// ---------------------------------------------------------------------------
+
+/**
+ * dW[kh,kw,ci,co] = sum_{n,oh,ow} x[n, oh*sh + kh - pt, ow*sw + kw - pl, ci] * dy[n,oh,ow,co]
+ *
+ * This is a stride-1 convolution of x viewed as [Ci, H, W, N] (batch Ci,
+ * channels N) with dy viewed as a [Ho, Wo, N, Co] filter dilated by the
+ * original stride; its [Ci, KH, KW, Co] output is transposed to
+ * [KH, KW, Ci, Co]. Pads: top/left as in the forward conv; bottom/right are
+ * whatever makes the output exactly KH x KW (negative = rows of x the forward
+ * conv never read, cropped).
+ */
+const conv2DBackpropFilter: KernelFunc = ({ inputs, backend, attrs }) =>
+  withScratch(backend, (s) => {
+    const { x, dy } = inputs as { x: TensorInfo; dy: TensorInfo };
+    const { strides, pad, dataFormat, dimRoundingMode, filterShape } = attrs as unknown as {
+      strides: number | [number, number];
+      pad: Pad;
+      dataFormat: 'NHWC' | 'NCHW';
+      dimRoundingMode?: 'floor' | 'round' | 'ceil';
+      filterShape: [number, number, number, number];
+    };
+    const xh = isNCHW(dataFormat) ? s.transpose(x, [0, 2, 3, 1]) : x;
+    const dyh = isNCHW(dataFormat) ? s.transpose(dy, [0, 2, 3, 1]) : dy;
+    const info = backend_util.computeConv2DInfo(
+      xh.shape as [number, number, number, number],
+      filterShape,
+      strides,
+      1,
+      pad,
+      dimRoundingMode,
+      false,
+      'channelsLast',
+    );
+    const { batchSize: n, inHeight: h, inWidth: w, inChannels: ci, outChannels: co } = info;
+    const { outHeight: ho, outWidth: wo, filterHeight: kh, filterWidth: kw } = info;
+    const { strideHeight: sh, strideWidth: sw } = info;
+    assertShape('Conv2DBackpropFilter dy', dyh.shape, [n, ho, wo, co]);
+    const { top, left, bottom, right } = info.padInfo;
+
+    if (kh === 1 && kw === 1 && sh === 1 && sw === 1 && top === 0 && left === 0 && bottom === 0 && right === 0) {
+      // One matmul: [Ci, M] x [M, Co], M = N*H*W. The transpose is explicit
+      // because wasm's BatchMatMul uses XNNPACK only without transpose flags.
+      const m = n * h * w;
+      const xt = s.transpose(s.reshape(xh, [m, ci]), [1, 0]);
+      const prod = s.run(
+        'BatchMatMul',
+        { a: s.reshape(xt, [1, ci, m]), b: s.reshape(dyh, [1, m, co]) },
+        { transposeA: false, transposeB: false },
+      );
+      return s.reshape(prod, [1, 1, ci, co]);
+    }
+
+    const xt = s.transpose(xh, [3, 1, 2, 0]); // [Ci, H, W, N]
+    const dyt = s.transpose(dyh, [1, 2, 0, 3]); // [Ho, Wo, N, Co]
+    const out = conv2dAnyPads(
+      s,
+      xt,
+      dyt,
+      {
+        top,
+        left,
+        bottom: kh + (ho - 1) * sh - h - top,
+        right: kw + (wo - 1) * sw - w - left,
+      },
+      [sh, sw],
+    ); // [Ci, KH, KW, Co]
+    assertShape('Conv2DBackpropFilter intermediate', out.shape, [ci, kh, kw, co]);
+    return s.transpose(out, [1, 2, 0, 3]);
+  });
+
+// ---------------------------------------------------------------------------
+// Conv2DBackpropInput
+// ---------------------------------------------------------------------------
+
+/**
+ * dx[n,i,j,ci] = sum_{kh,kw,co} dy[n, (i + pt - kh)/sh, (j + pl - kw)/sw, co] * W[kh,kw,ci,co]
+ * over the terms where the divisions are exact.
+ *
+ * With dy zero-dilated by the stride (D[n, oh*sh, ow*sw] = dy[n, oh, ow], and
+ * sh-1 trailing zero rows so that a reshape does the dilation), this is a
+ * stride-1 forward conv of D with W flipped in both spatial axes and its
+ * channel axes swapped ([KH, KW, Co, Ci]), top pad KH-1-pt and a bottom pad
+ * that makes the output H high (negative pads crop).
+ */
+const conv2DBackpropInput: KernelFunc = ({ inputs, backend, attrs }) =>
+  withScratch(backend, (s) => {
+    const { dy, filter } = inputs as { dy: TensorInfo; filter: TensorInfo };
+    const { strides, pad, dataFormat, dimRoundingMode, inputShape } = attrs as unknown as {
+      strides: number | [number, number];
+      pad: Pad;
+      dataFormat: 'NHWC' | 'NCHW';
+      dimRoundingMode?: 'floor' | 'round' | 'ceil';
+      inputShape: [number, number, number, number];
+    };
+    const nchw = isNCHW(dataFormat);
+    const inShape: [number, number, number, number] = nchw
+      ? [inputShape[0], inputShape[2], inputShape[3], inputShape[1]]
+      : inputShape;
+    const dyh = nchw ? s.transpose(dy, [0, 2, 3, 1]) : dy;
+    const info = backend_util.computeConv2DInfo(
+      inShape,
+      filter.shape as [number, number, number, number],
+      strides,
+      1,
+      pad,
+      dimRoundingMode,
+      false,
+      'channelsLast',
+    );
+    const { batchSize: n, inHeight: h, inWidth: w, inChannels: ci, outChannels: co } = info;
+    const { outHeight: ho, outWidth: wo, filterHeight: kh, filterWidth: kw } = info;
+    const { strideHeight: sh, strideWidth: sw } = info;
+    assertShape('Conv2DBackpropInput dy', dyh.shape, [n, ho, wo, co]);
+    const { top, left } = info.padInfo;
+
+    let dilated = dyh;
+    if (sh > 1 || sw > 1) {
+      const padded = s.run(
+        'PadV2',
+        { x: s.reshape(dyh, [n * ho, 1, wo, 1, co]) },
+        {
+          paddings: [
+            [0, 0],
+            [0, sh - 1],
+            [0, 0],
+            [0, sw - 1],
+            [0, 0],
+          ],
+          constantValue: 0,
+        },
+      );
+      dilated = s.reshape(padded, [n, ho * sh, wo * sw, co]);
+    }
+    const g = s.transpose(s.run('Reverse', { x: filter }, { dims: [0, 1] }), [0, 1, 3, 2]); // [KH, KW, Co, Ci]
+    const out = conv2dAnyPads(
+      s,
+      dilated,
+      g,
+      {
+        top: kh - 1 - top,
+        left: kw - 1 - left,
+        bottom: h + top - ho * sh,
+        right: w + left - wo * sw,
+      },
+      [1, 1],
+    );
+    assertShape('Conv2DBackpropInput result', out.shape, [n, h, w, ci]);
+    return nchw ? s.transpose(out, [0, 3, 1, 2]) : out;
+  });
+
+// ---------------------------------------------------------------------------
+// UnsortedSegmentSum
+// ---------------------------------------------------------------------------
+
+/**
+ * out[s, ...] = sum over i with segmentIds[i] == s of x[i, ...]; ids outside
+ * [0, numSegments) are dropped (as on the cpu backend). One ScatterNd, which
+ * adds up duplicate indices.
+ */
+const unsortedSegmentSum: KernelFunc = ({ inputs, backend, attrs }) =>
+  withScratch(backend, (s) => {
+    const { x, segmentIds } = inputs as { x: TensorInfo; segmentIds: TensorInfo };
+    const { numSegments } = attrs as unknown as { numSegments: number };
+    const idsRank = segmentIds.shape.length;
+    assertShape('UnsortedSegmentSum segmentIds', segmentIds.shape, x.shape.slice(0, idsRank));
+    const inner = x.shape.slice(idsRank);
+    const outShape = [numSegments, ...inner];
+    const m = segmentIds.shape.reduce((a, b) => a * b, 1);
+    const d = inner.reduce((a, b) => a * b, 1);
+    if (segmentIds.dtype !== 'int32') {
+      throw new Error(`unetc wasm kernels: UnsortedSegmentSum needs int32 segmentIds, got ${segmentIds.dtype}`);
+    }
+
+    const ids = s.backend.typedArrayFromHeap(segmentIds) as Int32Array;
+    const valid: number[] = [];
+    for (let i = 0; i < m; i++) {
+      const id = ids[i]!;
+      if (id >= 0 && id < numSegments) valid.push(i);
+    }
+    if (valid.length === 0 || d === 0 || numSegments === 0) {
+      return s.run('Fill', {}, { shape: outShape, value: 0, dtype: x.dtype });
+    }
+
+    let updates = s.reshape(x, [m, d]);
+    let indices = s.reshape(segmentIds, [m, 1]);
+    if (valid.length < m) {
+      const keep = s.output([valid.length], 'int32');
+      (s.backend.typedArrayFromHeap(keep) as Int32Array).set(valid);
+      updates = s.run('GatherV2', { x: updates, indices: keep }, { axis: 0, batchDims: 0 });
+      const kept = s.output([valid.length, 1], 'int32');
+      const keptIds = s.backend.typedArrayFromHeap(kept) as Int32Array;
+      // Re-read: the allocations above may have moved the heap.
+      const allIds = s.backend.typedArrayFromHeap(segmentIds) as Int32Array;
+      valid.forEach((i, k) => (keptIds[k] = allIds[i]!));
+      indices = kept;
+    }
+    const out = s.run('ScatterNd', { indices, updates }, { shape: [numSegments, d] });
+    return s.reshape(out, outShape);
+  });
+
+// ---------------------------------------------------------------------------
+// Registration
+// ---------------------------------------------------------------------------
+
+interface ExtraKernel {
+  config: KernelConfig;
+  /** Replace a kernel the wasm backend already has (else keep the stock one). */
+  replace: boolean;
+}
+
+const EXTRA_KERNELS: readonly ExtraKernel[] = [
+  {
+    config: { kernelName: tf.Conv2DBackpropFilter, backendName: BACKEND, kernelFunc: conv2DBackpropFilter },
+    replace: false,
+  },
+  {
+    config: { kernelName: tf.Conv2DBackpropInput, backendName: BACKEND, kernelFunc: conv2DBackpropInput },
+    replace: true,
+  },
+  {
+    config: { kernelName: tf.UnsortedSegmentSum, backendName: BACKEND, kernelFunc: unsortedSegmentSum },
+    replace: false,
+  },
+];
+
+/** Stock kernels we replaced, so that {@link unregisterWasmKernels} can restore them. */
+const replacedStock = new Map<string, KernelConfig>();
+
+function isOurs(config: KernelConfig | undefined): boolean {
+  return config !== undefined && EXTRA_KERNELS.some((k) => k.config.kernelFunc === config.kernelFunc);
+}
+
+/**
+ * Registers the extra wasm kernels. Idempotent. A kernel the wasm backend
+ * already has is kept, except `Conv2DBackpropInput`, which is unregistered
+ * and replaced. Works before or after the wasm backend is initialised (the
+ * kernels need no setup).
+ */
+export function registerWasmKernels(): void {
+  for (const { config, replace } of EXTRA_KERNELS) {
+    const existing = tf.getKernel(config.kernelName, BACKEND);
+    if (existing !== undefined) {
+      if (isOurs(existing) || !replace) continue;
+      replacedStock.set(config.kernelName, existing);
+      tf.unregisterKernel(config.kernelName, BACKEND);
+    }
+    tf.registerKernel(config);
+  }
+}
+
+/** Removes our kernels and restores the stock ones they replaced (for benchmarks and tests). */
+export function unregisterWasmKernels(): void {
+  for (const { config } of EXTRA_KERNELS) {
+    if (!isOurs(tf.getKernel(config.kernelName, BACKEND))) continue;
+    tf.unregisterKernel(config.kernelName, BACKEND);
+    const stock = replacedStock.get(config.kernelName);
+    if (stock !== undefined) tf.registerKernel(stock);
+    replacedStock.delete(config.kernelName);
+  }
+}
+
+/** Names of the kernels {@link registerWasmKernels} provides. */
+export const WASM_EXTRA_KERNEL_NAMES: readonly string[] = EXTRA_KERNELS.map((k) => k.config.kernelName);
