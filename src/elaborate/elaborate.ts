@@ -107,6 +107,21 @@ export class Elaborator {
       diffusion: { ...s.diffusion },
       training: { ...s.training },
       embedDim: vUsed ? this.embedDim : 0,
+      embedding: {
+        noise: {
+          kind: s.embedding.noise.kind as IR['embedding']['noise']['kind'],
+          dim: s.embedding.noise.dim,
+          maxPositions: s.embedding.noise.maxPositions,
+          endpoint: s.embedding.noise.endpoint,
+          flip: s.embedding.noise.flip,
+          scale: s.embedding.noise.scale,
+        },
+        label: { kind: s.input.classes > 0 ? s.embedding.label.kind : 'none', at: s.embedding.label.at },
+        augment: { kind: s.input.augment > 0 ? s.embedding.augment.kind : 'none' },
+        mlp: s.embedding.mlp,
+        outAct: s.embedding.outAct,
+      },
+      resampleFilter: u.resampleFilter,
       blocks: this.blocks,
       modules: this.modules,
       elided,
@@ -376,6 +391,11 @@ export class Elaborator {
     return groupNorm(ctx, path, s.c, groups, n.eps, n.affine, s.h * s.w);
   }
 
+  private headsFor(C: number): number {
+    const a = this.s.unet.attention;
+    return a.headChannels ? Math.max(1, Math.floor(C / a.headChannels)) : a.heads;
+  }
+
   private buildBlock(p: BlockPlan): void {
     const s = this.s;
     const u = s.unet;
@@ -400,7 +420,7 @@ export class Elaborator {
       else if (r.kind === 'nearest_conv') {
         mods.push(resample(base, `${p.path}.resample`, 'nearest', p.in, out, [1]));
         mods.push(conv2d(base, `${p.path}.conv`, p.in.c, p.in.c, r.kernel, out));
-      } else mods.push(resample(base, `${p.path}.resample`, r.kind === 'avgpool' ? 'avgpool' : 'nearest', p.in, out, [1, 1]));
+      } else mods.push(resample(base, `${p.path}.resample`, r.kind === 'avgpool' ? 'avgpool' : 'nearest', p.in, out, r.kind === 'avgpool' ? [1, 1] : [1]));
     } else if (p.kind === 'head') {
       if (u.head.norm) {
         const n = this.norm(base, `${p.path}.norm`, u.block.norm, p.in);
@@ -449,7 +469,7 @@ export class Elaborator {
         const C = cout;
         const hw = cur.h * cur.w;
         const a = u.attention;
-        const heads = a.headChannels ? Math.max(1, Math.floor(C / a.headChannels)) : a.heads;
+        const heads = this.headsFor(C);
         if (C % heads !== 0) this.once(`heads:${C}`, () => this.sink.report('HeadsNotDivisible', `${C} channels cannot be split into ${heads} attention heads`, a.headsSpan));
         const n = this.norm(base, `${p.path}.attn.norm`, a.norm, cur);
         if (n) mods.push(n);
@@ -493,6 +513,8 @@ export class Elaborator {
       attention: p.attention,
       resample: p.resample,
       conditioning: { residual: resCond.map((c) => conditioningRef(c, s)), attention: attnCond.map((c) => conditioningRef(c, s)) },
+      ...(p.kind === 'res' ? { style: { order: u.block.order, residual: u.block.residual, outputScale: u.block.scale, dropout: u.block.dropout } } : {}),
+      ...(p.attention ? { heads: this.headsFor(p.widths[p.widths.length - 1]) } : {}),
       origin: { file: p.origin.file, line: p.origin.line },
     });
   }

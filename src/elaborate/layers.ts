@@ -23,7 +23,8 @@ export function conv2d(ctx: Ctx, path: string, cin: number, cout: number, k: num
   const wo = opts.up ? inShape.w * 2 : opts.down || stride === 2 ? Math.floor(inShape.w / 2) : inShape.w;
   const params = [p('weight', [cout, cin, k, k], opts.init ?? 'default', ctx.trainable)];
   if (opts.bias !== false) params.push(p('bias', [cout], opts.init === 'zeros' ? 'zeros' : 'default', ctx.trainable));
-  const attrs: Module['attrs'] = { cin, cout, kernel: k, stride };
+  // PyTorch-style symmetric padding, as the reference networks use: 1 for 3x3 and for 4x4 stride 2.
+  const attrs: Module['attrs'] = { cin, cout, kernel: k, stride, pad: Math.floor((k - 1) / 2) };
   if (opts.up) attrs.resample = 'up';
   if (opts.down) attrs.resample = 'down';
   return mod(ctx, path, 'conv2d', params, attrs, 2 * k * k * cin * cout * ho * wo, cout * ho * wo);

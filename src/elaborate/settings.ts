@@ -44,7 +44,7 @@ export interface Settings {
   diffusion: Record<string, number | string | boolean> & { process: 'ddpm' | 'edm' };
   diffusionSpans: Map<string, Span>;
   embedding: {
-    noise: { kind: string; dim: number; frozen: boolean; span: Span };
+    noise: { kind: string; dim: number; frozen: boolean; maxPositions: number; endpoint: boolean; flip: boolean; scale: number; span: Span };
     label: { kind: 'none' | 'embedding' | 'linear'; bias: boolean; at: 'input' | 'output' };
     augment: { kind: 'none' | 'linear'; bias: boolean };
     mlp: number[];
@@ -68,6 +68,7 @@ export interface Settings {
     up: { kind: 'nearest_conv' | 'nearest' | 'conv_transpose' | 'block'; kernel: number; span: Span };
     middle: { attention: boolean; widths?: Width[]; span: Span }[];
     head: { kernel: number; norm: boolean; span: Span };
+    resampleFilter: number[];
     block: BlockSettings;
     blockSpan: Span;
     attention: { at: number[]; atSpans: Span[]; heads: number; headsSpan: Span; headChannels?: number; encoder: 'all' | 'none'; decoder: 'all' | 'last' | 'none'; norm: NormSettings; span: Span };
@@ -207,7 +208,16 @@ export function readSettings(cfg: Config): Settings {
     diffusion,
     diffusionSpans,
     embedding: {
-      noise: { kind: noise?.name ?? 'sinusoidal', dim: argNum(noise, 'dim', 128), frozen: argBool(noise, 'frozen', true), span: noise?.span ?? emb.span },
+      noise: {
+        kind: noise?.name ?? 'sinusoidal',
+        dim: argNum(noise, 'dim', 128),
+        frozen: argBool(noise, 'frozen', true),
+        maxPositions: argNum(noise, 'max_positions', 10000),
+        endpoint: argBool(noise, 'endpoint', false),
+        flip: argBool(noise, 'flip', false),
+        scale: argNum(noise, 'scale', 16),
+        span: noise?.span ?? emb.span,
+      },
       label: {
         kind: (label?.name ?? (num(input, 'classes', 0) > 0 ? 'embedding' : 'none')) as 'none' | 'embedding' | 'linear',
         bias: argBool(label, 'bias', true),
@@ -234,6 +244,7 @@ export function readSettings(cfg: Config): Settings {
       up: { kind: (up?.name ?? 'nearest_conv') as Settings['unet']['up']['kind'], kernel: argNum(up, 'kernel', up?.name === 'conv_transpose' ? 4 : 3), span: up?.span ?? unet.span },
       middle,
       head: { kernel: argNum(head, 'kernel', 3), norm: argBool(head, 'norm', true), span: head?.span ?? unet.span },
+      resampleFilter: numList(unet.values.get('resample_filter')) ?? [1, 1],
       block: {
         convs: num(block, 'convs', 2),
         kernel: num(block, 'kernel', 3),

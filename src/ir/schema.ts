@@ -19,7 +19,7 @@ export const irSchema = {
   $id: 'https://unetc.dev/schema/ir-1.json',
   title: 'unetc IR',
   type: 'object',
-  required: ['irVersion', 'name', 'input', 'diffusion', 'training', 'embedDim', 'blocks', 'modules', 'elided'],
+  required: ['irVersion', 'name', 'input', 'diffusion', 'training', 'embedDim', 'embedding', 'resampleFilter', 'blocks', 'modules', 'elided'],
   additionalProperties: false,
   properties: {
     irVersion: { const: 1 },
@@ -38,6 +38,31 @@ export const irSchema = {
     diffusion: { type: 'object', required: ['process'], additionalProperties: scalar, properties: { process: { enum: ['ddpm', 'edm'] } } },
     training: { type: 'object', additionalProperties: scalar },
     embedDim: { type: 'integer', minimum: 0 },
+    resampleFilter: { type: 'array', items: { type: 'number' }, minItems: 1 },
+    embedding: {
+      type: 'object',
+      required: ['noise', 'label', 'augment', 'mlp', 'outAct'],
+      additionalProperties: false,
+      properties: {
+        noise: {
+          type: 'object',
+          required: ['kind', 'dim', 'maxPositions', 'endpoint', 'flip', 'scale'],
+          additionalProperties: false,
+          properties: {
+            kind: { enum: ['sinusoidal', 'positional', 'fourier', 'table'] },
+            dim: { type: 'integer', minimum: 1 },
+            maxPositions: { type: 'number', exclusiveMinimum: 0 },
+            endpoint: { type: 'boolean' },
+            flip: { type: 'boolean' },
+            scale: { type: 'number', exclusiveMinimum: 0 },
+          },
+        },
+        label: { type: 'object', required: ['kind', 'at'], additionalProperties: false, properties: { kind: { enum: ['none', 'embedding', 'linear'] }, at: { enum: ['input', 'output'] } } },
+        augment: { type: 'object', required: ['kind'], additionalProperties: false, properties: { kind: { enum: ['none', 'linear'] } } },
+        mlp: { type: 'array', items: { type: 'integer', minimum: 1 } },
+        outAct: { type: 'boolean' },
+      },
+    },
     elided: { type: 'array', items: { type: 'string' } },
     blocks: {
       type: 'array',
@@ -55,6 +80,18 @@ export const irSchema = {
           pushSkip: { type: 'boolean' },
           attention: { type: 'boolean' },
           resample: { enum: ['down', 'up'] },
+          heads: { type: 'integer', minimum: 1 },
+          style: {
+            type: 'object',
+            required: ['order', 'residual', 'outputScale', 'dropout'],
+            additionalProperties: false,
+            properties: {
+              order: { enum: ['pre', 'post'] },
+              residual: { type: 'boolean' },
+              outputScale: { type: 'number', exclusiveMinimum: 0 },
+              dropout: { type: 'number', minimum: 0, exclusiveMaximum: 1 },
+            },
+          },
           conditioning: {
             type: 'object',
             required: ['residual', 'attention'],

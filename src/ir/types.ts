@@ -68,8 +68,31 @@ export interface Block {
   attention: boolean;
   resample?: 'down' | 'up';
   conditioning: { residual: ConditioningRef[]; attention: ConditioningRef[] };
+  /** How a residual block computes (absent on other kinds). */
+  style?: BlockStyle;
+  /** Attention heads, when the block has attention. */
+  heads?: number;
   /** Where in the spec this block comes from: file and line. */
   origin: { file: string; line: number };
+}
+
+export interface BlockStyle {
+  /** `pre`: norm, SiLU, conv; `post`: norm, conv, SiLU. */
+  order: 'pre' | 'post';
+  residual: boolean;
+  /** Output multiplied by this (EDM: sqrt(0.5)). */
+  outputScale: number;
+  dropout: number;
+}
+
+/** How the shared condition vector v is made from the noise level / timestep, labels and augmentation. */
+export interface EmbeddingSpec {
+  noise: { kind: 'sinusoidal' | 'positional' | 'fourier' | 'table'; dim: number; maxPositions: number; endpoint: boolean; flip: boolean; scale: number };
+  label: { kind: 'none' | 'embedding' | 'linear'; at: 'input' | 'output' };
+  augment: { kind: 'none' | 'linear' };
+  mlp: number[];
+  /** SiLU after the last layer (after the output-side label is added). */
+  outAct: boolean;
 }
 
 export interface IR {
@@ -80,6 +103,9 @@ export interface IR {
   training: Record<string, number | string | boolean>;
   /** Width of the shared condition vector v (0 when nothing consumes it). */
   embedDim: number;
+  embedding: EmbeddingSpec;
+  /** FIR filter of resampling inside blocks and of parameter-free resample modules. */
+  resampleFilter: number[];
   blocks: Block[];
   modules: Module[];
   /** Modules the spec describes that nothing consumes (e.g. an embedding MLP only LoRA-free blocks used). */
