@@ -4,7 +4,7 @@
  * parent's constant everywhere (so `let C = 64` in a variant narrows the whole base model).
  */
 import { readFileSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { dirname, isAbsolute, relative, resolve } from 'node:path';
 import { DiagnosticSink } from '../diagnostics/diagnostic.ts';
 import { fileStart, type Span } from '../diagnostics/span.ts';
 import type { Field, LetDecl, Member, SpecFile } from '../syntax/ast.ts';
@@ -81,7 +81,8 @@ export function loadSpec(path: string, host: SourceHost, sink: DiagnosticSink, t
       return { sources };
     }
     from = ext.span;
-    current = next;
+    // Name extended files the way the user named the entry file: absolute, or relative to the cwd.
+    current = isAbsolute(path) ? next : relative(process.cwd(), next) || next;
   }
   chain.reverse();
   const lets = new Map<string, LetDecl>();

@@ -157,8 +157,8 @@ export const modelSchema: SectionSpec = {
             t: 'call',
             kinds: {
               sinusoidal: { dim: { ty: int(2, LIMITS.embedDim), required: true }, flip: { ty: bool } },
-              positional: { dim: { ty: int(2, LIMITS.embedDim), required: true }, max_positions: { ty: int(1) }, endpoint: { ty: bool } },
-              fourier: { dim: { ty: int(2, LIMITS.embedDim), required: true }, scale: { ty: num({ gt: 0 }) } },
+              positional: { dim: { ty: int(2, LIMITS.embedDim), required: true }, max_positions: { ty: int(1) }, endpoint: { ty: bool }, flip: { ty: bool } },
+              fourier: { dim: { ty: int(2, LIMITS.embedDim), required: true }, scale: { ty: num({ gt: 0 }) }, flip: { ty: bool } },
               table: { dim: { ty: int(1, LIMITS.embedDim), required: true }, frozen: { ty: bool } },
             },
           },
@@ -209,7 +209,7 @@ export const modelSchema: SectionSpec = {
         },
         resample_filter: { ty: listOf(num(), 1, 8), doc: 'FIR filter of resampling blocks' },
         middle: { ty: listOf({ t: 'call', kinds: { block: blockCallSchema } }, 0, LIMITS.blocksPerLevel), doc: 'blocks of the bottleneck' },
-        head: { ty: { t: 'call', kinds: { conv: { kernel: { ty: int(1, 15) }, norm: { ty: bool } } } }, doc: 'output layer' },
+        head: { ty: { t: 'call', kinds: { conv: { kernel: { ty: int(1, 15) }, norm: { ty: bool }, zero_init: { ty: bool, doc: 'start the output conv at zero (default true)' } } } }, doc: 'output layer' },
       },
       sections: {
         block: {

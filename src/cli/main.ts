@@ -3,12 +3,14 @@
  * anything unexpected into one clear line (stack traces only with UNETC_DEBUG=1).
  */
 import { checkCommand } from './check.ts';
+import { compileCommand } from './compile.ts';
 import { fmtCommand } from './fmt.ts';
 import { statsCommand } from './stats.ts';
 import { UsageError } from './io.ts';
 
 const COMMANDS: Record<string, { run: (args: string[]) => Promise<number> | number; help: string }> = {
   check: { run: checkCommand, help: 'check FILE... [--emit-ir OUT.json]   type-check specs; report every problem' },
+  compile: { run: compileCommand, help: 'compile FILE... [--out DIR] [--check]  emit TypeScript model modules (default generated/)' },
   stats: { run: statsCommand, help: 'stats FILE [--json]                  parameters, FLOPs and memory of a model' },
   fmt: { run: fmtCommand, help: 'fmt FILE... [--check]                print specs in canonical form (in place)' },
 };

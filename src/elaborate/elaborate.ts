@@ -426,7 +426,7 @@ export class Elaborator {
         const n = this.norm(base, `${p.path}.norm`, u.block.norm, p.in);
         if (n) mods.push(n);
       }
-      mods.push(conv2d(base, `${p.path}.conv`, p.in.c, p.widths[0], u.head.kernel, p.in, { init: 'zeros' }));
+      mods.push(conv2d(base, `${p.path}.conv`, p.in.c, p.widths[0], u.head.kernel, p.in, { init: u.head.zeroInit ? 'zeros' : 'default' }));
       out = { c: p.widths[0], h: p.in.h, w: p.in.w };
     } else {
       // A residual (or plain) block.

@@ -67,7 +67,7 @@ export interface Settings {
     down: { kind: 'conv' | 'avgpool' | 'block'; kernel: number; span: Span };
     up: { kind: 'nearest_conv' | 'nearest' | 'conv_transpose' | 'block'; kernel: number; span: Span };
     middle: { attention: boolean; widths?: Width[]; span: Span }[];
-    head: { kernel: number; norm: boolean; span: Span };
+    head: { kernel: number; norm: boolean; zeroInit: boolean; span: Span };
     resampleFilter: number[];
     block: BlockSettings;
     blockSpan: Span;
@@ -243,7 +243,7 @@ export function readSettings(cfg: Config): Settings {
       down: { kind: (down?.name ?? 'conv') as 'conv' | 'avgpool' | 'block', kernel: argNum(down, 'kernel', 3), span: down?.span ?? unet.span },
       up: { kind: (up?.name ?? 'nearest_conv') as Settings['unet']['up']['kind'], kernel: argNum(up, 'kernel', up?.name === 'conv_transpose' ? 4 : 3), span: up?.span ?? unet.span },
       middle,
-      head: { kernel: argNum(head, 'kernel', 3), norm: argBool(head, 'norm', true), span: head?.span ?? unet.span },
+      head: { kernel: argNum(head, 'kernel', 3), norm: argBool(head, 'norm', true), zeroInit: argBool(head, 'zero_init', true), span: head?.span ?? unet.span },
       resampleFilter: numList(unet.values.get('resample_filter')) ?? [1, 1],
       block: {
         convs: num(block, 'convs', 2),

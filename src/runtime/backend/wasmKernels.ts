@@ -4,8 +4,9 @@
  * - `Conv2DBackpropFilter` (not registered by tfjs-backend-wasm): one forward
  *   XNNPACK Conv2D over transposed tensors; 1x1 stride-1 unpadded as one matmul.
  * - `Conv2DBackpropInput` (registered, but a scalar loop ~10x slower than the
- *   forward conv): replaced by a forward Conv2D of dy (zero-dilated when the
- *   stride is > 1) with the spatially flipped, in/out-swapped filter.
+ *   forward conv): replaced by forward Conv2Ds of dy with the spatially
+ *   flipped, in/out-swapped filter; at stride s > 1, one per sub-pixel phase
+ *   (s*s convs with the taps that reach that phase), interleaved into dx.
  * - `UnsortedSegmentSum` (not registered; the gradient of gather): ScatterNd,
  *   which accumulates duplicate indices.
  *
@@ -97,6 +98,14 @@ class Scratch {
     return out;
   }
 
+  /** Releases `t` (recorded by this scratch space) now rather than at the end. */
+  release(t: TensorInfo): void {
+    const i = this.temps.lastIndexOf(t);
+    if (i < 0) throw new Error('unetc wasm kernels: releasing a buffer this scratch space does not own');
+    this.temps.splice(i, 1);
+    this.backend.disposeData(t.dataId);
+  }
+
   /** Removes `t` from the buffers released by {@link dispose}. */
   keep(t: TensorInfo): TensorInfo {
     const i = this.temps.lastIndexOf(t);
@@ -147,24 +156,33 @@ function conv2dAnyPads(
   filter: TensorInfo,
   pads: { top: number; bottom: number; left: number; right: number },
   dilations: [number, number],
+  outShape: number[],
 ): TensorInfo {
   const [n, h, w, c] = x.shape as [number, number, number, number];
   const cropTop = Math.max(0, -pads.top);
   const cropBottom = Math.max(0, -pads.bottom);
   const cropLeft = Math.max(0, -pads.left);
   const cropRight = Math.max(0, -pads.right);
-  const xc = s.crop4d(x, [0, cropTop, cropLeft, 0], [n, h - cropTop - cropBottom, w - cropLeft - cropRight, c]);
+  const keptH = h - cropTop - cropBottom;
+  const keptW = w - cropLeft - cropRight;
+  if (keptH <= 0 || keptW <= 0) {
+    // Only padding would be left: the output is all zeros.
+    return s.run('Fill', {}, { shape: outShape, value: 0, dtype: 'float32' });
+  }
+  const xc = s.crop4d(x, [0, cropTop, cropLeft, 0], [n, keptH, keptW, c]);
   const pad: Pads4 = [
     [0, 0],
     [Math.max(0, pads.top), Math.max(0, pads.bottom)],
     [Math.max(0, pads.left), Math.max(0, pads.right)],
     [0, 0],
   ];
-  return s.run(
+  const out = s.run(
     'Conv2D',
     { x: xc, filter },
     { strides: [1, 1], pad, dataFormat: 'NHWC', dilations, dimRoundingMode: undefined } as unknown as NamedAttrMap,
   );
+  assertShape('Conv2D inside a unetc kernel', out.shape, outShape);
+  return out;
 }
 
 // ---------------------------------------------------------------------------
@@ -235,8 +253,8 @@ const conv2DBackpropFilter: KernelFunc = ({ inputs, backend, attrs }) =>
         right: kw + (wo - 1) * sw - w - left,
       },
       [sh, sw],
-    ); // [Ci, KH, KW, Co]
-    assertShape('Conv2DBackpropFilter intermediate', out.shape, [ci, kh, kw, co]);
+      [ci, kh, kw, co],
+    );
     return s.transpose(out, [1, 2, 0, 3]);
   });
 
@@ -244,15 +262,42 @@ const conv2DBackpropFilter: KernelFunc = ({ inputs, backend, attrs }) =>
 // Conv2DBackpropInput
 // ---------------------------------------------------------------------------
 
+/** One stride phase along one spatial axis of the input gradient. */
+interface Phase {
+  /** First filter tap that reaches input positions r, r+s, r+2s, ... */
+  k0: number;
+  /** Number of taps (k0, k0+s, ...) below the filter size; 0: nothing reaches them. */
+  taps: number;
+  /** Forward-conv pads on dy, before/after (negative = crop). */
+  before: number;
+  after: number;
+}
+
+/**
+ * Input positions i = s*a + r (a = 0..outLen-1) receive dy[a + q - t] * W[k0 + s*t]
+ * for the taps k0 + s*t < k with k0 = (r + p) mod s and q = (r + p - k0) / s.
+ * As a stride-1 forward conv over dy with those taps reversed: pad before
+ * taps-1-q, and a pad after that makes exactly outLen outputs.
+ */
+function phase(r: number, s: number, k: number, p: number, dyLen: number, outLen: number): Phase {
+  const k0 = (((r + p) % s) + s) % s;
+  const taps = k0 < k ? Math.ceil((k - k0) / s) : 0;
+  const q = (r + p - k0) / s;
+  return { k0, taps, before: taps - 1 - q, after: outLen - dyLen + q };
+}
+
 /**
  * dx[n,i,j,ci] = sum_{kh,kw,co} dy[n, (i + pt - kh)/sh, (j + pl - kw)/sw, co] * W[kh,kw,ci,co]
  * over the terms where the divisions are exact.
  *
- * With dy zero-dilated by the stride (D[n, oh*sh, ow*sw] = dy[n, oh, ow], and
- * sh-1 trailing zero rows so that a reshape does the dilation), this is a
- * stride-1 forward conv of D with W flipped in both spatial axes and its
- * channel axes swapped ([KH, KW, Co, Ci]), top pad KH-1-pt and a bottom pad
- * that makes the output H high (negative pads crop).
+ * Stride 1: one forward conv of dy with W flipped in both spatial axes and
+ * its channel axes swapped ([KH, KW, Co, Ci]), top pad KH-1-pt.
+ *
+ * Stride s > 1: the sh*sw sub-pixel phases of dx (rows i = sh*a + rh,
+ * columns j = sw*b + rw) are each a stride-1 forward conv of dy with the
+ * taps of W that reach them (see {@link phase}), interleaved into dx. This
+ * does the same multiply-adds as the forward conv; convolving a zero-dilated
+ * dy instead would do sh*sw times as many (measured ~4x slower at stride 2).
  */
 const conv2DBackpropInput: KernelFunc = ({ inputs, backend, attrs }) =>
   withScratch(backend, (s) => {
@@ -283,42 +328,107 @@ const conv2DBackpropInput: KernelFunc = ({ inputs, backend, attrs }) =>
     const { outHeight: ho, outWidth: wo, filterHeight: kh, filterWidth: kw } = info;
     const { strideHeight: sh, strideWidth: sw } = info;
     assertShape('Conv2DBackpropInput dy', dyh.shape, [n, ho, wo, co]);
-    const { top, left } = info.padInfo;
-
-    let dilated = dyh;
-    if (sh > 1 || sw > 1) {
-      const padded = s.run(
-        'PadV2',
-        { x: s.reshape(dyh, [n * ho, 1, wo, 1, co]) },
-        {
-          paddings: [
-            [0, 0],
-            [0, sh - 1],
-            [0, 0],
-            [0, sw - 1],
-            [0, 0],
-          ],
-          constantValue: 0,
-        },
-      );
-      dilated = s.reshape(padded, [n, ho * sh, wo * sw, co]);
+    if (filter.dtype !== 'float32' || dyh.dtype !== 'float32') {
+      throw new Error('unetc wasm kernels: Conv2DBackpropInput needs float32 dy and filter');
     }
-    const g = s.transpose(s.run('Reverse', { x: filter }, { dims: [0, 1] }), [0, 1, 3, 2]); // [KH, KW, Co, Ci]
-    const out = conv2dAnyPads(
-      s,
-      dilated,
-      g,
-      {
-        top: kh - 1 - top,
-        left: kw - 1 - left,
-        bottom: h + top - ho * sh,
-        right: w + left - wo * sw,
-      },
-      [1, 1],
-    );
+    const { top, left } = info.padInfo;
+    // Every phase computes ceil(H/s) rows; the last ones may fall outside dx.
+    const ha = Math.ceil(h / sh);
+    const wa = Math.ceil(w / sw);
+
+    const phaseConv = (ph: Phase, pw: Phase): TensorInfo => {
+      const g = phaseFilter(s, filter, ph, pw, sh, sw);
+      return conv2dAnyPads(
+        s,
+        dyh,
+        g,
+        { top: ph.before, bottom: ph.after, left: pw.before, right: pw.after },
+        [1, 1],
+        [n, ha, wa, ci],
+      );
+    };
+
+    let out: TensorInfo;
+    if (sh === 1 && sw === 1) {
+      out = phaseConv(phase(0, 1, kh, top, ho, h), phase(0, 1, kw, left, wo, w));
+    } else {
+      out = s.output([n, h, w, ci], 'float32');
+      for (let rh = 0; rh < sh; rh++) {
+        const ph = phase(rh, sh, kh, top, ho, ha);
+        for (let rw = 0; rw < sw; rw++) {
+          const pw = phase(rw, sw, kw, left, wo, wa);
+          const part = ph.taps > 0 && pw.taps > 0 ? phaseConv(ph, pw) : undefined;
+          interleave(s.backend, part, out, rh, rw, sh, sw, ha, wa);
+          if (part !== undefined) s.release(part);
+        }
+      }
+    }
     assertShape('Conv2DBackpropInput result', out.shape, [n, h, w, ci]);
     return nchw ? s.transpose(out, [0, 3, 1, 2]) : out;
   });
+
+/**
+ * The filter of one phase: G[u, v, co, ci] = W[ph.k0 + sh*(Th-1-u), pw.k0 + sw*(Tw-1-v), ci, co]
+ * (the phase's taps, reversed, channel axes swapped), built on the heap.
+ */
+function phaseFilter(s: Scratch, filter: TensorInfo, ph: Phase, pw: Phase, sh: number, sw: number): TensorInfo {
+  const [, kw, ci, co] = filter.shape as [number, number, number, number];
+  const th = ph.taps;
+  const tw = pw.taps;
+  const g = s.output([th, tw, co, ci], 'float32');
+  const src = s.backend.typedArrayFromHeap(filter);
+  const dst = s.backend.typedArrayFromHeap(g);
+  let o = 0;
+  for (let u = 0; u < th; u++) {
+    const fh = ph.k0 + sh * (th - 1 - u);
+    for (let v = 0; v < tw; v++) {
+      const base = (fh * kw + pw.k0 + sw * (tw - 1 - v)) * ci * co;
+      for (let c = 0; c < co; c++) {
+        for (let i = 0, at = base + c; i < ci; i++, at += co) dst[o++] = src[at]!;
+      }
+    }
+  }
+  return g;
+}
+
+/**
+ * Writes phase (rh, rw) [N, Ha, Wa, C] into dx [N, H, W, C] at rows sh*a + rh
+ * and columns sw*b + rw inside dx; `part` undefined writes zeros.
+ */
+function interleave(
+  backend: BackendWasm,
+  part: TensorInfo | undefined,
+  dx: TensorInfo,
+  rh: number,
+  rw: number,
+  sh: number,
+  sw: number,
+  ha: number,
+  wa: number,
+): void {
+  const [n, h, w, c] = dx.shape as [number, number, number, number];
+  const dst = backend.typedArrayFromHeap(dx);
+  const src = part === undefined ? undefined : backend.typedArrayFromHeap(part);
+  for (let b = 0; b < n; b++) {
+    for (let a = 0; a < ha; a++) {
+      const i = a * sh + rh;
+      if (i >= h) break;
+      let from = (b * ha + a) * wa * c;
+      for (let col = 0; col < wa; col++, from += c) {
+        const j = col * sw + rw;
+        if (j >= w) break;
+        const to = ((b * h + i) * w + j) * c;
+        if (src === undefined) {
+          dst.fill(0, to, to + c);
+        } else if (c >= 16) {
+          dst.set(src.subarray(from, from + c), to);
+        } else {
+          for (let k = 0; k < c; k++) dst[to + k] = src[from + k]!;
+        }
+      }
+    }
+  }
+}
 
 // ---------------------------------------------------------------------------
 // UnsortedSegmentSum
@@ -426,9 +536,20 @@ export function unregisterWasmKernels(): void {
     if (!isOurs(tf.getKernel(config.kernelName, BACKEND))) continue;
     tf.unregisterKernel(config.kernelName, BACKEND);
     const stock = replacedStock.get(config.kernelName);
-    if (stock !== undefined) tf.registerKernel(stock);
+    if (stock !== undefined) {
+      tf.registerKernel(stock);
+      // The engine runs setup functions only when the backend initialises; if
+      // that happened while ours was registered, the stock kernel never ran it.
+      const wasm = tf.engine().registry[BACKEND];
+      if (wasm !== undefined) stock.setupFunc?.(wasm);
+    }
     replacedStock.delete(config.kernelName);
   }
+}
+
+/** Whether the wasm kernel registered under `kernelName` is one of ours. */
+export function isExtraWasmKernel(kernelName: string): boolean {
+  return isOurs(tf.getKernel(kernelName, BACKEND));
 }
 
 /** Names of the kernels {@link registerWasmKernels} provides. */

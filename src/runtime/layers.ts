@@ -1,0 +1,148 @@
+/**
+ * Layer primitives on NHWC tensors. Each takes the parameter store and the layer's path, so emitted
+ * code reads like the architecture: conv(p, 'enc.32x32.stem.conv', x, { kernel: 3 }).
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import type { ParamStore } from './params.ts';
+
+export interface ConvOpts {
+  kernel: number;
+  stride?: number;
+  /** Symmetric padding, PyTorch-style (default floor((k - 1) / 2)). */
+  pad?: number;
+  bias?: boolean;
+}
+
+/** Zero padding then a 'valid' conv: matches PyTorch's symmetric padding exactly. */
+export function conv2dRaw(x: tf.Tensor4D, w: tf.Tensor4D, stride: number, pad: number): tf.Tensor4D {
+  if (pad === 0) return tf.conv2d(x, w, stride, 'valid');
+  return tf.conv2d(x, w, stride, [
+    [0, 0],
+    [pad, pad],
+    [pad, pad],
+    [0, 0],
+  ]);
+}
+
+export function conv(p: ParamStore, path: string, x: tf.Tensor4D, o: ConvOpts): tf.Tensor4D {
+  const pad = o.pad ?? Math.floor((o.kernel - 1) / 2);
+  const y = conv2dRaw(x, p.get(`${path}.weight`) as tf.Tensor4D, o.stride ?? 1, pad);
+  return o.bias === false ? y : tf.add(y, p.get(`${path}.bias`));
+}
+
+/** ConvTranspose2d(k, stride 2, padding (k - 2) / 2): doubles H and W, as PyTorch's k=4, p=1 does. */
+export function convTranspose(p: ParamStore, path: string, x: tf.Tensor4D, kernel: number): tf.Tensor4D {
+  const [n, h, w] = x.shape;
+  const wt = p.get(`${path}.weight`) as tf.Tensor4D;
+  const y = tf.conv2dTranspose(x, wt, [n, 2 * h, 2 * w, wt.shape[2]], 2, 'same');
+  void kernel;
+  return tf.add(y, p.get(`${path}.bias`));
+}
+
+export function linear(p: ParamStore, path: string, x: tf.Tensor2D, bias = true): tf.Tensor2D {
+  const y: tf.Tensor2D = tf.matMul(x, p.get(`${path}.weight`) as tf.Tensor2D);
+  return bias ? tf.add(y, p.get(`${path}.bias`)) : y;
+}
+
+export const silu = <T extends tf.Tensor>(x: T): T => tf.mul(x, tf.sigmoid(x));
+
+export interface NormOpts {
+  kind: 'group' | 'layer';
+  groups: number;
+  eps: number;
+  affine: boolean;
+}
+
+/** GroupNorm over NHWC: statistics per sample and group over H, W and the group's channels. */
+export function groupNorm(p: ParamStore, path: string, x: tf.Tensor4D, groups: number, eps: number, affine = true): tf.Tensor4D {
+  const [n, h, w, c] = x.shape;
+  const g = tf.reshape(x, [n, h, w, groups, c / groups]);
+  const { mean, variance } = tf.moments(g, [1, 2, 4], true);
+  const y: tf.Tensor4D = tf.reshape(tf.div(tf.sub(g, mean), tf.sqrt(tf.add(variance, eps))), [n, h, w, c]);
+  return affine ? tf.add(tf.mul(y, p.get(`${path}.weight`)), p.get(`${path}.bias`)) : y;
+}
+
+/** GroupNorm of vectors [N, C] (the UC-LoRA composition MLP). */
+export function groupNorm1d(p: ParamStore, path: string, x: tf.Tensor2D, groups: number, eps: number): tf.Tensor2D {
+  const [n, c] = x.shape;
+  const g = tf.reshape(x, [n, groups, c / groups]);
+  const { mean, variance } = tf.moments(g, [2], true);
+  const y = tf.reshape(tf.div(tf.sub(g, mean), tf.sqrt(tf.add(variance, eps))), [n, c]);
+  return tf.add(tf.mul(y, p.get(`${path}.weight`)), p.get(`${path}.bias`));
+}
+
+/** LayerNorm over the whole (C, H, W) tensor of each sample, with an elementwise affine. */
+export function layerNorm(p: ParamStore, path: string, x: tf.Tensor4D, eps: number, affine = true): tf.Tensor4D {
+  const { mean, variance } = tf.moments(x, [1, 2, 3], true);
+  const y = tf.div(tf.sub(x, mean), tf.sqrt(tf.add(variance, eps))) as tf.Tensor4D;
+  return affine ? tf.add(tf.mul(y, p.get(`${path}.weight`)), p.get(`${path}.bias`)) : y;
+}
+
+export function norm(p: ParamStore, path: string, x: tf.Tensor4D, o: NormOpts): tf.Tensor4D {
+  return o.kind === 'layer' ? layerNorm(p, path, x, o.eps, o.affine) : groupNorm(p, path, x, o.groups, o.eps, o.affine);
+}
+
+export function dropout<T extends tf.Tensor>(x: T, rate: number, training: boolean, seed?: number): T {
+  return training && rate > 0 ? (tf.dropout(x, rate, undefined, seed) as T) : x;
+}
+
+/**
+ * Resampling with a separable FIR filter, as EDM's Conv2d does it (filter normalised to sum 1):
+ * down is a depthwise stride-2 conv, up a depthwise stride-2 transposed conv with gain 4.
+ * With the [1, 1] filter these are 2x2 average pooling and nearest-neighbour upsampling.
+ */
+export function resample(x: tf.Tensor4D, mode: 'down' | 'up', filter: readonly number[]): tf.Tensor4D {
+  const sum = filter.reduce((a, b) => a + b, 0);
+  const isBox = filter.length === 2 && filter[0] === filter[1];
+  if (isBox) return mode === 'down' ? tf.avgPool(x, 2, 2, 'valid') : upsampleNearest(x);
+  const [n, h, w, c] = x.shape;
+  const k = filter.length;
+  const f2 = tf.tidy(() => {
+    const f = tf.tensor1d(filter.map((v) => v / sum));
+    return tf.outerProduct(f, f);
+  });
+  const pad = Math.floor((k - 1) / 2);
+  try {
+    if (mode === 'down') {
+      const dw = tf.tile(tf.reshape(f2, [k, k, 1, 1]), [1, 1, c, 1]) as tf.Tensor4D;
+      return tf.depthwiseConv2d(x, dw, 2, [
+        [0, 0],
+        [pad, pad],
+        [pad, pad],
+        [0, 0],
+      ]);
+    }
+    // Up: zero-insert (stride 2), then a depthwise conv with gain 4.
+    const z = tf.reshape(tf.stack([x, tf.zerosLike(x)], 3), [n, h, 2 * w, c]);
+    const zz = tf.reshape(tf.stack([z, tf.zerosLike(z)], 2), [n, 2 * h, 2 * w, c]) as tf.Tensor4D;
+    const dw = tf.tile(tf.reshape(tf.mul(f2, 4), [k, k, 1, 1]), [1, 1, c, 1]) as tf.Tensor4D;
+    return tf.depthwiseConv2d(zz, dw, 1, 'same');
+  } finally {
+    f2.dispose();
+  }
+}
+
+export function upsampleNearest(x: tf.Tensor4D): tf.Tensor4D {
+  const [n, h, w, c] = x.shape;
+  const a = tf.reshape(tf.tile(tf.reshape(x, [n, h, w, 1, c]), [1, 1, 1, 2, 1]), [n, h, 2 * w, c]);
+  return tf.reshape(tf.tile(tf.reshape(a, [n, h, 1, 2 * w, c]), [1, 1, 2, 1, 1]), [n, 2 * h, 2 * w, c]);
+}
+
+/**
+ * Multi-head self-attention core on a qkv tensor [N, H, W, 3C] laid out as EDM's UNetBlock does
+ * (channel = head * 3d + i * 3 + s, s in q, k, v): softmax(q k^T / sqrt(d)) v, back to [N, H, W, C].
+ */
+export function attentionCore(qkv: tf.Tensor4D, heads: number): tf.Tensor4D {
+  const [n, h, w, c3] = qkv.shape;
+  const c = c3 / 3;
+  const d = c / heads;
+  const t = h * w;
+  const r = tf.reshape(qkv, [n, t, heads, d, 3]);
+  const pick = (s: number) => tf.transpose(tf.reshape(tf.slice(r, [0, 0, 0, 0, s], [n, t, heads, d, 1]), [n, t, heads, d]), [0, 2, 1, 3]); // [N, heads, T, d]
+  const q = pick(0);
+  const k = pick(1);
+  const v = pick(2);
+  const logits = tf.mul(tf.matMul(q, k, false, true), 1 / Math.sqrt(d));
+  const a = tf.matMul(tf.softmax(logits), v); // [N, heads, T, d]
+  return tf.reshape(tf.transpose(a, [0, 2, 1, 3]), [n, h, w, c]);
+}
