@@ -63,18 +63,23 @@ const size = (shape: readonly number[]): number => shape.reduce((a, b) => a * b,
 
 /**
  * Runs `compute` on the cpu and on the wasm backend and returns both results
- * as arrays; on wasm also checks that no tensor or data buffer is left over.
+ * as arrays; on each also checks that no tensor or backend data buffer is left
+ * over.
  */
 async function onBoth(compute: () => tf.Tensor[]): Promise<{ cpu: Float32Array[]; wasm: Float32Array[] }> {
   const run = async (backend: string): Promise<Float32Array[]> => {
     await tf.setBackend(backend);
     const before = tf.memory();
+    // The engine counts only the tensors it made; a buffer leaked inside a
+    // kernel shows up only in the backend's own count.
+    const buffersBefore = tf.backend().numDataIds();
     const outs = compute();
     const data = await Promise.all(outs.map(async (t) => Float32Array.from(await t.data())));
     tf.dispose(outs);
     const after = tf.memory();
     expect(after.numTensors, `${backend}: tensors leaked`).toBe(before.numTensors);
     expect(after.numDataBuffers, `${backend}: data buffers leaked`).toBe(before.numDataBuffers);
+    expect(tf.backend().numDataIds(), `${backend}: backend buffers leaked`).toBe(buffersBefore);
     return data;
   };
   const cpu = await run('cpu');
@@ -86,72 +91,12 @@ function runKernel(name: string, inputs: tf.NamedTensorMap, attrs: object): tf.T
   return tf.engine().runKernel(name, inputs, attrs as unknown as tf.NamedAttrMap) as tf.Tensor;
 }
 
-/** Gradient functions this file needs, registered only if nothing registered them. */
-function ensureGradients(): void {
-  if (tf.getGradient(tf.Conv2D) === undefined) {
-    tf.registerGradient({
-      kernelName: tf.Conv2D,
-      inputsToSave: ['x', 'filter'],
-      gradFunc: (dy, saved, attrs) => {
-        const [x, filter] = saved as [tf.Tensor4D, tf.Tensor4D];
-        const { strides, pad, dataFormat, dimRoundingMode } = attrs;
-        const common = { strides, pad, dataFormat, dimRoundingMode };
-        return {
-          x: () => runKernel(tf.Conv2DBackpropInput, { dy: dy as tf.Tensor, filter }, { ...common, inputShape: x.shape }),
-          filter: () => runKernel(tf.Conv2DBackpropFilter, { x, dy: dy as tf.Tensor }, { ...common, filterShape: filter.shape }),
-        };
-      },
-    });
-  }
-  if (tf.getGradient(tf.Conv2DBackpropInput) === undefined) {
-    tf.registerGradient({
-      kernelName: tf.Conv2DBackpropInput,
-      inputsToSave: ['dy', 'filter'],
-      gradFunc: (ddx, saved, attrs) => {
-        const [dy, filter] = saved as [tf.Tensor4D, tf.Tensor4D];
-        const { strides, pad, dataFormat, dimRoundingMode } = attrs as unknown as {
-          strides: Strides;
-          pad: Pad;
-          dataFormat: 'NHWC' | 'NCHW';
-          dimRoundingMode?: 'floor' | 'round' | 'ceil';
-        };
-        return {
-          dy: () => tf.conv2d(ddx as tf.Tensor4D, filter, strides, pad, dataFormat, 1, dimRoundingMode),
-          filter: () =>
-            runKernel(
-              tf.Conv2DBackpropFilter,
-              { x: ddx as tf.Tensor, dy },
-              { strides, pad, dataFormat, dimRoundingMode, filterShape: filter.shape },
-            ),
-        };
-      },
-    });
-  }
-  if (tf.getGradient(tf.GatherV2) === undefined) {
-    tf.registerGradient({
-      kernelName: tf.GatherV2,
-      inputsToSave: ['x', 'indices'],
-      gradFunc: (dy, saved, attrs) => {
-        const [x, indices] = saved as [tf.Tensor, tf.Tensor];
-        if (attrs.axis !== 0 || (attrs.batchDims ?? 0) !== 0) throw new Error('test gradient: axis 0 only');
-        return {
-          x: () =>
-            tf.unsortedSegmentSum(
-              tf.reshape(dy as tf.Tensor, [indices.size, ...x.shape.slice(1)]),
-              tf.reshape(indices, [indices.size]) as tf.Tensor1D,
-              x.shape[0]!,
-            ),
-          indices: () => tf.zerosLike(indices),
-        };
-      },
-    });
-  }
-}
-
 beforeAll(async () => {
+  // Makes the engine check every kernel call for buffers it leaves behind
+  // (and silences the cpu backend's "install tfjs-node" banner).
+  tf.env().set('IS_TEST', true);
   const chosen = await selectBackend({ log: () => {} });
   expect(chosen.name).toBe('wasm');
-  ensureGradients();
 });
 
 afterAll(() => {
@@ -238,6 +183,28 @@ describe('tf.conv2d gradients (Conv2DBackpropInput, Conv2DBackpropFilter) match 
       expectClose(`conv2d ${describeCase(c)} d/dfilter`, wasm[2]!, cpu[2]!);
     });
   }
+});
+
+describe('NCHW data format (kernels called directly; wasm has no NCHW forward conv)', () => {
+  it('Conv2DBackpropInput and Conv2DBackpropFilter, 3x3 stride 2 same', async () => {
+    const xv = values(2 * 3 * 9 * 8, 11);
+    const fv = values(3 * 3 * 3 * 4, 12);
+    const dyv = values(2 * 4 * 5 * 4, 13);
+    const attrs = { strides: 2, pad: 'same', dataFormat: 'NCHW', dimRoundingMode: undefined };
+    const { cpu, wasm } = await onBoth(() =>
+      tf.tidy(() => {
+        const x = tf.tensor4d(xv, [2, 3, 9, 8]);
+        const filter = tf.tensor4d(fv, [3, 3, 3, 4]);
+        const dy = tf.tensor4d(dyv, [2, 4, 5, 4]);
+        return [
+          runKernel(tf.Conv2DBackpropInput, { dy, filter }, { ...attrs, inputShape: x.shape }),
+          runKernel(tf.Conv2DBackpropFilter, { x, dy }, { ...attrs, filterShape: filter.shape }),
+        ];
+      }),
+    );
+    expectClose('NCHW Conv2DBackpropInput', wasm[0]!, cpu[0]!);
+    expectClose('NCHW Conv2DBackpropFilter', wasm[1]!, cpu[1]!);
+  });
 });
 
 interface TransposeCase {

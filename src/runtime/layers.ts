@@ -137,8 +137,10 @@ export function attentionCore(qkv: tf.Tensor4D, heads: number): tf.Tensor4D {
   const c = c3 / 3;
   const d = c / heads;
   const t = h * w;
-  const r = tf.reshape(qkv, [n, t, heads, d, 3]);
-  const pick = (s: number) => tf.transpose(tf.reshape(tf.slice(r, [0, 0, 0, 0, s], [n, t, heads, d, 1]), [n, t, heads, d]), [0, 2, 1, 3]); // [N, heads, T, d]
+  // [3, N, heads, T, d]; q, k, v are taken with Gather, because wasm's Slice copies the whole
+  // tensor out of the heap on every call (tfjs-wasm-notes.md).
+  const r = tf.transpose(tf.reshape(qkv, [n, t, heads, d, 3]), [4, 0, 2, 1, 3]);
+  const pick = (s: number) => tf.reshape(tf.gather(r, tf.tensor1d([s], 'int32'), 0), [n, heads, t, d]);
   const q = pick(0);
   const k = pick(1);
   const v = pick(2);

@@ -9,6 +9,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
+import '../gradients.ts';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { registerWasmKernels } from './wasmKernels.ts';
@@ -158,7 +159,7 @@ export function createBackendSelector(deps: SelectorDeps = defaultDeps) {
       const why = await tryWasm();
       if (why === undefined) {
         sayOnce(log, 'backend: wasm (XNNPACK, with unetc kernels for conv gradients and segment sums)');
-        return { name: 'wasm', reason: name ? 'requested' : skipped.join('; ') };
+        return { name: 'wasm', reason: name ? 'requested' : skipped.join('; ') || undefined };
       }
       skip(WASM_PACKAGE, why);
       if (name === 'wasm') throw new Error(`backend 'wasm' requested but unavailable: ${why}`);

@@ -1,0 +1,122 @@
+/**
+ * The conditioning layers against their definitions (DESIGN.md section 3, the paper's sections 3-4):
+ * UC-LoRA computed through down/up projections equals the materialised W + s * sum_i omega_i B_i A_i
+ * (plus the bias term); TimeLoRA's initial table interpolates between the two nearest knots;
+ * ClassLoRA is linear in the class vector.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { selectBackend } from '../src/runtime/backend/select.ts';
+import { loraDelta, type LoraOpts } from '../src/runtime/lora.ts';
+import { interpolationTable, ParamStore, type ParamSpec } from '../src/runtime/params.ts';
+
+beforeAll(async () => {
+  await selectBackend({ name: 'wasm', log: () => {} });
+});
+
+const spec = (name: string, shape: number[], init: string, layout: ParamSpec['layout'] = 'plain'): ParamSpec => ({ name, shape, init, trainable: true, layout, fanIn: 4 });
+const maxAbs = (a: tf.Tensor, b: tf.Tensor) => tf.tidy(() => tf.max(tf.abs(tf.sub(a, b))).dataSync()[0]);
+
+describe('UC-LoRA', () => {
+  it('equals the per-sample materialised weight W + s sum_i omega_i B_i A_i, plus omega_rep @ Bias (max abs error < 1e-5)', () => {
+    const [n, h, w, cin, cout, m, r, k] = [3, 5, 5, 6, 7, 4, 2, 3];
+    const path = 'layer.uc_lora';
+    // Random (not zero) B and Bias, so the check is not trivially 0 = 0.
+    const p = new ParamStore(
+      [
+        spec(`${path}.down`, [m * r, cin * k * k], 'normal(0.5)', { loraDown: k }),
+        spec(`${path}.up`, [cout, m * r], 'normal(0.5)', 'linear'),
+        spec(`${path}.bias`, [m * r, cout], 'normal(0.5)'),
+        spec(`${path}.scale`, [1], 'normal(1)'),
+        spec(`${path}.mlp0.weight`, [8, 5], 'normal(0.5)', 'linear'),
+        spec(`${path}.mlp0.bias`, [8], 'normal(0.5)'),
+        spec(`${path}.mlp0_norm.weight`, [8], 'normal(1)'),
+        spec(`${path}.mlp0_norm.bias`, [8], 'normal(1)'),
+        spec(`${path}.mlp1.weight`, [m, 8], 'normal(0.5)', 'linear'),
+        spec(`${path}.mlp1.bias`, [m], 'normal(0.5)'),
+      ],
+      7,
+    );
+    const o: LoraOpts = { kind: 'uc_lora', rank: r, bases: m, mlp: [8], groups: [2], bias: true, scale: 'trainable' };
+    const x = tf.randomNormal([n, h, w, cin], 0, 1, 'float32', 1) as tf.Tensor4D;
+    const v = tf.randomNormal([n, 5], 0, 1, 'float32', 2) as tf.Tensor2D;
+    const fast = loraDelta(p, path, x, { kernel: k, stride: 1, pad: 1 }, o, { v });
+
+    // Reference: omega from the same MLP written out by hand, then per sample a materialised kernel.
+    const down = p.get(`${path}.down`) as tf.Tensor4D; // [k, k, cin, m r]
+    const up = p.get(`${path}.up`) as tf.Tensor2D; // [m r, cout]
+    const bias = p.get(`${path}.bias`) as tf.Tensor2D;
+    const s = p.get(`${path}.scale`).dataSync()[0];
+    const h1 = tf.add(tf.matMul(v, p.get(`${path}.mlp0.weight`) as tf.Tensor2D), p.get(`${path}.mlp0.bias`));
+    const g = tf.reshape(h1, [n, 2, 4]);
+    const { mean, variance } = tf.moments(g, [2], true);
+    const gn = tf.add(tf.mul(tf.reshape(tf.div(tf.sub(g, mean), tf.sqrt(tf.add(variance, 1e-6))), [n, 8]), p.get(`${path}.mlp0_norm.weight`)), p.get(`${path}.mlp0_norm.bias`));
+    const act = tf.mul(gn, tf.sigmoid(gn));
+    const omega = tf.add(tf.matMul(act, p.get(`${path}.mlp1.weight`) as tf.Tensor2D), p.get(`${path}.mlp1.bias`)).arraySync() as number[][];
+    const refs: tf.Tensor[] = [];
+    for (let b = 0; b < n; b++) {
+      // delta W = s * sum_i omega_i * (B_i A_i): B_i = up rows i*r..i*r+r-1, A_i = down channels likewise.
+      let wEff = tf.zeros([k, k, cin, cout]);
+      let bEff = tf.zeros([cout]);
+      for (let i = 0; i < m; i++) {
+        const Ai = tf.slice(down, [0, 0, 0, i * r], [k, k, cin, r]); // [k,k,cin,r]
+        const Bi = tf.slice(up, [i * r, 0], [r, cout]); // [r, cout]
+        const BA = tf.reshape(tf.matMul(tf.reshape(Ai, [k * k * cin, r]), Bi), [k, k, cin, cout]);
+        wEff = tf.add(wEff, tf.mul(BA, s * omega[b][i]));
+        const biasI = tf.sum(tf.slice(bias, [i * r, 0], [r, cout]), 0);
+        bEff = tf.add(bEff, tf.mul(biasI, s * omega[b][i]));
+      }
+      const xb = tf.slice(x, [b, 0, 0, 0], [1, h, w, cin]) as tf.Tensor4D;
+      const pad: [[number, number], [number, number], [number, number], [number, number]] = [[0, 0], [1, 1], [1, 1], [0, 0]];
+      refs.push(tf.add(tf.conv2d(xb, wEff as tf.Tensor4D, 1, pad), bEff));
+    }
+    const ref = tf.concat(refs, 0);
+    expect(fast.shape).toEqual([n, h, w, cout]);
+    expect(maxAbs(fast, ref)).toBeLessThan(1e-5);
+    p.dispose();
+  });
+});
+
+describe('TimeLoRA initial composition table', () => {
+  it('knots t_i = 1 + (i-1)(T-1)/(m-1); between knots the two nearest mix linearly', () => {
+    const T = 4001;
+    const m = 11; // knots every 400 steps: 1, 401, 801, ..., 4001 (paper A.4 with the (m-1) fix)
+    const tab = interpolationTable(T, m);
+    const row = (t: number) => Array.from(tab.slice((t - 1) * m, t * m));
+    expect(row(1)).toEqual([1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+    expect(row(401)).toEqual([0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+    expect(row(4001)).toEqual([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
+    const mid = row(201); // halfway between knots 1 and 401
+    expect(mid[0]).toBeCloseTo(0.5, 6);
+    expect(mid[1]).toBeCloseTo(0.5, 6);
+    const q = row(901); // a quarter of the way from knot 801 (index 2) to 1201 (index 3)
+    expect(q[2]).toBeCloseTo(0.75, 6);
+    expect(q[3]).toBeCloseTo(0.25, 6);
+    for (let t = 1; t <= T; t += 97) {
+      const r = row(t);
+      expect(r.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 6);
+      expect(r.filter((x) => x !== 0).length).toBeLessThanOrEqual(2);
+    }
+  });
+});
+
+describe('ClassLoRA', () => {
+  it('is linear in the class vector: delta(a c_i + (1-a) c_j) = a delta(c_i) + (1-a) delta(c_j)', () => {
+    const [n, cls, cin, cout, r] = [1, 4, 5, 6, 2];
+    const path = 'layer.class_lora';
+    const p = new ParamStore([spec(`${path}.down`, [cls * r, cin], 'normal(0.5)', { loraDown: 1 }), spec(`${path}.up`, [cout, cls * r], 'normal(0.5)', 'linear')], 3);
+    const o: LoraOpts = { kind: 'class_lora', rank: r, bases: cls };
+    const x = tf.randomNormal([n, 3, 3, cin], 0, 1, 'float32', 5) as tf.Tensor4D;
+    const d = (c: number[]) => loraDelta(p, path, x, { kernel: 1, stride: 1, pad: 0 }, o, { classes: tf.tensor2d([c]) });
+    const ci = [0, 1, 0, 0];
+    const cj = [0, 0, 0, 1];
+    for (const a of [0.3, -1, 2.5]) {
+      const mixed = d(ci.map((v, k) => a * v + (1 - a) * cj[k]));
+      const combo = tf.add(tf.mul(d(ci), a), tf.mul(d(cj), 1 - a));
+      expect(maxAbs(mixed, combo)).toBeLessThan(1e-5);
+    }
+    // And a label's delta is exactly that class's own pair B'_c A'_c.
+    expect(maxAbs(d([0, 0, 0, 0]), tf.zeros([n, 3, 3, cout]))).toBe(0);
+    p.dispose();
+  });
+});

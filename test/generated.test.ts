@@ -1,0 +1,50 @@
+/**
+ * generated/ is what `unetc compile` produces from specs/ today, and every generated module
+ * type-checks under the project's strict compiler options (TypeScript compiler API).
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import ts from 'typescript';
+import { describe, expect, it } from 'vitest';
+import { compileSpec } from '../src/emit/compile.ts';
+import { SPECS_DIR, specFiles } from './helpers.ts';
+
+const ROOT = join(import.meta.dirname, '..');
+
+describe('generated/', () => {
+  it('has one folder per spec and nothing else', () => {
+    const dirs = readdirSync(join(ROOT, 'generated')).sort();
+    expect(dirs).toEqual(specFiles().map((f) => f.replace(/\.unet$/, '')).sort());
+  });
+
+  it('is up to date with specs/ (run `unetc compile specs/*.unet` when this fails)', async () => {
+    const stale: string[] = [];
+    for (const f of specFiles()) {
+      const { compiled } = await compileSpec(join('specs', f), 'generated', { root: ROOT });
+      expect(compiled).toBeDefined();
+      for (const [file, text] of compiled!.files) {
+        if (readFileSync(join(ROOT, compiled!.dir, file), 'utf8') !== text) stale.push(join(compiled!.dir, file));
+      }
+    }
+    expect(stale).toEqual([]);
+  }, 120_000);
+
+  it('every generated module type-checks under strict', () => {
+    const configPath = join(ROOT, 'tsconfig.json');
+    const parsed = ts.parseJsonConfigFileContent(ts.readConfigFile(configPath, ts.sys.readFile).config, ts.sys, ROOT);
+    expect(parsed.options.strict).toBe(true);
+    const files = specFiles().map((f) => join(ROOT, 'generated', f.replace(/\.unet$/, ''), 'index.ts'));
+    const program = ts.createProgram(files, { ...parsed.options, noEmit: true });
+    const diags = ts.getPreEmitDiagnostics(program).map((d) => `${d.file?.fileName}: ${ts.flattenDiagnosticMessageText(d.messageText, '\n')}`);
+    expect(diags).toEqual([]);
+    // The generated sources really are in the program (not silently skipped).
+    expect(program.getSourceFiles().filter((s) => s.fileName.includes('/generated/')).length).toBe(2 * files.length);
+  }, 120_000);
+
+  it('modules name the spec line of each block', () => {
+    const text = readFileSync(join(ROOT, 'generated', 'edm-cifar10', 'model.ts'), 'utf8');
+    expect(text).toMatch(/\/\/ enc\.16x16\.block0: 256@16x16 -> 256@16x16 \(specs\/edm-cifar10\.unet:\d+\)/);
+    expect(text).toContain("from 'unetc/runtime'");
+  });
+  void SPECS_DIR;
+});
