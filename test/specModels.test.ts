@@ -37,7 +37,7 @@ describe('generated models on wasm', () => {
         });
         const expectedOut = mod.config.channels * (mod.config.diffusion.learn_sigma ? 2 : 1);
         expect(y.shape).toEqual([1, S, S, expectedOut]);
-        expect(Number.isFinite(tf.tidy(() => tf.sum(y)).dataSync()[0])).toBe(true);
+        expect(Number.isFinite(tf.tidy(() => tf.sum(y).dataSync()[0]))).toBe(true);
         tf.dispose(y);
       } finally {
         m.params.dispose();

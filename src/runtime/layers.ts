@@ -122,10 +122,11 @@ export function resample(x: tf.Tensor4D, mode: 'down' | 'up', filter: readonly n
   }
 }
 
+/** Nearest-neighbour x2 with rank-4 tiles only (tfjs has no gradient for rank-5 Tile). */
 export function upsampleNearest(x: tf.Tensor4D): tf.Tensor4D {
   const [n, h, w, c] = x.shape;
-  const a = tf.reshape(tf.tile(tf.reshape(x, [n, h, w, 1, c]), [1, 1, 1, 2, 1]), [n, h, 2 * w, c]);
-  return tf.reshape(tf.tile(tf.reshape(a, [n, h, 1, 2 * w, c]), [1, 1, 2, 1, 1]), [n, 2 * h, 2 * w, c]);
+  const cols = tf.reshape(tf.tile(tf.reshape(x, [n * h, w, 1, c]), [1, 1, 2, 1]), [n, h, 2 * w, c]);
+  return tf.reshape(tf.tile(tf.reshape(cols, [n * h, 1, 2 * w, c]), [1, 2, 1, 1]), [n, 2 * h, 2 * w, c]);
 }
 
 /**
