@@ -4,7 +4,8 @@
  * createModel(), and forward() written out block by block, each with the spec line it came from.
  */
 import { relative } from 'node:path';
-import { Project, VariableDeclarationKind, type SourceFile } from 'ts-morph';
+// ts-morph is loaded on first use only: the CLI's other commands start without it.
+import type { Project, SourceFile, VariableDeclarationKind as VDK } from 'ts-morph';
 import type { IR } from '../ir/types.ts';
 import { computeStats } from '../analysis/stats.ts';
 import { embeddingOpts, headOpts, paramSpecs, resampleOpts, resBlockOpts } from './descriptors.ts';
@@ -19,6 +20,7 @@ export interface EmitOptions {
 }
 
 const lit = (v: unknown): string => JSON.stringify(v);
+const CONST = 'const' as VDK;
 
 export function modelSourceFile(project: Project, ir: IR, o: EmitOptions): SourceFile {
   const stats = computeStats(ir);
@@ -34,7 +36,7 @@ export function modelSourceFile(project: Project, ir: IR, o: EmitOptions): Sourc
 
   sf.addVariableStatement({
     isExported: true,
-    declarationKind: VariableDeclarationKind.Const,
+    declarationKind: CONST,
     docs: ['What the model takes and how it is trained (from the spec).'],
     declarations: [
       {
@@ -56,14 +58,14 @@ export function modelSourceFile(project: Project, ir: IR, o: EmitOptions): Sourc
   sf.addTypeAlias({ isExported: true, name: 'Config', type: 'typeof config' });
   sf.addVariableStatement({
     isExported: true,
-    declarationKind: VariableDeclarationKind.Const,
+    declarationKind: CONST,
     docs: ['Parameters in all (frozen included), as the paper counts them, and how many are trained.'],
     declarations: [{ name: 'paramCount', initializer: String(stats.totalParams) }],
   });
-  sf.addVariableStatement({ isExported: true, declarationKind: VariableDeclarationKind.Const, declarations: [{ name: 'trainableParamCount', initializer: String(stats.trainableParams) }] });
+  sf.addVariableStatement({ isExported: true, declarationKind: CONST, declarations: [{ name: 'trainableParamCount', initializer: String(stats.trainableParams) }] });
   sf.addVariableStatement({
     isExported: true,
-    declarationKind: VariableDeclarationKind.Const,
+    declarationKind: CONST,
     docs: ['Every parameter: name, PyTorch-layout shape, init, trainable, tfjs layout, fan-in.'],
     declarations: [
       {
@@ -76,7 +78,7 @@ export function modelSourceFile(project: Project, ir: IR, o: EmitOptions): Sourc
     ],
   });
   sf.addVariableStatement({
-    declarationKind: VariableDeclarationKind.Const,
+    declarationKind: CONST,
     declarations: [{ name: 'embeddingOptions', initializer: `${lit(embeddingOpts(ir))} as const` }],
   });
 
@@ -133,6 +135,7 @@ export function modelSourceFile(project: Project, ir: IR, o: EmitOptions): Sourc
 
 /** The formatted source text of a model module. */
 export async function emitModel(ir: IR, o: EmitOptions): Promise<string> {
+  const { Project } = await import('ts-morph');
   const project = new Project({ useInMemoryFileSystem: true });
   const text = modelSourceFile(project, ir, o).getFullText();
   const prettier = await import('prettier');

@@ -3,6 +3,7 @@
  * code reads like the architecture: conv(p, 'enc.32x32.stem.conv', x, { kernel: 3 }).
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { groupNormFused, siluFused } from './memoryEfficient.ts';
 import type { ParamStore } from './params.ts';
 
 export interface ConvOpts {
@@ -44,7 +45,8 @@ export function linear(p: ParamStore, path: string, x: tf.Tensor2D, bias = true)
   return bias ? tf.add(y, p.get(`${path}.bias`)) : y;
 }
 
-export const silu = <T extends tf.Tensor>(x: T): T => tf.mul(x, tf.sigmoid(x));
+/** SiLU, with a gradient that keeps only x (src/runtime/memoryEfficient.ts). */
+export const silu = <T extends tf.Tensor>(x: T): T => siluFused(x) as T;
 
 export interface NormOpts {
   kind: 'group' | 'layer';
@@ -55,6 +57,7 @@ export interface NormOpts {
 
 /** GroupNorm over NHWC: statistics per sample and group over H, W and the group's channels. */
 export function groupNorm(p: ParamStore, path: string, x: tf.Tensor4D, groups: number, eps: number, affine = true): tf.Tensor4D {
+  if (affine) return groupNormFused(x, p.get(`${path}.weight`), p.get(`${path}.bias`), groups, eps);
   const [n, h, w, c] = x.shape;
   const g = tf.reshape(x, [n, h, w, groups, c / groups]);
   const { mean, variance } = tf.moments(g, [1, 2, 4], true);
