@@ -6,12 +6,14 @@ import { checkCommand } from './check.ts';
 import { compileCommand } from './compile.ts';
 import { fmtCommand } from './fmt.ts';
 import { statsCommand } from './stats.ts';
+import { trainCommand } from './train.ts';
 import { UsageError } from './io.ts';
 
 const COMMANDS: Record<string, { run: (args: string[]) => Promise<number> | number; help: string }> = {
   check: { run: checkCommand, help: 'check FILE... [--emit-ir OUT.json]   type-check specs; report every problem' },
   compile: { run: compileCommand, help: 'compile FILE... [--out DIR] [--check]  emit TypeScript model modules (default generated/)' },
   stats: { run: statsCommand, help: 'stats FILE [--json]                  parameters, FLOPs and memory of a model' },
+  train: { run: trainCommand, help: 'train SPEC [--data mnist] [--steps N] [--batch B] [--out RUN_DIR] [--resume] [--seed S] [--backend NAME] [--init-from CKPT]' },
   fmt: { run: fmtCommand, help: 'fmt FILE... [--check]                print specs in canonical form (in place)' },
 };
 

@@ -7,7 +7,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { attentionCore, conv, convTranspose, dropout, linear, norm, resample, silu, type NormOpts } from './layers.ts';
 import { loraDelta, type LoraInputs, type LoraOpts } from './lora.ts';
-import type { ParamStore } from './params.ts';
+import { nameSeed, type ParamStore } from './params.ts';
 
 /** A modulation by v: shift or scale-and-shift, at the block input, after conv0, or on norm1. */
 export interface ModulationOpts {
@@ -76,7 +76,7 @@ export function resBlock(p: ParamStore, path: string, x: tf.Tensor4D, v: tf.Tens
   let h = input;
   o.widths.forEach((w, i) => {
     const nrm = o.norms[i];
-    if (i > 0) h = dropout(h, o.dropout, ctx.training, ctx.seed);
+    if (i > 0) h = dropout(h, o.dropout, ctx.training, ctx.seed === undefined ? undefined : nameSeed(ctx.seed, `${path}.dropout${i}`));
     if (nrm) h = norm(p, `${path}.norm${i}`, h, nrm);
     if (mod && mod.at === 'norm1' && i === 1) h = modulate(h, modParams(h.shape[3]), mod.kind);
     if (o.order === 'pre') h = silu(h);

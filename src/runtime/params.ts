@@ -115,6 +115,14 @@ export class ParamStore {
     }
   }
 
+  /** A store over existing variables (e.g. the EMA weights), for running forward with them. */
+  static fromVariables(specs: readonly ParamSpec[], vars: Map<string, tf.Variable>): ParamStore {
+    const s = new ParamStore([], 0);
+    (s as { specs: readonly ParamSpec[] }).specs = specs;
+    for (const [k, v] of vars) s.vars.set(k, v);
+    return s;
+  }
+
   /** The variable of a parameter; a missing name is a bug in generated code, so it throws. */
   get(name: string): tf.Variable {
     const v = this.vars.get(name);

@@ -9,6 +9,9 @@
  *   (s*s convs with the taps that reach that phase), interleaved into dx.
  * - `UnsortedSegmentSum` (not registered; the gradient of gather): ScatterNd,
  *   which accumulates duplicate indices.
+ * - `BatchMatMul`, `Slice`, `SplitV`, `Unpack` (registered, but slow outside
+ *   narrow cases): replaced by the kernels of wasmMatMulSlice.ts (XNNPACK
+ *   for every matmul; slices copied between heap views).
  *
  * The kernels are composed from the wasm backend's own kernel functions,
  * called directly with the backend (no engine, no tape), so the only tensors
@@ -19,116 +22,11 @@ import * as tf from '@tensorflow/tfjs-core';
 import { backend_util } from '@tensorflow/tfjs-core';
 import type { KernelConfig, KernelFunc, NamedAttrMap, TensorInfo } from '@tensorflow/tfjs-core';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
-
-const BACKEND = 'wasm';
+import { matMulSliceKernels } from './wasmMatMulSlice.ts';
+import { BACKEND, replacedStock, Scratch, withScratch } from './wasmScratch.ts';
 
 type Pad = 'valid' | 'same' | number | backend_util.ExplicitPadding;
 type Pads4 = [[number, number], [number, number], [number, number], [number, number]];
-
-/**
- * Runs other wasm kernels and remembers every buffer they return, so that all
- * intermediates can be released at once. `keep` takes the result out.
- */
-class Scratch {
-  private readonly temps: TensorInfo[] = [];
-
-  constructor(readonly backend: BackendWasm) {}
-
-  run(kernelName: string, inputs: Record<string, TensorInfo>, attrs: NamedAttrMap = {}): TensorInfo {
-    const config = tf.getKernel(kernelName, BACKEND);
-    if (config === undefined) {
-      throw new Error(`unetc wasm kernels: the wasm backend has no '${kernelName}' kernel`);
-    }
-    const out = config.kernelFunc({ inputs, backend: this.backend, attrs });
-    if (Array.isArray(out)) {
-      this.temps.push(...out);
-      throw new Error(`unetc wasm kernels: '${kernelName}' returned several outputs`);
-    }
-    this.temps.push(out);
-    return out;
-  }
-
-  reshape(x: TensorInfo, shape: number[]): TensorInfo {
-    return this.run('Reshape', { x }, { shape });
-  }
-
-  transpose(x: TensorInfo, perm: number[]): TensorInfo {
-    return this.run('Transpose', { x }, { perm });
-  }
-
-  /** A new output buffer owned by this scratch space. */
-  output(shape: number[], dtype: tf.DataType): TensorInfo {
-    const out = this.backend.makeOutput(shape, dtype);
-    this.temps.push(out);
-    return out;
-  }
-
-  /**
-   * Crops a rank-4 tensor, copying rows between views of the wasm heap. (The
-   * stock Slice kernel first copies the whole input out of the heap.)
-   */
-  crop4d(x: TensorInfo, begin: number[], size: number[]): TensorInfo {
-    if (begin.every((b) => b === 0) && size.every((s, i) => s === x.shape[i])) return x;
-    if (size.some((s) => s <= 0)) {
-      throw new Error(`unetc wasm kernels: empty crop of a [${x.shape.join(',')}] tensor`);
-    }
-    const out = this.output(size, x.dtype);
-    // Views are taken after the allocation: growing the heap detaches old ones.
-    const src = this.backend.typedArrayFromHeap(x);
-    const dst = this.backend.typedArrayFromHeap(out);
-    const [, h, w, c] = x.shape as [number, number, number, number];
-    const [b0, b1, b2, b3] = begin as [number, number, number, number];
-    const [s0, s1, s2, s3] = size as [number, number, number, number];
-    let o = 0;
-    for (let i = 0; i < s0; i++) {
-      for (let j = 0; j < s1; j++) {
-        const row = (((b0 + i) * h + b1 + j) * w + b2) * c + b3;
-        if (s3 === c) {
-          dst.set(src.subarray(row, row + s2 * c), o);
-          o += s2 * c;
-        } else {
-          for (let k = 0; k < s2; k++) {
-            const at = row + k * c;
-            dst.set(src.subarray(at, at + s3), o);
-            o += s3;
-          }
-        }
-      }
-    }
-    return out;
-  }
-
-  /** Releases `t` (recorded by this scratch space) now rather than at the end. */
-  release(t: TensorInfo): void {
-    const i = this.temps.lastIndexOf(t);
-    if (i < 0) throw new Error('unetc wasm kernels: releasing a buffer this scratch space does not own');
-    this.temps.splice(i, 1);
-    this.backend.disposeData(t.dataId);
-  }
-
-  /** Removes `t` from the buffers released by {@link dispose}. */
-  keep(t: TensorInfo): TensorInfo {
-    const i = this.temps.lastIndexOf(t);
-    if (i >= 0) this.temps.splice(i, 1);
-    return t;
-  }
-
-  dispose(): void {
-    // Reshape-like kernels share a data buffer and take a reference each, so
-    // every recorded output releases exactly one reference.
-    for (const t of this.temps) this.backend.disposeData(t.dataId);
-    this.temps.length = 0;
-  }
-}
-
-function withScratch(backend: unknown, body: (s: Scratch) => TensorInfo): TensorInfo {
-  const s = new Scratch(backend as BackendWasm);
-  try {
-    return s.keep(body(s));
-  } finally {
-    s.dispose();
-  }
-}
 
 function sameShape(a: readonly number[], b: readonly number[]): boolean {
   return a.length === b.length && a.every((v, i) => v === b[i]);
@@ -169,7 +67,7 @@ function conv2dAnyPads(
     // Only padding would be left: the output is all zeros.
     return s.run('Fill', {}, { shape: outShape, value: 0, dtype: 'float32' });
   }
-  const xc = s.crop4d(x, [0, cropTop, cropLeft, 0], [n, keptH, keptW, c]);
+  const xc = s.crop(x, [0, cropTop, cropLeft, 0], [n, keptH, keptW, c]);
   const pad: Pads4 = [
     [0, 0],
     [Math.max(0, pads.top), Math.max(0, pads.bottom)],
@@ -490,7 +388,8 @@ interface ExtraKernel {
   replace: boolean;
 }
 
-const EXTRA_KERNELS: readonly ExtraKernel[] = [
+/** Convolution gradients and segment sums (the first kernels this module provided). */
+const CONV_SEGMENT_KERNELS: readonly ExtraKernel[] = [
   {
     config: { kernelName: tf.Conv2DBackpropFilter, backendName: BACKEND, kernelFunc: conv2DBackpropFilter },
     replace: false,
@@ -505,8 +404,18 @@ const EXTRA_KERNELS: readonly ExtraKernel[] = [
   },
 ];
 
-/** Stock kernels we replaced, so that {@link unregisterWasmKernels} can restore them. */
-const replacedStock = new Map<string, KernelConfig>();
+/** Faster replacements for stock matmul and slicing kernels (wasmMatMulSlice.ts). */
+const MATMUL_SLICE_KERNELS: readonly ExtraKernel[] = [
+  {
+    config: { kernelName: tf.BatchMatMul, backendName: BACKEND, kernelFunc: matMulSliceKernels.batchMatMul },
+    replace: true,
+  },
+  { config: { kernelName: tf.Slice, backendName: BACKEND, kernelFunc: matMulSliceKernels.slice }, replace: true },
+  { config: { kernelName: tf.SplitV, backendName: BACKEND, kernelFunc: matMulSliceKernels.splitV }, replace: true },
+  { config: { kernelName: tf.Unpack, backendName: BACKEND, kernelFunc: matMulSliceKernels.unpack }, replace: true },
+];
+
+const EXTRA_KERNELS: readonly ExtraKernel[] = [...CONV_SEGMENT_KERNELS, ...MATMUL_SLICE_KERNELS];
 
 function isOurs(config: KernelConfig | undefined): boolean {
   return config !== undefined && EXTRA_KERNELS.some((k) => k.config.kernelFunc === config.kernelFunc);
@@ -514,8 +423,9 @@ function isOurs(config: KernelConfig | undefined): boolean {
 
 /**
  * Registers the extra wasm kernels. Idempotent. A kernel the wasm backend
- * already has is kept, except `Conv2DBackpropInput`, which is unregistered
- * and replaced. Works before or after the wasm backend is initialised (the
+ * already has is kept, except those marked `replace` (`Conv2DBackpropInput`,
+ * `BatchMatMul`, `Slice`, `SplitV`, `Unpack`), which are unregistered and
+ * replaced. Works before or after the wasm backend is initialised (the
  * kernels need no setup).
  */
 export function registerWasmKernels(): void {
@@ -552,5 +462,15 @@ export function isExtraWasmKernel(kernelName: string): boolean {
   return isOurs(tf.getKernel(kernelName, BACKEND));
 }
 
-/** Names of the kernels {@link registerWasmKernels} provides. */
-export const WASM_EXTRA_KERNEL_NAMES: readonly string[] = EXTRA_KERNELS.map((k) => k.config.kernelName);
+/**
+ * Names of the convolution-gradient and segment-sum kernels
+ * {@link registerWasmKernels} provides. (It also provides
+ * {@link WASM_MATMUL_SLICE_KERNEL_NAMES}; {@link WASM_ALL_KERNEL_NAMES} lists both.)
+ */
+export const WASM_EXTRA_KERNEL_NAMES: readonly string[] = CONV_SEGMENT_KERNELS.map((k) => k.config.kernelName);
+
+/** Names of the matmul and slicing kernels {@link registerWasmKernels} replaces. */
+export const WASM_MATMUL_SLICE_KERNEL_NAMES: readonly string[] = MATMUL_SLICE_KERNELS.map((k) => k.config.kernelName);
+
+/** Names of all kernels {@link registerWasmKernels} provides. */
+export const WASM_ALL_KERNEL_NAMES: readonly string[] = EXTRA_KERNELS.map((k) => k.config.kernelName);

@@ -1,0 +1,95 @@
+/**
+ * `unetc train SPEC [--data mnist | cifar10:PATH | folder:PATH] [--steps N] [--batch B] [--out RUN_DIR]
+ *   [--resume] [--seed S] [--backend NAME] [--init-from CKPT] [--sample-every K] [--limit N] [--lr X]`
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { compileSpec, writeCompiled } from '../emit/compile.ts';
+import { parse, reportDiagnostics, UsageError } from './io.ts';
+import { importTs, loadRuntime, runtimeEntry } from './runtimeLoader.ts';
+
+const int = (v: string | undefined, name: string, min = 1): number | undefined => {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isSafeInteger(n) || n < min) throw new UsageError(`--${name} takes a whole number >= ${min}, got '${v}'`);
+  return n;
+};
+
+export async function trainCommand(args: string[]): Promise<number> {
+  const { values, positionals } = parse(args, {
+    data: { type: 'string' },
+    steps: { type: 'string' },
+    batch: { type: 'string' },
+    out: { type: 'string' },
+    resume: { type: 'boolean' },
+    seed: { type: 'string' },
+    backend: { type: 'string' },
+    'init-from': { type: 'string' },
+    'sample-every': { type: 'string' },
+    limit: { type: 'string' },
+    lr: { type: 'string' },
+    json: { type: 'boolean' },
+  });
+  if (positionals.length !== 1) throw new UsageError('takes exactly one spec file');
+  const spec = positionals[0];
+  const backend = values.backend;
+  if (backend && !['tensorflow', 'wasm', 'cpu'].includes(backend)) throw new UsageError(`--backend is one of tensorflow, wasm, cpu; got '${backend}'`);
+  const steps = int(values.steps, 'steps') ?? 1000;
+  const lr = values.lr === undefined ? undefined : Number(values.lr);
+  if (lr !== undefined && !(lr > 0)) throw new UsageError(`--lr takes a positive number, got '${values.lr}'`);
+  const name = spec.replace(/^.*\//, '').replace(/\.unet$/, '');
+  const outDir = resolve(values.out ?? join('runs', name));
+
+  const { result, compiled } = await compileSpec(spec, join(outDir), { runtime: runtimeEntry() });
+  if (reportDiagnostics(result) || !compiled) return 1;
+  // The run folder holds the code it trained: model/ (model.ts, train.ts) and the IR.
+  compiled.dir = join(outDir, 'model');
+  mkdirSync(outDir, { recursive: true });
+  // An ES module scope of its own, wherever the run folder is.
+  compiled.files.set('package.json', '{ "type": "module", "private": true }\n');
+  writeCompiled(compiled);
+  writeFileSync(join(outDir, 'ir.json'), JSON.stringify(result.ir) + '\n');
+
+  const rt = await loadRuntime();
+  await rt.selectBackend({ name: backend as 'tensorflow' | 'wasm' | 'cpu' | undefined });
+  const data = rt.loadDataset(values.data ?? 'mnist', { limit: int(values.limit, 'limit') });
+  const trainer = await importTs<{ train: (o: import('../runtime/index.ts').TrainOptions) => Promise<import('../runtime/index.ts').TrainResult> }>(join(compiled.dir, 'train.ts'));
+  const stop = { requested: false };
+  const onSigint = () => {
+    if (stop.requested) process.exit(130);
+    stop.requested = true;
+    process.stderr.write('\ninterrupted: finishing this step and writing a checkpoint (Ctrl-C again to quit now)\n');
+  };
+  process.on('SIGINT', onSigint);
+  try {
+    const r = await trainer.train({
+      data,
+      outDir,
+      steps,
+      batch: int(values.batch, 'batch'),
+      seed: int(values.seed, 'seed', 0),
+      resume: values.resume === true,
+      initFrom: values['init-from'],
+      sampleEvery: int(values['sample-every'], 'sample-every'),
+      lr,
+    });
+    if (values.json) process.stdout.write(JSON.stringify(r) + '\n');
+    else {
+      process.stdout.write(
+        `${r.stoppedEarly ? 'stopped' : 'trained'} ${name}: ${r.steps} steps${r.resumedFrom !== undefined ? ` (resumed at ${r.resumedFrom})` : ''}, loss ${r.firstLoss.toFixed(4)} -> ${r.finalLoss.toFixed(4)}\n` +
+          `  checkpoint  ${r.checkpoint}\n` +
+          (r.grid ? `  samples     ${r.grid}\n` : '') +
+          `  loss log    ${join(outDir, 'loss.jsonl')} (curve: ${join(outDir, 'loss.png')})\n`,
+      );
+    }
+    return r.stoppedEarly ? 130 : 0;
+  } catch (e) {
+    if (e instanceof rt.TrainingError || e instanceof rt.DataError || (e as Error).name === 'SafetensorsError') {
+      process.stderr.write(`unetc train: ${(e as Error).message}\n`);
+      return 1;
+    }
+    throw e;
+  } finally {
+    process.off('SIGINT', onSigint);
+  }
+}

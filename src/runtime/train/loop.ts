@@ -1,0 +1,240 @@
+/**
+ * The training loop shared by every generated train.ts: batches in a seeded order, the process's
+ * loss, Adam with warm-up and clipping, EMA, checkpoints (atomic, keep-last-K, exact resume), a
+ * JSON-lines loss log, a progress bar with ETA, periodic sample grids and a loss curve at the end.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Dataset } from '../data/common.ts';
+import type { Cond } from '../embedding.ts';
+import { ParamStore, paramSpecsFromRows, type ParamRow } from '../params.ts';
+import { latestCheckpoint, readCheckpoint, restoreInto, saveCheckpoint } from './checkpoint.ts';
+import { Adam, Ema, emaBeta } from './optimizer.ts';
+import { writeLossCurve, writeSampleGrid } from './outputs.ts';
+import { makeProcess, type NetFn } from './process.ts';
+import { batchIndices, Stream, stepSeed, uniforms } from './rng.ts';
+import { Progress } from './progress.ts';
+
+/** What a generated model module exports (generated/<name>/model.ts). */
+export interface ModelModule {
+  config: {
+    name: string;
+    imageSize: number;
+    channels: number;
+    outChannels: number;
+    classes: number;
+    augment: number;
+    embedDim: number;
+    diffusion: Record<string, unknown>;
+    training: Record<string, unknown>;
+  };
+  params: readonly ParamRow[];
+  paramCount: number;
+  forward: (p: ParamStore, x: tf.Tensor4D, cond: Cond, training?: boolean, seed?: number) => tf.Tensor4D;
+}
+
+export interface TrainOptions {
+  data: Dataset;
+  outDir: string;
+  steps: number;
+  batch?: number;
+  lr?: number;
+  seed?: number;
+  resume?: boolean;
+  /** A checkpoint of another spec: base weights matched by path; unmatched ones stay fresh. */
+  initFrom?: string;
+  sampleEvery?: number;
+  checkpointEvery?: number;
+  keep?: number;
+  /** Images in each sample grid. */
+  sampleCount?: number;
+  sampleSteps?: number;
+  log?: (line: string) => void;
+  /** Draw a progress bar (default: when stderr is a terminal). */
+  progress?: boolean;
+  /** Set to stop after the current step (SIGINT): a checkpoint is written first. */
+  stop?: { requested: boolean };
+}
+
+export interface TrainResult {
+  steps: number;
+  finalLoss: number;
+  firstLoss: number;
+  checkpoint: string;
+  grid?: string;
+  resumedFrom?: number;
+  stoppedEarly: boolean;
+}
+
+export class TrainingError extends Error {}
+
+const num = (r: Record<string, unknown>, k: string): number | undefined => (typeof r[k] === 'number' ? (r[k] as number) : undefined);
+
+/** Condition inputs for a batch: one-hot labels and (x-flip) augmentation labels as the spec needs. */
+export function batchCond(mod: ModelModule, labels: Int32Array | undefined, noise: tf.Tensor1D, flips?: Uint8Array): Cond {
+  const n = noise.shape[0];
+  const cond: Cond = { noise };
+  if (mod.config.classes > 0) {
+    cond.classes = labels ? (tf.oneHot(tf.tensor1d(labels, 'int32'), mod.config.classes).asType('float32') as tf.Tensor2D) : tf.zeros([n, mod.config.classes]);
+  }
+  if (mod.config.augment > 0) {
+    // The documented subset of EDM's augmentation: x-flips, reported in the first label entry.
+    const a = new Float32Array(n * mod.config.augment);
+    if (flips) for (let i = 0; i < n; i++) a[i * mod.config.augment] = flips[i];
+    cond.augment = tf.tensor2d(a, [n, mod.config.augment]);
+  }
+  return cond;
+}
+
+export async function trainRun(mod: ModelModule, o: TrainOptions): Promise<TrainResult> {
+  const log = o.log ?? ((s: string) => process.stderr.write(s + '\n'));
+  const cfg = mod.config;
+  const tr = cfg.training;
+  const seed = o.seed ?? 0;
+  const batch = o.batch ?? num(tr, 'batch') ?? 64;
+  const data = o.data;
+  if (data.height !== cfg.imageSize || data.width !== cfg.imageSize || data.channels !== cfg.channels) {
+    throw new TrainingError(`${data.source}: images are ${data.height}x${data.width}x${data.channels}, but ${cfg.name} takes ${cfg.imageSize}x${cfg.imageSize}x${cfg.channels}`);
+  }
+  if (cfg.classes > 0 && data.classes > cfg.classes) throw new TrainingError(`${data.source} has ${data.classes} classes, ${cfg.name} takes ${cfg.classes}`);
+
+  // Fail before any work when the output folder cannot be written.
+  const ckDir = join(o.outDir, 'checkpoints');
+  try {
+    mkdirSync(join(o.outDir, 'samples'), { recursive: true });
+    mkdirSync(ckDir, { recursive: true });
+    const probe = join(o.outDir, `.write-test-${process.pid}`);
+    writeFileSync(probe, 'ok');
+    rmSync(probe);
+  } catch (e) {
+    throw new TrainingError(`cannot write to ${o.outDir}: ${(e as Error).message}`);
+  }
+
+  const specs = paramSpecsFromRows(mod.params);
+  const store = new ParamStore(specs, seed);
+  const adam = new Adam(
+    { lr: o.lr ?? num(tr, 'lr') ?? 1e-4, beta1: num(tr, 'beta1') ?? 0.9, beta2: num(tr, 'beta2') ?? 0.999, eps: 1e-8, warmup: num(tr, 'warmup') ?? 0, gradClip: num(tr, 'grad_clip') },
+    store.vars,
+  );
+  let startStep = 0;
+  let resumedFrom: number | undefined;
+  if (o.initFrom) {
+    const ck = readCheckpoint(o.initFrom);
+    const prefix = ck.tensors.has(`ema.${specs[0]?.name}`) ? 'ema' : 'model';
+    const { restored, missing } = restoreInto(ck, prefix, specs, store.vars);
+    log(`init-from ${o.initFrom}: ${restored} tensors restored (${prefix} weights), ${missing.length} left freshly initialised${missing.length ? `:\n  ${missing.join('\n  ')}` : ''}`);
+  }
+  const ema = new Ema(store.vars);
+  if (o.resume) {
+    const ck = latestCheckpoint(ckDir);
+    if (ck) {
+      for (const s of ck.skipped) log(`skipping unreadable checkpoint ${s}`);
+      if (ck.state.batch !== batch || ck.state.seed !== seed) throw new TrainingError(`${ck.path} was written with batch ${ck.state.batch} and seed ${ck.state.seed}; resume with the same (--batch ${ck.state.batch} --seed ${ck.state.seed})`);
+      const r = restoreInto(ck, 'model', specs, store.vars);
+      if (r.missing.length) throw new TrainingError(`${ck.path} is a checkpoint of another model: it lacks ${r.missing.slice(0, 5).join(', ')}${r.missing.length > 5 ? ', ...' : ''}`);
+      restoreInto(ck, 'ema', specs, ema.shadow);
+      restoreInto(ck, 'adam_m', specs, adam.m);
+      restoreInto(ck, 'adam_v', specs, adam.v);
+      adam.step = ck.state.adamStep;
+      startStep = ck.state.step;
+      resumedFrom = startStep;
+      log(`resumed from ${ck.path} at step ${startStep}`);
+    }
+  }
+  // The loss log keeps exactly the steps that the restored weights have seen.
+  const lossPath = join(o.outDir, 'loss.jsonl');
+  const history: { step: number; loss: number }[] = [];
+  if (existsSync(lossPath)) {
+    const kept = readFileSync(lossPath, 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as { step: number; loss: number })
+      .filter((r) => r.step <= startStep);
+    writeFileSync(lossPath, kept.map((r) => JSON.stringify(r)).join('\n') + (kept.length ? '\n' : ''));
+    history.push(...kept);
+  }
+
+  const process_ = makeProcess(cfg.diffusion);
+  const trainable = new Map([...store.vars].filter(([, v]) => v.trainable));
+  const varList = [...trainable.values()];
+  const nameOf = new Map(varList.map((v) => [v.name, [...trainable].find(([, w]) => w === v)![0]]));
+  const permCache = new Map<number, Int32Array>();
+  const hw = cfg.imageSize * cfg.imageSize * cfg.channels;
+  const augmentP = num(tr, 'augment_p') ?? 0;
+  const sampleEvery = o.sampleEvery ?? Math.max(1, Math.floor(o.steps / 4));
+  const checkpointEvery = o.checkpointEvery ?? sampleEvery;
+  const progress = new Progress(o.steps, startStep, o.progress ?? process.stderr.isTTY === true, log);
+  const sampleGrid = (step: number, file: string) => {
+    const emaStore = ParamStore.fromVariables(specs, ema.shadow);
+    const n = o.sampleCount ?? 64;
+    const netFor = (labels?: Int32Array): NetFn => (x, noise) => mod.forward(emaStore, x, batchCond(mod, labels, noise), false);
+    const labels = cfg.classes > 0 ? Int32Array.from({ length: n }, (_, i) => i % cfg.classes) : undefined;
+    const imgs = tf.tidy(() => process_.sample(netFor(labels), [n, cfg.imageSize, cfg.imageSize, cfg.channels], { steps: o.sampleSteps, seed: stepSeed(seed, 0, Stream.sample) }));
+    writeSampleGrid(file, imgs);
+    imgs.dispose();
+    void step;
+  };
+
+  let loss = NaN;
+  let firstLoss = NaN;
+  let step = startStep;
+  let lastCheckpoint = '';
+  const save = () => {
+    lastCheckpoint = saveCheckpoint(ckDir, { step, seed, batch, dataPosition: step * batch, adamStep: adam.step, spec: cfg.name }, { specs, params: store.vars, ema: ema.shadow, adamM: adam.m, adamV: adam.v }, o.keep ?? 3);
+  };
+  let stoppedEarly = false;
+  while (step < o.steps) {
+    const idx = batchIndices(data.n, batch, step * batch, seed, permCache);
+    const x = new Float32Array(batch * hw);
+    const labels = new Int32Array(batch);
+    idx.forEach((j, i) => {
+      x.set(data.images.subarray(j * hw, (j + 1) * hw), i * hw);
+      labels[i] = data.labels[j];
+    });
+    const flips = augmentP > 0 ? Uint8Array.from(uniforms(batch, stepSeed(seed, step, Stream.augment)), (u) => (u < augmentP ? 1 : 0)) : undefined;
+    const { value, grads } = tf.variableGrads(() => {
+      let x0 = tf.tensor4d(x, [batch, cfg.imageSize, cfg.imageSize, cfg.channels]);
+      if (flips) x0 = tf.where(tf.tensor4d(flips, [batch, 1, 1, 1], 'bool'), tf.reverse(x0, 2), x0);
+      const net: NetFn = (xt, noise) => mod.forward(store, xt, batchCond(mod, labels, noise, flips), true, stepSeed(seed, step, Stream.dropout));
+      return process_.loss(net, x0, seed, step);
+    }, varList);
+    loss = value.dataSync()[0];
+    if (!Number.isFinite(loss)) {
+      tf.dispose([value, ...Object.values(grads)]);
+      progress.stop();
+      throw new TrainingError(`the loss is ${loss} at step ${step + 1}; stopping without saving. The last good checkpoint is ${lastCheckpoint || 'none (no checkpoint was written in this run)'}`);
+    }
+    const named = new Map<string, tf.Tensor>(Object.entries(grads).map(([k, g]) => [nameOf.get(k)!, g]));
+    adam.apply(store.vars, named);
+    tf.dispose([value, ...Object.values(grads)]);
+    ema.update(store.vars, emaBeta({ ema: num(tr, 'ema'), halflifeKimg: num(tr, 'ema_halflife_kimg'), batch, step, warmupRatio: num(tr, 'ema_halflife_kimg') !== undefined ? 0.05 : undefined }));
+    step++;
+    if (Number.isNaN(firstLoss)) firstLoss = loss;
+    const rec = { step, loss, lr: adam.lrAt(step - 1) };
+    history.push(rec);
+    appendFileSync(lossPath, JSON.stringify(rec) + '\n');
+    progress.tick(step, loss);
+    const stopNow = o.stop?.requested === true;
+    if (step % checkpointEvery === 0 || step === o.steps || stopNow) save();
+    if (step % sampleEvery === 0 && step < o.steps && !stopNow) sampleGrid(step, join(o.outDir, 'samples', `step-${String(step).padStart(7, '0')}.png`));
+    if (stopNow) {
+      stoppedEarly = true;
+      log(`stopped at step ${step}; checkpoint ${lastCheckpoint}`);
+      break;
+    }
+  }
+  progress.stop();
+  if (!lastCheckpoint && step === startStep) save();
+  let grid: string | undefined;
+  if (!stoppedEarly) {
+    grid = join(o.outDir, 'samples.png');
+    sampleGrid(step, grid);
+  }
+  writeLossCurve(join(o.outDir, 'loss.png'), history);
+  const result: TrainResult = { steps: step, finalLoss: loss, firstLoss, checkpoint: lastCheckpoint, grid, resumedFrom, stoppedEarly };
+  adam.dispose();
+  ema.dispose();
+  store.dispose();
+  return result;
+}

@@ -1,0 +1,99 @@
+/**
+ * Adam with learning-rate warm-up and global-norm gradient clipping, and an exponential moving
+ * average of the weights. Written out (rather than tf.train.adam) so that its state is named by
+ * parameter path and can be checkpointed and restored exactly.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+
+export interface AdamOptions {
+  lr: number;
+  beta1: number;
+  beta2: number;
+  eps: number;
+  warmup: number;
+  gradClip?: number;
+}
+
+export class Adam {
+  readonly m = new Map<string, tf.Variable>();
+  readonly v = new Map<string, tf.Variable>();
+  /** Updates applied so far. */
+  step = 0;
+
+  constructor(
+    readonly o: AdamOptions,
+    params: Map<string, tf.Variable>,
+  ) {
+    for (const [name, p] of params) {
+      if (!p.trainable) continue;
+      this.m.set(name, tf.variable(tf.zerosLike(p), false));
+      this.v.set(name, tf.variable(tf.zerosLike(p), false));
+    }
+  }
+
+  lrAt(step: number): number {
+    return this.o.warmup > 0 ? this.o.lr * Math.min(1, (step + 1) / this.o.warmup) : this.o.lr;
+  }
+
+  /** Applies one update; `grads` maps parameter paths to gradients. Returns the gradient norm. */
+  apply(params: Map<string, tf.Variable>, grads: Map<string, tf.Tensor>): number {
+    const { beta1, beta2, eps } = this.o;
+    const t = this.step + 1;
+    const lr = this.lrAt(this.step);
+    const norm = tf.tidy(() => Math.sqrt([...grads.values()].reduce((a, g) => a + tf.sum(tf.square(g)).dataSync()[0], 0)));
+    const clip = this.o.gradClip && norm > this.o.gradClip ? this.o.gradClip / norm : 1;
+    const bc1 = 1 - beta1 ** t;
+    const bc2 = 1 - beta2 ** t;
+    tf.tidy(() => {
+      for (const [name, g0] of grads) {
+        const p = params.get(name)!;
+        const g = clip !== 1 ? tf.mul(g0, clip) : g0;
+        const m = this.m.get(name)!;
+        const v = this.v.get(name)!;
+        m.assign(tf.add(tf.mul(m, beta1), tf.mul(g, 1 - beta1)));
+        v.assign(tf.add(tf.mul(v, beta2), tf.mul(tf.square(g), 1 - beta2)));
+        p.assign(tf.sub(p, tf.mul(tf.div(tf.div(m, bc1), tf.add(tf.sqrt(tf.div(v, bc2)), eps)), lr)));
+      }
+    });
+    this.step = t;
+    return norm;
+  }
+
+  dispose(): void {
+    for (const x of [...this.m.values(), ...this.v.values()]) x.dispose();
+  }
+}
+
+/** EMA of the parameters: ema = beta * ema + (1 - beta) * p. */
+export class Ema {
+  readonly shadow = new Map<string, tf.Variable>();
+
+  constructor(params: Map<string, tf.Variable>) {
+    for (const [name, p] of params) this.shadow.set(name, tf.variable(p.clone(), false));
+  }
+
+  update(params: Map<string, tf.Variable>, beta: number): void {
+    tf.tidy(() => {
+      for (const [name, s] of this.shadow) {
+        const p = params.get(name)!;
+        if (!p.trainable) continue;
+        s.assign(tf.add(tf.mul(s, beta), tf.mul(p, 1 - beta)));
+      }
+    });
+  }
+
+  dispose(): void {
+    for (const x of this.shadow.values()) x.dispose();
+  }
+}
+
+/** EMA decay per step from a decay or an EDM-style half-life in thousands of images. */
+export function emaBeta(o: { ema?: number; halflifeKimg?: number; batch: number; step: number; warmupRatio?: number }): number {
+  if (o.halflifeKimg !== undefined) {
+    // EDM also ramps the half-life up over the first images (ema_rampup_ratio 0.05).
+    let hl = o.halflifeKimg * 1000;
+    if (o.warmupRatio) hl = Math.min(hl, (o.step + 1) * o.batch * o.warmupRatio);
+    return 0.5 ** (o.batch / Math.max(hl, 1e-8));
+  }
+  return o.ema ?? 0.999;
+}

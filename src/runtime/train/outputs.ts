@@ -1,0 +1,15 @@
+/** The images a run writes: sample grids and the loss curve (atomically, as PNG). */
+import * as tf from '@tensorflow/tfjs-core';
+import { renderLossCurve } from '../images/lossCurve.ts';
+import { writePngAtomic } from '../images/png.ts';
+import { encodePngGrid, type GridOptions } from '../images/pngGrid.ts';
+
+export function writeSampleGrid(path: string, images: tf.Tensor4D, opts: GridOptions = {}): void {
+  const [n, h, w, c] = images.shape;
+  writePngAtomic(path, encodePngGrid(images.dataSync() as Float32Array, n, h, w, c, opts));
+}
+
+export function writeLossCurve(path: string, points: { step: number; loss: number }[]): void {
+  if (points.length < 2) return;
+  writePngAtomic(path, renderLossCurve(points));
+}
