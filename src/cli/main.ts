@@ -7,6 +7,7 @@ import { compileCommand } from './compile.ts';
 import { fmtCommand } from './fmt.ts';
 import { statsCommand } from './stats.ts';
 import { trainCommand } from './train.ts';
+import { sampleCommand } from './sample.ts';
 import { UsageError } from './io.ts';
 
 const COMMANDS: Record<string, { run: (args: string[]) => Promise<number> | number; help: string }> = {
@@ -14,6 +15,7 @@ const COMMANDS: Record<string, { run: (args: string[]) => Promise<number> | numb
   compile: { run: compileCommand, help: 'compile FILE... [--out DIR] [--check]  emit TypeScript model modules (default generated/)' },
   stats: { run: statsCommand, help: 'stats FILE [--json]                  parameters, FLOPs and memory of a model' },
   train: { run: trainCommand, help: 'train SPEC [--data mnist] [--steps N] [--batch B] [--out RUN_DIR] [--resume] [--seed S] [--backend NAME] [--init-from CKPT]' },
+  sample: { run: sampleCommand, help: 'sample RUN_DIR|CKPT [--n 64] [--steps K] [--class C | --class-vector W,...] [--sweep interp:I,J|scale:I] [--out grid.png]' },
   fmt: { run: fmtCommand, help: 'fmt FILE... [--check]                print specs in canonical form (in place)' },
 };
 

@@ -1,0 +1,88 @@
+/**
+ * `unetc sample RUN_DIR|CKPT [--n 64] [--steps K] [--sampler ddim|ancestral|heun] [--class C]
+ *   [--class-vector w0,w1,...] [--sweep interp:I,J | scale:I] [--values v1,v2,...] [--seed S] [--out grid.png]`
+ */
+import { existsSync, statSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { parse, UsageError } from './io.ts';
+import { importTs, loadRuntime } from './runtimeLoader.ts';
+
+const nums = (s: string, what: string): number[] => {
+  const v = s.split(',').map((x) => Number(x.trim()));
+  if (v.length === 0 || v.some((x) => !Number.isFinite(x))) throw new UsageError(`${what} takes comma-separated numbers, got '${s}'`);
+  return v;
+};
+
+export async function sampleCommand(args: string[]): Promise<number> {
+  const { values, positionals } = parse(args, {
+    n: { type: 'string' },
+    steps: { type: 'string' },
+    sampler: { type: 'string' },
+    class: { type: 'string' },
+    'class-vector': { type: 'string' },
+    sweep: { type: 'string' },
+    values: { type: 'string' },
+    seed: { type: 'string' },
+    out: { type: 'string' },
+    raw: { type: 'boolean' },
+    backend: { type: 'string' },
+    json: { type: 'boolean' },
+  });
+  if (positionals.length !== 1) throw new UsageError('takes a run folder or a checkpoint file');
+  const target = resolve(positionals[0]);
+  if (!existsSync(target)) throw new UsageError(`no such run folder or checkpoint: ${positionals[0]}`);
+  const rt = await loadRuntime();
+  let runDir: string;
+  let checkpoint: string;
+  if (statSync(target).isDirectory()) {
+    runDir = target;
+    const ck = rt.latestCheckpoint(join(runDir, 'checkpoints'));
+    if (!ck) throw new UsageError(`${positionals[0]} has no checkpoints/`);
+    for (const s of ck.skipped) process.stderr.write(`skipping unreadable checkpoint ${s}\n`);
+    checkpoint = ck.path;
+  } else {
+    checkpoint = target;
+    runDir = dirname(dirname(target));
+  }
+  const modelDir = join(runDir, 'model');
+  if (!existsSync(join(modelDir, 'train.ts'))) throw new UsageError(`${runDir} has no model/ (was it written by unetc train?)`);
+  const intOpt = (v: string | undefined, name: string, min: number) => {
+    if (v === undefined) return undefined;
+    const n = Number(v);
+    if (!Number.isSafeInteger(n) || n < min) throw new UsageError(`--${name} takes a whole number >= ${min}, got '${v}'`);
+    return n;
+  };
+  let sweep: import('../runtime/index.ts').Sweep | undefined;
+  if (values.sweep) {
+    const m = /^(interp):(\d+),(\d+)$|^(scale):(\d+)$/.exec(values.sweep);
+    if (!m) throw new UsageError(`--sweep is interp:I,J or scale:I, got '${values.sweep}'`);
+    sweep = m[1]
+      ? { kind: 'interp', i: Number(m[2]), j: Number(m[3]), values: values.values ? nums(values.values, '--values') : [0, 0.25, 0.5, 0.75, 1] }
+      : { kind: 'scale', i: Number(m[5]), values: values.values ? nums(values.values, '--values') : [-1, 0, 1, 2, 3, 4, 5] };
+  }
+  await rt.selectBackend({ name: values.backend as 'tensorflow' | 'wasm' | 'cpu' | undefined });
+  const mod = await importTs<{ sample: (o: import('../runtime/index.ts').SampleOptions) => { out: string; shape: number[]; finite: boolean } }>(join(modelDir, 'train.ts'));
+  const out = resolve(values.out ?? join(runDir, 'sample.png'));
+  try {
+    const r = mod.sample({
+      checkpoint,
+      out,
+      n: intOpt(values.n, 'n', 1),
+      steps: intOpt(values.steps, 'steps', 1),
+      sampler: values.sampler as 'ddim' | 'ancestral' | 'heun' | undefined,
+      classIndex: intOpt(values.class, 'class', 0),
+      classVector: values['class-vector'] ? nums(values['class-vector'], '--class-vector') : undefined,
+      sweep,
+      seed: intOpt(values.seed, 'seed', 0),
+      raw: values.raw === true,
+    });
+    process.stdout.write(values.json ? JSON.stringify({ ...r, checkpoint }) + '\n' : `wrote ${r.out} (${r.shape.join('x')}) from ${checkpoint}\n`);
+    return r.finite ? 0 : 1;
+  } catch (e) {
+    if (e instanceof rt.SampleError || (e as Error).name === 'SafetensorsError') {
+      process.stderr.write(`unetc sample: ${(e as Error).message}\n`);
+      return 1;
+    }
+    throw e;
+  }
+}
