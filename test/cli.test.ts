@@ -71,3 +71,26 @@ describe('unetc CLI', () => {
     expect(r.stderr).toContain("Unknown option '--nope'");
   });
 });
+
+describe('unetc train and sample', () => {
+  it('train writes checkpoints, loss log, grids; --resume continues; sample writes a grid; bad data is one clear line', () => {
+    const out = mkdtempSync(join(tmpdir(), 'unetc-run-'));
+    const common = ['specs/nano-mnist.unet', '--data', 'mnist', '--limit', '16', '--batch', '4', '--out', out, '--sample-count', '4', '--sample-steps', '2', '--sample-every', '1000'];
+    const r1 = unetc('train', ...common, '--steps', '2', '--json');
+    expect(r1.stderr).toContain('backend: wasm');
+    expect(r1.status).toBe(0);
+    const res1 = JSON.parse(r1.stdout.trim().split('\n').pop()!);
+    expect(res1.steps).toBe(2);
+    expect(readFileSync(join(out, 'loss.jsonl'), 'utf8').trim().split('\n')).toHaveLength(2);
+    const r2 = unetc('train', ...common, '--steps', '3', '--resume', '--json');
+    expect(r2.status).toBe(0);
+    expect(JSON.parse(r2.stdout.trim().split('\n').pop()!).resumedFrom).toBe(2);
+    const s = unetc('sample', out, '--n', '4', '--steps', '2', '--out', join(out, 'g.png'));
+    expect(s.status).toBe(0);
+    expect(s.stdout).toContain('4x32x32x1');
+    const bad = unetc('train', 'specs/nano-mnist.unet', '--data', 'cifar10:/no/such/dir', '--steps', '1', '--out', join(out, 'x'));
+    expect(bad.status).toBe(1);
+    expect(bad.stderr).toMatch(/unetc train: .*\/no\/such\/dir/);
+    expect(bad.stderr).not.toMatch(/\n\s+at /);
+  }, 300_000);
+});

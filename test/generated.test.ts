@@ -38,7 +38,7 @@ describe('generated/', () => {
     const diags = ts.getPreEmitDiagnostics(program).map((d) => `${d.file?.fileName}: ${ts.flattenDiagnosticMessageText(d.messageText, '\n')}`);
     expect(diags).toEqual([]);
     // The generated sources really are in the program (not silently skipped).
-    expect(program.getSourceFiles().filter((s) => s.fileName.includes('/generated/')).length).toBe(2 * files.length);
+    expect(program.getSourceFiles().filter((s) => s.fileName.includes('/generated/')).length).toBe(3 * files.length); // model, train, index
   }, 120_000);
 
   it('modules name the spec line of each block', () => {

@@ -1,6 +1,7 @@
 /**
  * `unetc train SPEC [--data mnist | cifar10:PATH | folder:PATH] [--steps N] [--batch B] [--out RUN_DIR]
- *   [--resume] [--seed S] [--backend NAME] [--init-from CKPT] [--sample-every K] [--limit N] [--lr X]`
+ *   [--resume] [--seed S] [--backend NAME] [--init-from CKPT] [--sample-every K] [--sample-count N]
+ *   [--sample-steps K] [--limit N] [--lr X] [--json]`
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -26,6 +27,8 @@ export async function trainCommand(args: string[]): Promise<number> {
     backend: { type: 'string' },
     'init-from': { type: 'string' },
     'sample-every': { type: 'string' },
+    'sample-count': { type: 'string' },
+    'sample-steps': { type: 'string' },
     limit: { type: 'string' },
     lr: { type: 'string' },
     json: { type: 'boolean' },
@@ -52,7 +55,16 @@ export async function trainCommand(args: string[]): Promise<number> {
 
   const rt = await loadRuntime();
   await rt.selectBackend({ name: backend as 'tensorflow' | 'wasm' | 'cpu' | undefined });
-  const data = rt.loadDataset(values.data ?? 'mnist', { limit: int(values.limit, 'limit') });
+  let data: import('../runtime/index.ts').Dataset;
+  try {
+    data = rt.loadDataset(values.data ?? 'mnist', { limit: int(values.limit, 'limit') });
+  } catch (e) {
+    if (e instanceof rt.DataError) {
+      process.stderr.write(`unetc train: ${(e as Error).message}\n`);
+      return 1;
+    }
+    throw e;
+  }
   const trainer = await importTs<{ train: (o: import('../runtime/index.ts').TrainOptions) => Promise<import('../runtime/index.ts').TrainResult> }>(join(compiled.dir, 'train.ts'));
   const stop = { requested: false };
   const onSigint = () => {
@@ -71,6 +83,8 @@ export async function trainCommand(args: string[]): Promise<number> {
       resume: values.resume === true,
       initFrom: values['init-from'],
       sampleEvery: int(values['sample-every'], 'sample-every'),
+      sampleCount: int(values['sample-count'], 'sample-count'),
+      sampleSteps: int(values['sample-steps'], 'sample-steps'),
       lr,
     });
     if (values.json) process.stdout.write(JSON.stringify(r) + '\n');

@@ -141,13 +141,8 @@ export function attentionCore(qkv: tf.Tensor4D, heads: number): tf.Tensor4D {
   const c = c3 / 3;
   const d = c / heads;
   const t = h * w;
-  // [3, N, heads, T, d]; q, k, v are taken with Gather, because wasm's Slice copies the whole
-  // tensor out of the heap on every call (tfjs-wasm-notes.md).
-  const r = tf.transpose(tf.reshape(qkv, [n, t, heads, d, 3]), [4, 0, 2, 1, 3]);
-  const pick = (s: number) => tf.reshape(tf.gather(r, tf.tensor1d([s], 'int32'), 0), [n, heads, t, d]);
-  const q = pick(0);
-  const k = pick(1);
-  const v = pick(2);
+  // [3, N, heads, T, d], split into q, k, v along the first axis (our wasm Unpack copies heap views).
+  const [q, k, v] = tf.unstack(tf.transpose(tf.reshape(qkv, [n, t, heads, d, 3]), [4, 0, 2, 1, 3])) as tf.Tensor4D[];
   const logits = tf.mul(tf.matMul(q, k, false, true), 1 / Math.sqrt(d));
   const a = tf.matMul(tf.softmax(logits), v); // [N, heads, T, d]
   return tf.reshape(tf.transpose(a, [0, 2, 1, 3]), [n, h, w, c]);

@@ -158,7 +158,7 @@ export function createBackendSelector(deps: SelectorDeps = defaultDeps) {
     if (name === undefined || name === 'wasm') {
       const why = await tryWasm();
       if (why === undefined) {
-        sayOnce(log, 'backend: wasm (XNNPACK, with unetc kernels for conv gradients and segment sums)');
+        sayOnce(log, 'backend: wasm (XNNPACK, with unetc kernels: conv gradients, segment sums, batched matmul, slices)');
         return { name: 'wasm', reason: name ? 'requested' : skipped.join('; ') || undefined };
       }
       skip(WASM_PACKAGE, why);
