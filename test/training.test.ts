@@ -94,6 +94,25 @@ describe('checkpoints', () => {
   }, 300_000);
 });
 
+describe('--init-from', () => {
+  it('starts a LoRA model from a baseline checkpoint: base weights matched by path, LoRA layers fresh and listed', async () => {
+    const base = (await compileAndImport(spec('nano-mnist.unet'))) as unknown as ModelModule;
+    const lora = (await compileAndImport(spec('nano-mnist-uc-lora.unet'))) as unknown as ModelModule;
+    const a = tmp();
+    const r = await trainRun(base, { data: loadMnist({ limit: 8 }), outDir: a, steps: 1, batch: 4, sampleEvery: 1000, sampleCount: 1, sampleSteps: 1, log: quiet, progress: false });
+    const lines: string[] = [];
+    await trainRun(lora, { data: loadMnist({ limit: 8 }), outDir: tmp(), steps: 1, batch: 4, initFrom: r.checkpoint, sampleEvery: 1000, sampleCount: 1, sampleSteps: 1, log: (l) => lines.push(l), progress: false });
+    const msg = lines.find((l) => l.startsWith('init-from'))!;
+    // Shared by path: the frozen table and every conv/norm of the stages; the shift MLPs (emb*) of
+    // the baseline are not in the UC-LoRA model, whose uc_lora layers start fresh.
+    const shared = lora.params.filter((p) => base.params.some((q) => q[0] === p[0])).length;
+    expect(msg).toContain(`${shared} tensors restored`);
+    const fresh = lora.params.length - shared;
+    expect(msg).toContain(`${fresh} left freshly initialised`);
+    expect(msg).toMatch(/enc\.32x32\.block0\.conv0\.uc_lora\.down/);
+  }, 300_000);
+});
+
 describe('both diffusion processes', () => {
   for (const [name, file] of [
     ['IDDPM-style (learned sigma, hybrid loss, cosine schedule)', 'iddpm-tiny-with-lora.unet'],

@@ -95,5 +95,7 @@ export function emaBeta(o: { ema?: number; halflifeKimg?: number; batch: number;
     if (o.warmupRatio) hl = Math.min(hl, (o.step + 1) * o.batch * o.warmupRatio);
     return 0.5 ** (o.batch / Math.max(hl, 1e-8));
   }
-  return o.ema ?? 0.999;
+  // A fixed decay warms up as (1 + step) / (10 + step), so a short run's EMA is not mostly the
+  // random initial weights (0.999^100 would still be 90% initial after 100 steps).
+  return Math.min(o.ema ?? 0.999, (1 + o.step) / (10 + o.step));
 }
