@@ -843,12 +843,24 @@ const COVERED = [
   'E0201', 'E0202', 'E0203', 'E0204', 'E0205', 'E0206', 'E0207', 'E0208', 'E0209', 'E0210', 'E0211', 'E0212', 'E0213', 'E0214', 'E0215',
   'E0301', 'E0302', 'E0303', 'E0304', 'E0305', 'E0306', 'E0307',
   'E0401', 'E0402', 'E0403', 'E0404', 'E0405', 'E0406', 'E0407', 'E0408', 'E0409', 'E0410',
-  'E0501', 'E0502', 'E0503', 'E0504', 'E0505', 'E0506', 'E0507', 'E0508', 'E0509', 'E0510', 'E0511', 'E0512',
+  'E0501', 'E0502', 'E0503', 'E0504', 'E0505', 'E0506', 'E0507', 'E0508', 'E0509', 'E0510', 'E0511', 'E0512', 'E0513',
   'E0601', 'E0602', 'E0603', 'E0604',
   'W0702',
 ];
 /** Codes whose test is `it.fails` (span or reachability problem, see the comments above). */
 const KNOWN_PROBLEMS: string[] = [];
+
+describe('E05xx ablation edits', () => {
+  it('E0513 AblationTargetMissing: an edit of a conditioning kind the base does not have', async () => {
+    const { buildVariants } = await import('../src/ablate/variants.ts');
+    const { parseEdit } = await import('../src/ablate/edits.ts');
+    const [v] = buildVariants('specs/edm-cifar10.unet', [[parseEdit('time_lora.bases=3')]], 'specs');
+    expect(v.result.diagnostics.map((d) => d.code)).toEqual(['E0513']);
+    expect(v.result.diagnostics[0].message).toContain('no time_lora conditioning');
+    // Placed at the base model's name.
+    expect(v.result.diagnostics[0].span.file).toBe('specs/edm-cifar10.unet');
+  });
+});
 
 describe('catalogue coverage', () => {
   it('every catalogued code has a test (passing, or a documented it.fails)', () => {

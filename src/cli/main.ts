@@ -2,7 +2,9 @@
  * The `unetc` command line. Each subcommand lives in its own module; this file dispatches and turns
  * anything unexpected into one clear line (stack traces only with UNETC_DEBUG=1).
  */
+import { ablateCommand } from './ablate.ts';
 import { checkCommand } from './check.ts';
+import { diffCommand } from './diff.ts';
 import { compileCommand } from './compile.ts';
 import { fmtCommand } from './fmt.ts';
 import { statsCommand } from './stats.ts';
@@ -13,6 +15,8 @@ import { UsageError } from './io.ts';
 const COMMANDS: Record<string, { run: (args: string[]) => Promise<number> | number; help: string }> = {
   check: { run: checkCommand, help: 'check FILE... [--emit-ir OUT.json]   type-check specs; report every problem' },
   compile: { run: compileCommand, help: 'compile FILE... [--out DIR] [--check]  emit TypeScript model modules (default generated/)' },
+  diff: { run: diffCommand, help: 'diff A.unet B.unet [--json] [--source]   compare two models module by module' },
+  ablate: { run: ablateCommand, help: 'ablate BASE --grid T=V1,V2 [--zip ...] --out DIR [--train STEPS --data mnist]  variant specs + summary' },
   stats: { run: statsCommand, help: 'stats FILE [--json]                  parameters, FLOPs and memory of a model' },
   train: { run: trainCommand, help: 'train SPEC [--data mnist] [--steps N] [--batch B] [--out RUN_DIR] [--resume] [--seed S] [--backend NAME] [--init-from CKPT]' },
   sample: { run: sampleCommand, help: 'sample RUN_DIR|CKPT [--n 64] [--steps K] [--class C | --class-vector W,...] [--sweep interp:I,J|scale:I] [--out grid.png]' },

@@ -83,6 +83,7 @@ export const Diag = {
   BasesExceedSteps: e('E0510'),
   LabelsUnused: e('E0511'),
   ConditioningNotAllowedHere: e('E0512'),
+  AblationTargetMissing: e('E0513'),
 
   // --- diffusion and training ---
   ProcessOptionMismatch: e('E0601'),

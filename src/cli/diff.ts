@@ -1,0 +1,49 @@
+/**
+ * `unetc diff A.unet B.unet [--json] [--source] [--context N]`: compares the elaborated models (or,
+ * with --source, the canonical printed specs). Exit status as diff(1): 0 equal, 1 different, 2 error.
+ */
+import { readFileSync } from 'node:fs';
+import { diffModels, formatModelDiff, align } from '../analysis/diff.ts';
+import { checkSpec } from '../check/check.ts';
+import { parseSpec } from '../syntax/parse.ts';
+import { printSpec } from '../syntax/printer.ts';
+import { formatDiagnostics } from '../diagnostics/format.ts';
+import { parse, reportDiagnostics, UsageError } from './io.ts';
+
+export function diffCommand(args: string[]): number {
+  const { values, positionals } = parse(args, { json: { type: 'boolean' }, source: { type: 'boolean' }, context: { type: 'string' } });
+  if (positionals.length !== 2) throw new UsageError('takes two spec files');
+  const [fa, fb] = positionals;
+  if (values.source) {
+    const printed = [fa, fb].map((f) => {
+      const text = readFileSync(f, 'utf8');
+      const r = parseSpec(text, f);
+      if (!r.ast) {
+        process.stderr.write(formatDiagnostics(r.diagnostics, new Map([[f, text]])) + '\n');
+        return undefined;
+      }
+      return printSpec(r.ast).split('\n');
+    });
+    if (!printed[0] || !printed[1]) return 2;
+    const [a, b] = printed as [string[], string[]];
+    const lines = align(a, b).map(([i, j]) => (i >= 0 && j >= 0 ? `  ${a[i]}` : i >= 0 ? `- ${a[i]}` : `+ ${b[j]}`));
+    const differs = lines.some((l) => !l.startsWith('  '));
+    if (values.json) process.stdout.write(JSON.stringify({ equal: !differs, lines }) + '\n');
+    else if (differs) process.stdout.write(`--- ${fa}\n+++ ${fb}\n${lines.join('\n')}\n`);
+    return differs ? 1 : 0;
+  }
+  const ra = checkSpec(fa);
+  const rb = checkSpec(fb);
+  const bad = [reportDiagnostics(ra), reportDiagnostics(rb)].some(Boolean);
+  if (bad || !ra.ir || !rb.ir) return 2;
+  const d = diffModels(ra.ir, rb.ir);
+  if (values.json) {
+    const { ops, ...rest } = d;
+    process.stdout.write(JSON.stringify({ ...rest, lines: ops.filter((o) => o.op !== ' ').map((o) => `${o.op} ${o.text}`) }, null, 1) + '\n');
+  } else if (!d.equal) {
+    const context = values.context === undefined ? 2 : Number(values.context);
+    if (!Number.isSafeInteger(context) || context < 0) throw new UsageError(`--context takes a whole number, got '${values.context}'`);
+    process.stdout.write(formatModelDiff(d, fa, fb, context) + '\n');
+  }
+  return d.equal ? 0 : 1;
+}
