@@ -133,3 +133,21 @@ describe('ablation API', () => {
     expect(readFileSync(join(out, 'summary.md'), 'utf8')).toContain('57,185,519');
   });
 });
+
+describe('unetc ablate --train', () => {
+  it('trains each variant and adds its final loss and sample grid to the summary', () => {
+    const out = mkdtempSync(join(tmpdir(), 'abl-train-'));
+    const r = unetc('ablate', 'specs/nano-mnist.unet', '--grid', 'conditioning.residual=scale_shift(at: input, mlp: [in]),time_lora(bases: 11, rank: 4, init: random, targets: [conv0])', '--train', '2', '--data', 'mnist', '--limit', '8', '--batch', '4', '--sample-count', '2', '--sample-steps', '2', '--out', out);
+    expect(r.status).toBe(0);
+    const [head, ...rows] = readFileSync(join(out, 'summary.csv'), 'utf8').trim().split('\n');
+    expect(head.split(',')).toContain('finalLoss');
+    expect(rows).toHaveLength(2);
+    const loss = head.split(',').indexOf('finalLoss');
+    const gridCol = head.split(',').indexOf('grid');
+    for (const row of rows) {
+      const cells = row.split(',');
+      expect(Number.isFinite(Number(cells[loss]))).toBe(true);
+      expect(cells[gridCol]).toMatch(/samples\.png$/);
+    }
+  }, 300_000);
+});

@@ -1,6 +1,6 @@
 /**
  * `unetc ablate BASE.unet --grid TARGET=V1,V2,... [--grid ...] [--zip TARGET=V1,... --zip ...]
- *   --out DIR [--train STEPS --data mnist [--batch B] [--limit N]]`
+ *   --out DIR [--train STEPS --data mnist [--batch B] [--limit N] [--sample-count N] [--sample-steps K]]`
  * Writes one spec per variant and DIR/summary.csv + DIR/summary.md (parameters, deltas, FLOPs;
  * with --train also the final loss and the sample grid of each variant).
  */
@@ -39,6 +39,8 @@ export async function ablateCommand(args: string[]): Promise<number> {
     data: { type: 'string' },
     batch: { type: 'string' },
     limit: { type: 'string' },
+    'sample-count': { type: 'string' },
+    'sample-steps': { type: 'string' },
     json: { type: 'boolean' },
   });
   if (positionals.length !== 1) throw new UsageError('takes one base spec');
@@ -87,7 +89,7 @@ export async function ablateCommand(args: string[]): Promise<number> {
   return failed > 0 ? 1 : 0;
 }
 
-async function summarize(v: Variant, out: string, base: ReturnType<typeof computeStats>, o: { train?: string; data?: string; batch?: string; limit?: string }): Promise<Row> {
+async function summarize(v: Variant, out: string, base: ReturnType<typeof computeStats>, o: { train?: string; data?: string; batch?: string; limit?: string; 'sample-count'?: string; 'sample-steps'?: string }): Promise<Row> {
   const row: Row = { name: v.name, file: v.fileName, ok: v.result.ok && !!v.result.ir };
   if (!row.ok) {
     row.problem = v.result.diagnostics.find((d) => d.severity === 'error')?.message;
@@ -102,6 +104,8 @@ async function summarize(v: Variant, out: string, base: ReturnType<typeof comput
     const args = [specPath, '--steps', o.train, '--out', runDir, '--data', o.data ?? 'mnist', '--json'];
     if (o.batch) args.push('--batch', o.batch);
     if (o.limit) args.push('--limit', o.limit);
+    if (o['sample-count']) args.push('--sample-count', o['sample-count']);
+    if (o['sample-steps']) args.push('--sample-steps', o['sample-steps']);
     // trainCommand prints its JSON result on stdout; capture it for the summary.
     const write = process.stdout.write.bind(process.stdout);
     let captured = '';
