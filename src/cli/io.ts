@@ -20,3 +20,11 @@ export function reportDiagnostics(r: CheckResult): boolean {
   if (errors > 0) process.stderr.write(`${errors} error${errors === 1 ? '' : 's'}\n`);
   return errors > 0;
 }
+
+/** A whole-number option (`--steps 100`), or undefined when absent; anything else is a usage error. */
+export function intOption(v: string | undefined, name: string, min = 1): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isSafeInteger(n) || n < min) throw new UsageError(`--${name} takes a whole number >= ${min}, got '${v}'`);
+  return n;
+}

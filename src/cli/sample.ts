@@ -4,7 +4,7 @@
  */
 import { existsSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { parse, UsageError } from './io.ts';
+import { intOption, parse, UsageError } from './io.ts';
 import { importTs, loadRuntime } from './runtimeLoader.ts';
 
 const nums = (s: string, what: string): number[] => {
@@ -46,12 +46,6 @@ export async function sampleCommand(args: string[]): Promise<number> {
   }
   const modelDir = join(runDir, 'model');
   if (!existsSync(join(modelDir, 'train.ts'))) throw new UsageError(`${runDir} has no model/ (was it written by unetc train?)`);
-  const intOpt = (v: string | undefined, name: string, min: number) => {
-    if (v === undefined) return undefined;
-    const n = Number(v);
-    if (!Number.isSafeInteger(n) || n < min) throw new UsageError(`--${name} takes a whole number >= ${min}, got '${v}'`);
-    return n;
-  };
   let sweep: import('../runtime/index.ts').Sweep | undefined;
   if (values.sweep) {
     const m = /^(interp):(\d+),(\d+)$|^(scale):(\d+)$/.exec(values.sweep);
@@ -67,13 +61,13 @@ export async function sampleCommand(args: string[]): Promise<number> {
     const r = mod.sample({
       checkpoint,
       out,
-      n: intOpt(values.n, 'n', 1),
-      steps: intOpt(values.steps, 'steps', 1),
+      n: intOption(values.n, 'n', 1),
+      steps: intOption(values.steps, 'steps', 1),
       sampler: values.sampler as 'ddim' | 'ancestral' | 'heun' | undefined,
-      classIndex: intOpt(values.class, 'class', 0),
+      classIndex: intOption(values.class, 'class', 0),
       classVector: values['class-vector'] ? nums(values['class-vector'], '--class-vector') : undefined,
       sweep,
-      seed: intOpt(values.seed, 'seed', 0),
+      seed: intOption(values.seed, 'seed', 0),
       raw: values.raw === true,
     });
     process.stdout.write(values.json ? JSON.stringify({ ...r, checkpoint }) + '\n' : `wrote ${r.out} (${r.shape.join('x')}) from ${checkpoint}\n`);

@@ -6,15 +6,8 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { compileSpec, writeCompiled } from '../emit/compile.ts';
-import { parse, reportDiagnostics, UsageError } from './io.ts';
+import { intOption, parse, reportDiagnostics, UsageError } from './io.ts';
 import { importTs, loadRuntime, runtimeEntry } from './runtimeLoader.ts';
-
-const int = (v: string | undefined, name: string, min = 1): number | undefined => {
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (!Number.isSafeInteger(n) || n < min) throw new UsageError(`--${name} takes a whole number >= ${min}, got '${v}'`);
-  return n;
-};
 
 export async function trainCommand(args: string[]): Promise<number> {
   const { values, positionals } = parse(args, {
@@ -37,7 +30,7 @@ export async function trainCommand(args: string[]): Promise<number> {
   const spec = positionals[0];
   const backend = values.backend;
   if (backend && !['tensorflow', 'wasm', 'cpu'].includes(backend)) throw new UsageError(`--backend is one of tensorflow, wasm, cpu; got '${backend}'`);
-  const steps = int(values.steps, 'steps') ?? 1000;
+  const steps = intOption(values.steps, 'steps') ?? 1000;
   const lr = values.lr === undefined ? undefined : Number(values.lr);
   if (lr !== undefined && !(lr > 0)) throw new UsageError(`--lr takes a positive number, got '${values.lr}'`);
   const name = spec.replace(/^.*\//, '').replace(/\.unet$/, '');
@@ -57,7 +50,7 @@ export async function trainCommand(args: string[]): Promise<number> {
   await rt.selectBackend({ name: backend as 'tensorflow' | 'wasm' | 'cpu' | undefined });
   let data: import('../runtime/index.ts').Dataset;
   try {
-    data = rt.loadDataset(values.data ?? 'mnist', { limit: int(values.limit, 'limit') });
+    data = rt.loadDataset(values.data ?? 'mnist', { limit: intOption(values.limit, 'limit') });
   } catch (e) {
     if (e instanceof rt.DataError) {
       process.stderr.write(`unetc train: ${(e as Error).message}\n`);
@@ -78,13 +71,13 @@ export async function trainCommand(args: string[]): Promise<number> {
       data,
       outDir,
       steps,
-      batch: int(values.batch, 'batch'),
-      seed: int(values.seed, 'seed', 0),
+      batch: intOption(values.batch, 'batch'),
+      seed: intOption(values.seed, 'seed', 0),
       resume: values.resume === true,
       initFrom: values['init-from'],
-      sampleEvery: int(values['sample-every'], 'sample-every'),
-      sampleCount: int(values['sample-count'], 'sample-count'),
-      sampleSteps: int(values['sample-steps'], 'sample-steps'),
+      sampleEvery: intOption(values['sample-every'], 'sample-every'),
+      sampleCount: intOption(values['sample-count'], 'sample-count'),
+      sampleSteps: intOption(values['sample-steps'], 'sample-steps'),
       lr,
     });
     if (values.json) process.stdout.write(JSON.stringify(r) + '\n');
