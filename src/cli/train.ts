@@ -1,7 +1,7 @@
 /**
  * `unetc train SPEC [--data mnist | cifar10:PATH | folder:PATH] [--steps N] [--batch B] [--out RUN_DIR]
  *   [--resume] [--seed S] [--backend NAME] [--init-from CKPT] [--sample-every K] [--sample-count N]
- *   [--sample-steps K] [--limit N] [--lr X] [--json]`
+ *   [--sample-steps K] [--checkpoint-every K] [--keep K] [--limit N] [--lr X] [--json]`
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -21,6 +21,8 @@ export async function trainCommand(args: string[]): Promise<number> {
     'init-from': { type: 'string' },
     'sample-every': { type: 'string' },
     'sample-count': { type: 'string' },
+    'checkpoint-every': { type: 'string' },
+    keep: { type: 'string' },
     'sample-steps': { type: 'string' },
     limit: { type: 'string' },
     lr: { type: 'string' },
@@ -77,8 +79,11 @@ export async function trainCommand(args: string[]): Promise<number> {
       initFrom: values['init-from'],
       sampleEvery: intOption(values['sample-every'], 'sample-every'),
       sampleCount: intOption(values['sample-count'], 'sample-count'),
+      checkpointEvery: intOption(values['checkpoint-every'], 'checkpoint-every'),
+      keep: intOption(values.keep, 'keep'),
       sampleSteps: intOption(values['sample-steps'], 'sample-steps'),
       lr,
+      stop,
     });
     if (values.json) process.stdout.write(JSON.stringify(r) + '\n');
     else {

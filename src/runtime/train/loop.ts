@@ -4,7 +4,7 @@
  * JSON-lines loss log, a progress bar with ETA, periodic sample grids and a loss curve at the end.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Dataset } from '../data/common.ts';
 import type { Cond } from '../embedding.ts';
@@ -107,6 +107,8 @@ export async function trainRun(mod: ModelModule, o: TrainOptions): Promise<Train
     const probe = join(o.outDir, `.write-test-${process.pid}`);
     writeFileSync(probe, 'ok');
     rmSync(probe);
+    // Temp files of a checkpoint write that was killed midway: never complete, safe to delete.
+    for (const f of readdirSync(ckDir)) if (/\.tmp-\d+$/.test(f)) rmSync(join(ckDir, f), { force: true });
   } catch (e) {
     throw new TrainingError(`cannot write to ${o.outDir}: ${(e as Error).message}`);
   }
@@ -215,6 +217,8 @@ export async function trainRun(mod: ModelModule, o: TrainOptions): Promise<Train
     history.push(rec);
     appendFileSync(lossPath, JSON.stringify(rec) + '\n');
     progress.tick(step, loss);
+    // Let signal handlers run (SIGINT sets o.stop): the step itself never yields to the event loop.
+    await new Promise((r) => setImmediate(r));
     const stopNow = o.stop?.requested === true;
     if (step % checkpointEvery === 0 || step === o.steps || stopNow) save();
     if (step % sampleEvery === 0 && step < o.steps && !stopNow) sampleGrid(step, join(o.outDir, 'samples', `step-${String(step).padStart(7, '0')}.png`));

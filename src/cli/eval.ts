@@ -1,0 +1,137 @@
+/**
+ * `unetc eval RUN_DIR|CKPT [--n 10000] [--steps K] [--sampler ddim|ancestral|heun] [--batch B] [--seed S]
+ *   [--raw] [--classifier WEIGHTS] [--backend NAME] [--json]`
+ *
+ * MNIST sample quality: generates n samples from a run's checkpoint (EMA weights when present),
+ * and reports the Frechet distance between the features of a small MNIST classifier
+ * (assets/classifier/) on them and on the MNIST test set, with the predicted-class histogram.
+ * Frechet distances are biased upwards at small n: compare runs at the same n.
+ */
+import { existsSync, statSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { intOption, parse, UsageError } from './io.ts';
+import { importTs, loadRuntime, packageRoot } from './runtimeLoader.ts';
+
+type EvalModule = typeof import('../eval/index.ts');
+type ModelModule = import('../runtime/index.ts').ModelModule;
+
+const SAMPLERS = ['ddim', 'ancestral', 'heun'];
+
+export async function evalCommand(args: string[]): Promise<number> {
+  const { values, positionals } = parse(args, {
+    n: { type: 'string' },
+    steps: { type: 'string' },
+    sampler: { type: 'string' },
+    batch: { type: 'string' },
+    seed: { type: 'string' },
+    raw: { type: 'boolean' },
+    classifier: { type: 'string' },
+    backend: { type: 'string' },
+    json: { type: 'boolean' },
+  });
+  if (positionals.length !== 1) throw new UsageError('takes a run folder or a checkpoint file');
+  const target = resolve(positionals[0]);
+  if (!existsSync(target)) throw new UsageError(`no such run folder or checkpoint: ${positionals[0]}`);
+  const backend = values.backend;
+  if (backend && !['tensorflow', 'wasm', 'cpu'].includes(backend)) throw new UsageError(`--backend is one of tensorflow, wasm, cpu; got '${backend}'`);
+  if (values.sampler && !SAMPLERS.includes(values.sampler)) throw new UsageError(`--sampler is one of ${SAMPLERS.join(', ')}; got '${values.sampler}'`);
+  const n = intOption(values.n, 'n', 2) ?? 10000;
+  const steps = intOption(values.steps, 'steps', 1);
+  const batch = intOption(values.batch, 'batch', 1);
+  const seed = intOption(values.seed, 'seed', 0);
+  const weightsFile = values.classifier ? resolve(values.classifier) : undefined;
+  if (weightsFile && !existsSync(weightsFile)) throw new UsageError(`no such classifier weights file: ${values.classifier}`);
+
+  const rt = await loadRuntime();
+  let runDir: string;
+  let checkpoint: string;
+  if (statSync(target).isDirectory()) {
+    runDir = target;
+    const ck = rt.latestCheckpoint(join(runDir, 'checkpoints'));
+    if (!ck) throw new UsageError(`${positionals[0]} has no checkpoints/`);
+    for (const s of ck.skipped) process.stderr.write(`skipping unreadable checkpoint ${s}\n`);
+    checkpoint = ck.path;
+  } else {
+    checkpoint = target;
+    runDir = dirname(dirname(target));
+  }
+  const modelDir = join(runDir, 'model');
+  if (!existsSync(join(modelDir, 'model.ts'))) throw new UsageError(`${runDir} has no model/ (was it written by unetc train?)`);
+
+  await rt.selectBackend({ name: backend as 'tensorflow' | 'wasm' | 'cpu' | undefined });
+  const ev = await importTs<EvalModule>(join(packageRoot(), 'src', 'eval', 'index.ts'));
+  const mod = await importTs<ModelModule>(join(modelDir, 'model.ts'));
+  const cfg = mod.config;
+  if (cfg.channels !== 1 || (cfg.imageSize !== 32 && cfg.imageSize !== 28)) {
+    process.stderr.write(`unetc eval: ${cfg.name} makes ${cfg.imageSize}x${cfg.imageSize}x${cfg.channels} images; the MNIST classifier takes 32x32 or 28x28 single-channel images\n`);
+    return 1;
+  }
+  const weights = weightsFile ?? ev.defaultClassifierPath();
+  const started = Date.now();
+  const tty = process.stderr.isTTY === true;
+  let lastShown = 0;
+  const onBatch = (done: number, total: number) => {
+    const secs = (Date.now() - started) / 1000;
+    if (!tty && done < total && secs - lastShown < 10) return;
+    lastShown = secs;
+    const eta = Math.round((secs / done) * (total - done));
+    const line = `eval: sampled ${done}/${total}  ${secs.toFixed(0)} s  ETA ${Math.floor(eta / 60)}m${String(eta % 60).padStart(2, '0')}s`;
+    process.stderr.write(tty ? `\r${line}${done === total ? '\n' : ''}` : `${line}\n`);
+  };
+  try {
+    const clf = ev.Classifier.load(weights);
+    try {
+      const gen = ev.generateSamples(mod, { checkpoint, n, batch, steps, sampler: values.sampler as 'ddim' | 'ancestral' | 'heun' | undefined, seed, raw: values.raw === true, onBatch });
+      if (gen.nonFinite > 0) {
+        process.stderr.write(`unetc eval: ${checkpoint} produced ${gen.nonFinite} non-finite pixel values; no distance to report\n`);
+        return 1;
+      }
+      const q = ev.sampleQuality(gen, { weights, classifier: clf });
+      const seconds = (Date.now() - started) / 1000;
+      const procSteps = steps ?? (cfg.diffusion.process === 'edm' ? (typeof cfg.diffusion.steps === 'number' ? cfg.diffusion.steps : 18) : 50);
+      if (values.json) {
+        process.stdout.write(
+          JSON.stringify({
+            fd: q.distance,
+            meanTerm: q.meanTerm,
+            covTerm: q.covTerm,
+            n,
+            steps: procSteps,
+            sampler: values.sampler ?? null,
+            seed: seed ?? 1,
+            checkpoint,
+            weights: gen.weights,
+            histogram: q.histogram,
+            referenceHistogram: q.referenceHistogram,
+            classImbalance: Number.isFinite(q.classImbalance) ? q.classImbalance : null,
+            classAgreement: q.classAgreement ?? null,
+            reference: { n: q.reference.stats.n, cache: q.reference.cachePath, source: q.reference.source },
+            classifier: weights,
+            seconds,
+          }) + '\n',
+        );
+      } else {
+        const pct = (c: number) => `${((100 * c) / n).toFixed(1)}%`;
+        process.stdout.write(
+          `MNIST Frechet distance ${q.distance.toFixed(3)}  (${n} samples of ${cfg.name}, ${procSteps} steps, ${gen.weights === 'ema' ? 'EMA' : 'raw'} weights, vs the ${q.reference.stats.n} MNIST test images)\n` +
+            `  mean term ${q.meanTerm.toFixed(3)}, covariance term ${q.covTerm.toFixed(3)}\n` +
+            `  predicted classes  ${q.histogram.map((c, k) => `${k}: ${pct(c)}`).join('  ')}\n` +
+            (q.classAgreement !== undefined ? `  class agreement    ${(100 * q.classAgreement).toFixed(1)}% of samples classified as the class they were generated for\n` : '') +
+            `  checkpoint         ${checkpoint}\n` +
+            `  reference stats    ${q.reference.cachePath} (${q.reference.source === 'cache' ? 'cached' : `computed: ${q.reference.note ?? ''}`})\n` +
+            `  took ${seconds.toFixed(0)} s\n`,
+        );
+      }
+      return 0;
+    } finally {
+      clf.dispose();
+    }
+  } catch (e) {
+    const name = (e as Error).name;
+    if (e instanceof ev.GenerateError || e instanceof ev.EvalInputError || e instanceof rt.DataError || name === 'SafetensorsError') {
+      process.stderr.write(`unetc eval: ${(e as Error).message}\n`);
+      return 1;
+    }
+    throw e;
+  }
+}
