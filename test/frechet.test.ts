@@ -2,9 +2,11 @@
  * The MNIST Frechet distance (src/eval/): the matrix square root and the distance on Gaussians
  * with known answers, then the committed classifier's features on real and fake image sets.
  */
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { Matrix } from 'ml-matrix';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { selectBackend } from '../src/runtime/backend/select.ts';
@@ -243,5 +245,43 @@ describe('MNIST Frechet distance with the committed classifier', () => {
   it('has features of the declared width', () => {
     expect(FEATURE_DIM).toBe(84);
     expect(ref.dim).toBe(FEATURE_DIM);
+  });
+});
+
+describe('unetc eval', () => {
+  const ROOT = join(import.meta.dirname, '..');
+  const node = (...args: string[]) => spawnSync(process.execPath, args, { cwd: ROOT, encoding: 'utf8' });
+
+  it('samples a run, and reports the distance and the class histogram; bad input is one clear line', () => {
+    const out = mkdtempSync(join(tmpdir(), 'unetc-eval-'));
+    try {
+      const t = node('bin/unetc.mjs', 'train', 'specs/nano-mnist.unet', '--limit', '16', '--batch', '4', '--steps', '1', '--sample-count', '1', '--sample-steps', '1', '--out', join(out, 'run'));
+      expect(t.status, t.stderr).toBe(0);
+      // evalCommand is run through a driver until src/cli/main.ts registers it.
+      const driver = join(out, 'driver.mts');
+      const url = (f: string) => JSON.stringify(pathToFileURL(join(ROOT, f)).href);
+      writeFileSync(
+        driver,
+        `import { evalCommand } from ${url('src/cli/eval.ts')};\nimport { UsageError } from ${url('src/cli/io.ts')};\n` +
+          `try { process.exitCode = await evalCommand(process.argv.slice(2)); } catch (e) { if (!(e instanceof UsageError)) throw e; process.stderr.write('unetc eval: ' + e.message + '\\n'); process.exitCode = 2; }\n`,
+      );
+      const r = node('bin/run-ts.mjs', driver, join(out, 'run'), '--n', '24', '--steps', '2', '--batch', '12', '--backend', 'wasm', '--json');
+      expect(r.status, r.stderr).toBe(0);
+      const j = JSON.parse(r.stdout);
+      expect(Number.isFinite(j.fd) && j.fd > 0).toBe(true);
+      expect(j.fd).toBeCloseTo(j.meanTerm + j.covTerm, 6);
+      expect(j.n).toBe(24);
+      expect(j.weights).toBe('ema');
+      expect(j.histogram.reduce((a: number, b: number) => a + b, 0)).toBe(24);
+      expect(j.reference.n).toBe(10000);
+      const bad = node('bin/run-ts.mjs', driver, join(out, 'run'), '--n', 'x');
+      expect(bad.status).toBe(2);
+      expect(bad.stderr.trim()).toBe("unetc eval: --n takes a whole number >= 2, got 'x'");
+      const noRun = node('bin/run-ts.mjs', driver, out);
+      expect(noRun.status).toBe(2);
+      expect(noRun.stderr).toMatch(/has no checkpoints/);
+    } finally {
+      rmSync(out, { recursive: true, force: true });
+    }
   });
 });

@@ -133,8 +133,11 @@ export async function trainRun(mod: ModelModule, o: TrainOptions): Promise<Train
     if (ck) {
       for (const s of ck.skipped) log(`skipping unreadable checkpoint ${s}`);
       if (ck.state.batch !== batch || ck.state.seed !== seed) throw new TrainingError(`${ck.path} was written with batch ${ck.state.batch} and seed ${ck.state.seed}; resume with the same (--batch ${ck.state.batch} --seed ${ck.state.seed})`);
+      const known = new Set(specs.map((s) => `model.${s.name}`));
+      const extra = [...ck.tensors.keys()].filter((k) => k.startsWith('model.') && !known.has(k)).map((k) => k.slice(6));
+      if (extra.length) throw new TrainingError(`${ck.path} is a checkpoint of another model (${ck.state.spec}): ${cfg.name} has no ${extra.slice(0, 5).join(', ')}${extra.length > 5 ? ', ...' : ''}`);
       const r = restoreInto(ck, 'model', specs, store.vars);
-      if (r.missing.length) throw new TrainingError(`${ck.path} is a checkpoint of another model: it lacks ${r.missing.slice(0, 5).join(', ')}${r.missing.length > 5 ? ', ...' : ''}`);
+      if (r.missing.length) throw new TrainingError(`${ck.path} is a checkpoint of another model (${ck.state.spec}): it lacks ${r.missing.slice(0, 5).join(', ')}${r.missing.length > 5 ? ', ...' : ''}`);
       restoreInto(ck, 'ema', specs, ema.shadow);
       restoreInto(ck, 'adam_m', specs, adam.m);
       restoreInto(ck, 'adam_v', specs, adam.v);
