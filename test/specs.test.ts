@@ -23,6 +23,8 @@ const REQUIRED = [
   'edm-ffhq64-only-lora.unet',
   'edm-ffhq64-with-lora.unet',
   'edm-cifar10-adaln.unet',
+  'attn-unet-mnist.unet',
+  'attn-unet-mnist-uc-lora.unet',
 ];
 
 describe('specs/', () => {
