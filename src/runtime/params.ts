@@ -104,23 +104,21 @@ function initTensor(spec: ParamSpec, seed: number): tf.Tensor {
 export class ParamStore {
   readonly vars = new Map<string, tf.Variable>();
 
+  /** Creates every parameter, or (with `existing`) wraps variables made elsewhere, e.g. EMA weights. */
   constructor(
     readonly specs: readonly ParamSpec[],
     seed = 0,
+    existing?: Map<string, tf.Variable>,
   ) {
+    if (existing) {
+      for (const [k, v] of existing) this.vars.set(k, v);
+      return;
+    }
     for (const spec of specs) {
       const init = initTensor(spec, seed);
       this.vars.set(spec.name, tf.variable(init, spec.trainable, spec.name.replace(/[^A-Za-z0-9_.\-/]/g, '_') + `_${seed}_${Math.random().toString(36).slice(2, 8)}`));
       init.dispose();
     }
-  }
-
-  /** A store over existing variables (e.g. the EMA weights), for running forward with them. */
-  static fromVariables(specs: readonly ParamSpec[], vars: Map<string, tf.Variable>): ParamStore {
-    const s = new ParamStore([], 0);
-    (s as { specs: readonly ParamSpec[] }).specs = specs;
-    for (const [k, v] of vars) s.vars.set(k, v);
-    return s;
   }
 
   /** The variable of a parameter; a missing name is a bug in generated code, so it throws. */

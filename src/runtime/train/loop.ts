@@ -171,7 +171,7 @@ export async function trainRun(mod: ModelModule, o: TrainOptions): Promise<Train
   const checkpointEvery = o.checkpointEvery ?? sampleEvery;
   const progress = new Progress(o.steps, startStep, o.progress ?? process.stderr.isTTY === true, log);
   const sampleGrid = (step: number, file: string) => {
-    const emaStore = ParamStore.fromVariables(specs, ema.shadow);
+    const emaStore = new ParamStore(specs, 0, ema.shadow);
     const n = o.sampleCount ?? 64;
     const netFor = (labels?: Int32Array): NetFn => (x, noise) => mod.forward(emaStore, x, batchCond(mod, labels, noise), false);
     const labels = cfg.classes > 0 ? Int32Array.from({ length: n }, (_, i) => i % cfg.classes) : undefined;
