@@ -17,6 +17,14 @@ type ModelModule = import('../runtime/index.ts').ModelModule;
 
 const SAMPLERS = ['ddim', 'ancestral', 'heun'];
 
+/** The sampler and step count that makeProcess will use (src/runtime/train/process.ts), for the report. */
+function effectiveSampling(d: Record<string, unknown>, sampler: string | undefined, steps: number | undefined): { sampler: string; steps: number } {
+  const num = (k: string, dflt: number) => (typeof d[k] === 'number' ? (d[k] as number) : dflt);
+  if (d.process === 'edm') return { sampler: 'heun', steps: steps ?? num('steps', 18) };
+  if (sampler === 'ancestral') return { sampler, steps: Math.min(steps ?? Infinity, num('T', 1000)) };
+  return { sampler: 'ddim', steps: steps ?? 50 };
+}
+
 export async function evalCommand(args: string[]): Promise<number> {
   const { values, positionals } = parse(args, {
     n: { type: 'string' },
@@ -88,7 +96,7 @@ export async function evalCommand(args: string[]): Promise<number> {
       }
       const q = ev.sampleQuality(gen, { weights, classifier: clf });
       const seconds = (Date.now() - started) / 1000;
-      const procSteps = steps ?? (cfg.diffusion.process === 'edm' ? (typeof cfg.diffusion.steps === 'number' ? cfg.diffusion.steps : 18) : 50);
+      const { sampler: usedSampler, steps: procSteps } = effectiveSampling(cfg.diffusion, values.sampler, steps);
       if (values.json) {
         process.stdout.write(
           JSON.stringify({
@@ -97,7 +105,7 @@ export async function evalCommand(args: string[]): Promise<number> {
             covTerm: q.covTerm,
             n,
             steps: procSteps,
-            sampler: values.sampler ?? null,
+            sampler: usedSampler,
             seed: seed ?? 1,
             checkpoint,
             weights: gen.weights,
@@ -113,7 +121,7 @@ export async function evalCommand(args: string[]): Promise<number> {
       } else {
         const pct = (c: number) => `${((100 * c) / n).toFixed(1)}%`;
         process.stdout.write(
-          `MNIST Frechet distance ${q.distance.toFixed(3)}  (${n} samples of ${cfg.name}, ${procSteps} steps, ${gen.weights === 'ema' ? 'EMA' : 'raw'} weights, vs the ${q.reference.stats.n} MNIST test images)\n` +
+          `MNIST Frechet distance ${q.distance.toFixed(3)}  (${n} samples of ${cfg.name}, ${usedSampler} ${procSteps} steps, ${gen.weights === 'ema' ? 'EMA' : 'raw'} weights, vs the ${q.reference.stats.n} MNIST test images)\n` +
             `  mean term ${q.meanTerm.toFixed(3)}, covariance term ${q.covTerm.toFixed(3)}\n` +
             `  predicted classes  ${q.histogram.map((c, k) => `${k}: ${pct(c)}`).join('  ')}\n` +
             (q.classAgreement !== undefined ? `  class agreement    ${(100 * q.classAgreement).toFixed(1)}% of samples classified as the class they were generated for\n` : '') +

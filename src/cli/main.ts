@@ -5,6 +5,7 @@
 import { ablateCommand } from './ablate.ts';
 import { checkCommand } from './check.ts';
 import { diffCommand } from './diff.ts';
+import { evalCommand } from './eval.ts';
 import { compileCommand } from './compile.ts';
 import { fmtCommand } from './fmt.ts';
 import { statsCommand } from './stats.ts';
@@ -20,6 +21,7 @@ const COMMANDS: Record<string, { run: (args: string[]) => Promise<number> | numb
   stats: { run: statsCommand, help: 'stats FILE [--json]                  parameters, FLOPs and memory of a model' },
   train: { run: trainCommand, help: 'train SPEC [--data mnist] [--steps N] [--batch B] [--out RUN_DIR] [--resume] [--seed S] [--backend NAME] [--init-from CKPT]' },
   sample: { run: sampleCommand, help: 'sample RUN_DIR|CKPT [--n 64] [--steps K] [--class C | --class-vector W,...] [--sweep interp:I,J|scale:I] [--out grid.png]' },
+  eval: { run: evalCommand, help: 'eval RUN_DIR|CKPT [--n 10000] [--steps K] [--json]   MNIST Frechet distance and class histogram' },
   fmt: { run: fmtCommand, help: 'fmt FILE... [--check]                print specs in canonical form (in place)' },
 };
 
