@@ -21,7 +21,9 @@ import { writePngAtomic } from '../src/runtime/images/png.ts';
 import { generateSamples, sampleQuality, Classifier } from '../src/eval/index.ts';
 
 const ROOT = join(import.meta.dirname, '..');
-const { values } = parseArgs({ options: { steps: { type: 'string' }, n: { type: 'string' }, 'sample-steps': { type: 'string' }, batch: { type: 'string' }, out: { type: 'string' } } });
+const { values } = parseArgs({
+  options: { steps: { type: 'string' }, n: { type: 'string' }, 'sample-steps': { type: 'string' }, batch: { type: 'string' }, out: { type: 'string' } },
+});
 const steps = Number(values.steps ?? 500);
 const n = Number(values.n ?? 1000);
 const sampleSteps = Number(values['sample-steps'] ?? 20);
@@ -56,12 +58,31 @@ for (const v of variants) {
   const mod = (await import(join(compiled.dir, 'model.ts'))) as unknown as ModelModule;
   const outDir = join(work, 'runs', compiled.dir.split('/').pop()!);
   const t0 = Date.now();
-  const r = await trainRun(mod, { data, outDir, steps, batch, seed: 1, sampleEvery: steps + 1, sampleCount: 16, sampleSteps: sampleSteps, progress: false, log: (l) => process.stderr.write(`  ${v.label}: ${l}\n`) });
+  const r = await trainRun(mod, {
+    data,
+    outDir,
+    steps,
+    batch,
+    seed: 1,
+    sampleEvery: steps + 1,
+    sampleCount: 16,
+    sampleSteps: sampleSteps,
+    progress: false,
+    log: (l) => process.stderr.write(`  ${v.label}: ${l}\n`),
+  });
   const trainSeconds = (Date.now() - t0) / 1000;
   const gen = generateSamples(mod, { checkpoint: r.checkpoint, n, steps: sampleSteps, seed: 7 });
   const q = sampleQuality(gen, { classifier });
   figureRows.push(gen.images.slice(0, perRow * 32 * 32));
-  rows.push({ label: v.label, spec: v.spec.replace(ROOT + '/', ''), params: computeStats(result.ir!).totalParams, finalLoss: r.finalLoss, fd: q.distance, histogram: q.histogram, trainSeconds });
+  rows.push({
+    label: v.label,
+    spec: v.spec.replace(ROOT + '/', ''),
+    params: computeStats(result.ir!).totalParams,
+    finalLoss: r.finalLoss,
+    fd: q.distance,
+    histogram: q.histogram,
+    trainSeconds,
+  });
   process.stderr.write(`${v.label}: loss ${r.finalLoss.toFixed(4)}, Frechet distance ${q.distance.toFixed(2)}, ${trainSeconds.toFixed(0)} s\n`);
 }
 const figure = new Float32Array(figureRows.length * perRow * 32 * 32);
@@ -73,7 +94,10 @@ const md = [
   '',
   '| variant | parameters | final loss | Frechet distance | wall time | predicted classes 0..9 (%) |',
   '| --- | ---: | ---: | ---: | ---: | --- |',
-  ...rows.map((r) => `| ${r.label} | ${r.params.toLocaleString('en-US')} | ${r.finalLoss.toFixed(4)} | ${r.fd.toFixed(2)} | ${Math.round(r.trainSeconds)} s | ${r.histogram.map((h) => ((100 * h) / n).toFixed(0)).join(' ')} |`),
+  ...rows.map(
+    (r) =>
+      `| ${r.label} | ${r.params.toLocaleString('en-US')} | ${r.finalLoss.toFixed(4)} | ${r.fd.toFixed(2)} | ${Math.round(r.trainSeconds)} s | ${r.histogram.map((h) => ((100 * h) / n).toFixed(0)).join(' ')} |`,
+  ),
   '',
   `![one sample row per variant, in the table's order](mnist-ablation.png)`,
 ].join('\n');

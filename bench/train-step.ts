@@ -1,0 +1,438 @@
+/**
+ * One training step (forward, backward, Adam) at batch 64, tfjs vs PyTorch:
+ *   (a) specs/nano-mnist.unet, (b) specs/attn-unet-mnist-uc-lora.unet.
+ * tfjs: the generated model on the wasm backend (the best backend available here), driven exactly
+ * as src/runtime/train/loop.ts drives it, each model in its own child process so that its wasm heap
+ * high-water mark is its own. PyTorch: bench/torch_twin.py built from the model's IR (same
+ * architecture, asserted by parameter count; 2 torch threads as specified, and 1 thread for a
+ * per-core comparison, since the wasm backend runs on one thread under Node).
+ * Median of --steps (default 10) steps after --warmup (default 3). Writes bench/results/train-step.json.
+ *
+ *   npm run bench:train-step [-- --profile] [-- --steps N --warmup N --batch N --only a|b --no-torch1]
+ *
+ * --profile adds one tf.profile'd step of model (b) after the timed ones and prints the top
+ * kernels by time with their share (also in the JSON), plus torch's top ops for the same step.
+ *
+ * When a batch does not fit in the wasm heap (4 GiB; the child aborts), the step is measured with
+ * gradient accumulation instead: 2 micro-batches of 32, else 4 of 16 (the same gradient and one
+ * Adam update); the results say so (`tfjs_micro_batches`, `tfjs_attempts`).
+ * --prototype-memory-fix runs the tfjs side with bench/memory-fix-prototype.ts (a wasm Identity
+ * that shares buffers, and a backward pass that frees as it goes) and writes
+ * bench/results/train-step-prototype.json instead: what those runtime changes would give.
+ */
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import { selectBackend } from '../src/runtime/backend/select.ts';
+import { shareIdentity, variableGradsEager } from './memory-fix-prototype.ts';
+import {
+  argValue,
+  emitIr,
+  forwardable,
+  gib,
+  hasFlag,
+  loadAvg,
+  loadModel,
+  machineInfo,
+  median,
+  mib,
+  ROOT,
+  runTwin,
+  table,
+  TORCH_MISSING,
+  torchStatus,
+  Trainer,
+  wasmHeapBytes,
+  writeResult,
+  type TwinResult,
+} from './common.ts';
+
+const MODELS = [
+  { key: 'a', label: 'nano-mnist', spec: 'specs/nano-mnist.unet' },
+  { key: 'b', label: 'attn-unet-mnist-uc-lora', spec: 'specs/attn-unet-mnist-uc-lora.unet' },
+];
+const WASM_HEAP_LIMIT = 4 * 2 ** 30;
+
+interface KernelRow {
+  kernel: string;
+  ms: number;
+  calls: number;
+  share: number;
+}
+
+interface ChildResult {
+  name: string;
+  micro: number;
+  prototype: boolean;
+  spec: string;
+  from: string;
+  backend: string;
+  params: number;
+  trainable: number;
+  batch: number;
+  warmup: number;
+  steps_ms: number[];
+  median_ms: number;
+  min_ms: number;
+  losses: number[];
+  wasm_heap_bytes: number | undefined;
+  max_rss_bytes: number;
+  live_tensor_bytes_after: number;
+  tensors_leaked_per_step: number;
+  loadavg: number[];
+  profile?: {
+    step_ms: number;
+    kernel_ms_total: number;
+    kernel_calls: number;
+    custom_grad_wrappers: { ms: number; calls: number };
+    peak_tensor_bytes: number;
+    by_kernel: KernelRow[];
+    by_kernel_shape: { kernel: string; inputs: string; ms: number; calls: number; share: number }[];
+  };
+}
+
+// ------------------------------------------------------------------------------------------------
+// Child: one model, tfjs only.
+
+async function child(spec: string): Promise<void> {
+  const batch = Number(argValue('--batch') ?? 64);
+  const warmup = Number(argValue('--warmup') ?? 3);
+  const steps = Number(argValue('--steps') ?? 10);
+  const micro = Number(argValue('--micro') ?? 1);
+  const prototype = hasFlag('--prototype-memory-fix');
+  const backend = await selectBackend({ name: 'wasm', log: (m) => process.stderr.write(m + '\n') });
+  if (prototype) shareIdentity();
+  const { mod, from } = await loadModel(join(ROOT, spec));
+  const model = mod.createModel(0);
+  const trainer = new Trainer(mod, model.params, batch, 0, prototype ? variableGradsEager : undefined);
+  const times: number[] = [];
+  const losses: number[] = [];
+  let tensorsAfterWarmup = 0;
+  for (let i = 0; i < warmup + steps; i++) {
+    const t0 = performance.now();
+    const loss = trainer.run(micro);
+    const dt = performance.now() - t0;
+    if (i === warmup - 1) tensorsAfterWarmup = tf.memory().numTensors;
+    if (i >= warmup) times.push(dt);
+    losses.push(loss);
+    process.stderr.write(
+      `  tfjs ${mod.config.name} step ${i + 1}/${warmup + steps}${micro > 1 ? ` (${micro} x ${batch / micro})` : ''}: ${dt.toFixed(0)} ms${i < warmup ? ' (warm-up)' : ''}, loss ${loss.toFixed(4)}, heap ${mib(wasmHeapBytes())}\n`,
+    );
+  }
+  const result: ChildResult = {
+    name: mod.config.name,
+    micro,
+    prototype,
+    spec,
+    from,
+    backend: backend.name,
+    params: mod.paramCount,
+    trainable: mod.trainableParamCount,
+    batch,
+    warmup,
+    steps_ms: times,
+    median_ms: median(times),
+    min_ms: Math.min(...times),
+    losses,
+    wasm_heap_bytes: wasmHeapBytes(),
+    max_rss_bytes: process.resourceUsage().maxRSS * 1024,
+    live_tensor_bytes_after: tf.memory().numBytes,
+    tensors_leaked_per_step: steps > 0 ? (tf.memory().numTensors - tensorsAfterWarmup) / steps : 0,
+    loadavg: loadAvg(),
+  };
+  if (hasFlag('--profile')) {
+    process.stderr.write(`  tfjs ${mod.config.name}: one profiled step (tf.profile)...\n`);
+    const t0 = performance.now();
+    const info = await tf.profile(() => {
+      trainer.run(micro);
+    });
+    const stepMs = performance.now() - t0;
+    const byKernel = new Map<string, { ms: number; calls: number }>();
+    const byShape = new Map<string, { kernel: string; inputs: string; ms: number; calls: number }>();
+    // tf.customGrad ops (our fused SiLU / GroupNorm) appear as a kernel named after the scope
+    // ("forward") whose time includes the kernels they run, which are also listed: count those
+    // wrappers apart so that shares add up to the step.
+    const isKernel = (name: string) => tf.getKernel(name, tf.getBackend()) !== undefined;
+    let total = 0;
+    let wrapperMs = 0;
+    let wrapperCalls = 0;
+    for (const k of info.kernels) {
+      const ms = typeof k.kernelTimeMs === 'number' ? k.kernelTimeMs : 0;
+      if (!isKernel(k.name)) {
+        wrapperMs += ms;
+        wrapperCalls++;
+        continue;
+      }
+      total += ms;
+      const e = byKernel.get(k.name) ?? { ms: 0, calls: 0 };
+      e.ms += ms;
+      e.calls++;
+      byKernel.set(k.name, e);
+      const inputs = k.inputShapes.map((sh) => `[${sh.join(',')}]`).join(' ');
+      const key = `${k.name} ${inputs}`;
+      const f = byShape.get(key) ?? { kernel: k.name, inputs, ms: 0, calls: 0 };
+      f.ms += ms;
+      f.calls++;
+      byShape.set(key, f);
+    }
+    result.profile = {
+      step_ms: stepMs,
+      kernel_ms_total: total,
+      kernel_calls: info.kernels.length - wrapperCalls,
+      custom_grad_wrappers: { ms: wrapperMs, calls: wrapperCalls },
+      peak_tensor_bytes: info.peakBytes,
+      by_kernel: [...byKernel].map(([kernel, e]) => ({ kernel, ms: e.ms, calls: e.calls, share: e.ms / total })).sort((x, y) => y.ms - x.ms),
+      by_kernel_shape: [...byShape.values()]
+        .map((e) => ({ ...e, share: e.ms / total }))
+        .sort((x, y) => y.ms - x.ms)
+        .slice(0, 40),
+    };
+  }
+  trainer.dispose();
+  model.params.dispose();
+  process.stdout.write(JSON.stringify(result) + '\n');
+  process.exit(0);
+}
+
+/** Runs the tfjs side of one model in a fresh node process. */
+function runChild(
+  spec: string,
+  o: { batch: number; warmup: number; steps: number; profile: boolean; micro: number; prototype: boolean },
+): Promise<ChildResult> {
+  const args = [
+    join(ROOT, 'bin', 'run-ts.mjs'),
+    join(ROOT, 'bench', 'train-step.ts'),
+    '--child',
+    spec,
+    '--batch',
+    String(o.batch),
+    '--warmup',
+    String(o.warmup),
+    '--steps',
+    String(o.steps),
+    '--micro',
+    String(o.micro),
+  ];
+  if (o.profile) args.push('--profile');
+  if (o.prototype) args.push('--prototype-memory-fix');
+  return new Promise((resolve, reject) => {
+    const p = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    p.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    p.stderr.on('data', (d: Buffer) => {
+      err += d.toString();
+      process.stderr.write(forwardable(d));
+    });
+    p.on('close', (code, signal) => {
+      if (code !== 0) {
+        const lines = err.split('\n').filter((l) => l.length < 400 && !/^\s+at /.test(l) && l.trim() !== '' && !/^\s*\^+\s*$/.test(l));
+        const why = lines.find((l) => /RuntimeError|Aborted|out of bounds|Error:/.test(l)) ?? lines.slice(-1)[0] ?? '';
+        return reject(new ChildFailure(`exit ${code ?? signal}: ${why.trim()}`, err));
+      }
+      resolve(JSON.parse(out.trim().split('\n').pop()!) as ChildResult);
+    });
+  });
+}
+
+class ChildFailure extends Error {
+  constructor(
+    message: string,
+    readonly stderr: string,
+  ) {
+    super(message);
+  }
+}
+
+/** The step at the full batch, else with 2, then 4 micro-batches when the child runs out of wasm memory. */
+async function runWithFallback(
+  spec: string,
+  o: { batch: number; warmup: number; steps: number; profile: boolean; prototype: boolean },
+): Promise<{ res: ChildResult; attempts: { micro: number; error: string }[] }> {
+  const attempts: { micro: number; error: string }[] = [];
+  for (const micro of [1, 2, 4]) {
+    if (o.batch % micro !== 0) continue;
+    try {
+      return { res: await runChild(spec, { ...o, micro }), attempts };
+    } catch (e) {
+      if (!(e instanceof ChildFailure)) throw e;
+      attempts.push({ micro, error: e.message });
+      console.log(
+        `  tfjs at ${micro === 1 ? `batch ${o.batch}` : `${micro} x ${o.batch / micro}`} failed (${e.message}); ${micro < 4 ? 'retrying with gradient accumulation' : 'giving up'}`,
+      );
+    }
+  }
+  throw new Error(`${spec}: no tfjs step fitted (${attempts.map((a) => `${a.micro}: ${a.error}`).join('; ')})`);
+}
+
+// ------------------------------------------------------------------------------------------------
+
+async function main(): Promise<void> {
+  const batch = Number(argValue('--batch') ?? 64);
+  const warmup = Number(argValue('--warmup') ?? 3);
+  const steps = Number(argValue('--steps') ?? 10);
+  const profile = hasFlag('--profile');
+  const only = argValue('--only');
+  const torch1 = !hasFlag('--no-torch1') && !hasFlag('--prototype-memory-fix');
+  const prototype = hasFlag('--prototype-memory-fix');
+  const noTorch = hasFlag('--no-torch') || prototype;
+  const machine = machineInfo();
+  const torch = torchStatus();
+  console.log(
+    `machine: ${machine.cpu}, ${machine.cores} cores, node ${machine.node}, tfjs ${machine.tfjs}; load average ${(machine.loadavg_start as number[]).join(' ')}`,
+  );
+  if (torch.ok) {
+    console.log(`torch ${torch.version} (python ${torch.python}), 2 threads, OPENBLAS_NUM_THREADS=1; torch.__config__.show():`);
+    console.log(torch.config.replace(/^/gm, '  | '));
+  } else {
+    console.log(`${TORCH_MISSING}\n  (${torch.why})`);
+  }
+
+  const models: Record<string, unknown>[] = [];
+  let profileOut: ChildResult['profile'];
+  let torchProfile: TwinResult['profile'] = null;
+  for (const m of MODELS) {
+    if (only && only !== m.key) continue;
+    const doProfile = profile && m.key === 'b';
+    console.log(`\n(${m.key}) ${m.spec}: tfjs (wasm) at batch ${batch}, ${warmup} warm-up + ${steps} steps`);
+    const load0 = loadAvg();
+    const { res: tfjs, attempts } = await runWithFallback(m.spec, { batch, warmup, steps, profile: doProfile, prototype });
+    if (tfjs.profile) profileOut = tfjs.profile;
+    let tw2: TwinResult | undefined;
+    let tw1: TwinResult | undefined;
+    if (torch.ok && !noTorch) {
+      const ir = emitIr(join(ROOT, m.spec));
+      console.log(`(${m.key}) torch twin of ${m.spec}: 2 threads`);
+      tw2 = await runTwin(ir, { batch, warmup, steps, threads: 2, profile: doProfile });
+      if (tw2.params !== tfjs.params) throw new Error(`twin has ${tw2.params} parameters, the model ${tfjs.params}`);
+      if (doProfile) torchProfile = tw2.profile;
+      if (torch1) {
+        console.log(`(${m.key}) torch twin of ${m.spec}: 1 thread`);
+        tw1 = await runTwin(ir, { batch, warmup, steps, threads: 1 });
+      }
+    }
+    models.push({
+      key: m.key,
+      name: m.label,
+      spec: m.spec,
+      params: tfjs.params,
+      batch,
+      tfjs_micro_batches: tfjs.micro,
+      tfjs_attempts: attempts,
+      tfjs_runtime: tfjs.prototype ? 'PROTOTYPE memory fix (bench/memory-fix-prototype.ts)' : 'unetc runtime as is',
+      tfjs_ms: round(tfjs.median_ms),
+      tfjs_min_ms: round(tfjs.min_ms),
+      torch_ms: tw2 ? round(tw2.median_ms) : null,
+      torch_min_ms: tw2 ? round(Math.min(...tw2.steps_ms)) : null,
+      ratio: tw2 ? round(tfjs.median_ms / tw2.median_ms, 2) : null,
+      torch_1thread_ms: tw1 ? round(tw1.median_ms) : null,
+      ratio_vs_1thread: tw1 ? round(tfjs.median_ms / tw1.median_ms, 2) : null,
+      tfjs_steps_ms: tfjs.steps_ms.map((x) => round(x)),
+      torch_steps_ms: tw2?.steps_ms.map((x) => round(x)) ?? null,
+      torch_1thread_steps_ms: tw1?.steps_ms.map((x) => round(x)) ?? null,
+      twin_check: tw2
+        ? { params_equal: tw2.params === tfjs.params, conv_linear_flops_twin: tw2.flops_conv_linear.twin, conv_linear_flops_ir: tw2.flops_conv_linear.ir }
+        : null,
+      memory: {
+        full_batch_fits: attempts.length === 0,
+        measured_at: tfjs.micro > 1 ? `${tfjs.micro} micro-batches of ${batch / tfjs.micro}` : `batch ${batch}`,
+        wasm_heap_bytes: tfjs.wasm_heap_bytes,
+        wasm_heap_gib: tfjs.wasm_heap_bytes !== undefined ? round(tfjs.wasm_heap_bytes / 2 ** 30, 3) : null,
+        wasm_heap_limit_gib: 4,
+        headroom_gib: tfjs.wasm_heap_bytes !== undefined ? round((WASM_HEAP_LIMIT - tfjs.wasm_heap_bytes) / 2 ** 30, 3) : null,
+        max_rss_bytes: tfjs.max_rss_bytes,
+        peak_live_tensor_bytes: tfjs.profile?.peak_tensor_bytes ?? null,
+        tensors_leaked_per_step: tfjs.tensors_leaked_per_step,
+      },
+      tfjs_from: tfjs.from,
+      loadavg_before: load0,
+      loadavg_after: loadAvg(),
+    });
+  }
+
+  const row = (m: Record<string, unknown>) => {
+    const mem = m.memory as { wasm_heap_bytes?: number; max_rss_bytes: number };
+    return [
+      `(${m.key}) ${m.name}`,
+      Number(m.params).toLocaleString('en-US'),
+      `${m.tfjs_ms}${Number(m.tfjs_micro_batches) > 1 ? ` (${m.tfjs_micro_batches}x${batch / Number(m.tfjs_micro_batches)})` : ''}`,
+      m.torch_ms === null ? 'skipped' : String(m.torch_ms),
+      m.ratio === null ? '-' : `${m.ratio}x`,
+      m.torch_1thread_ms === null ? '-' : String(m.torch_1thread_ms),
+      m.ratio_vs_1thread === null ? '-' : `${m.ratio_vs_1thread}x`,
+      gib(mem.wasm_heap_bytes),
+      gib(mem.max_rss_bytes),
+      `${(m.loadavg_before as number[])[0]}/${(m.loadavg_after as number[])[0]}`,
+    ];
+  };
+  console.log(`\ntraining step at batch ${batch} (median of ${steps} after ${warmup} warm-up; ms)${prototype ? ' -- tfjs with the PROTOTYPE memory fix' : ''}`);
+  console.log(table(['model', 'params', 'tfjs wasm', 'torch 2thr', 'ratio', 'torch 1thr', 'ratio', 'wasm heap', 'max RSS', 'load 1m'], models.map(row)));
+
+  if (profileOut) {
+    const p = profileOut;
+    console.log(
+      `\ntfjs kernel profile of one step of (b) (tf.profile; kernel time ${p.kernel_ms_total.toFixed(0)} ms of a ${p.step_ms.toFixed(0)} ms profiled step, ${p.kernel_calls} kernel calls, peak live tensors ${gib(p.peak_tensor_bytes)}; ` +
+        `the ${p.custom_grad_wrappers.calls} tf.customGrad wrappers, ${p.custom_grad_wrappers.ms.toFixed(0)} ms including the kernels they ran, are not counted twice)`,
+    );
+    console.log(
+      table(
+        ['kernel', 'ms', 'share', 'calls', 'ms/call'],
+        p.by_kernel.slice(0, 15).map((k) => [k.kernel, k.ms.toFixed(0), `${(k.share * 100).toFixed(1)}%`, k.calls, (k.ms / k.calls).toFixed(2)]),
+      ),
+    );
+    console.log('\ntop kernel x input shapes');
+    console.log(
+      table(
+        ['kernel', 'inputs', 'ms', 'share', 'calls'],
+        p.by_kernel_shape
+          .slice(0, 15)
+          .map((k) => [k.kernel, k.inputs.length > 60 ? k.inputs.slice(0, 57) + '...' : k.inputs, k.ms.toFixed(0), `${(k.share * 100).toFixed(1)}%`, k.calls]),
+      ),
+    );
+    if (torchProfile) {
+      const tot = torchProfile.reduce((a, r) => a + r.self_ms, 0);
+      console.log('\ntorch twin, same step (torch.profiler self CPU time, top ops)');
+      console.log(
+        table(
+          ['op', 'ms', 'share of top 25', 'calls'],
+          torchProfile.slice(0, 10).map((r) => [r.name, r.self_ms.toFixed(0), `${((r.self_ms / tot) * 100).toFixed(1)}%`, r.calls]),
+        ),
+      );
+    }
+  }
+
+  const b = models.find((m) => m.key === 'b') ?? models[0];
+  const out = {
+    tfjs_ms: b?.tfjs_ms ?? null,
+    torch_ms: b?.torch_ms ?? null,
+    ratio: b?.ratio ?? null,
+    model: b?.spec ?? null,
+    batch,
+    warmup,
+    steps,
+    tfjs_backend: 'wasm (1 thread: tfjs-backend-wasm disables threads under Node)',
+    tfjs_runtime: prototype ? 'PROTOTYPE memory fix (bench/memory-fix-prototype.ts), not the runtime' : 'unetc runtime as is',
+    torch: torch.ok ? { version: torch.version, python: torch.python, threads: 2, openblas_threads: 1, config: torch.config } : { skipped: torch.why },
+    models,
+    profile: profileOut ? { tfjs: profileOut, torch_top_ops: torchProfile } : undefined,
+    machine: { ...machine, loadavg_end: loadAvg() },
+  };
+  console.log(`\nwrote ${writeResult(prototype ? 'train-step-prototype.json' : 'train-step.json', out)}`);
+  for (const m of models) {
+    const mem = m.memory as { full_batch_fits: boolean; measured_at: string; wasm_heap_gib: number | null; headroom_gib: number | null };
+    console.log(
+      `memory (${m.key}): batch ${batch} ${mem.full_batch_fits ? 'fits' : 'does NOT fit'} in the 4 GiB wasm heap; heap high-water ${mem.wasm_heap_gib} GiB at ${mem.measured_at} (headroom ${mem.headroom_gib} GiB)`,
+    );
+  }
+  const la = out.machine.loadavg_end as number[];
+  if (la[0] > 1.5)
+    console.log(
+      `note: the 1-minute load average was ${la[0]} on ${machine.cores} cores; other work was running, so times are inflated (rerun when the machine is quiet).`,
+    );
+}
+
+const round = (x: number, d = 1) => Math.round(x * 10 ** d) / 10 ** d;
+
+const childSpec = argValue('--child');
+if (childSpec) await child(childSpec);
+else await main();
