@@ -11,8 +11,8 @@ import { buildVariants, combine, type Variant } from '../ablate/variants.ts';
 import { computeStats } from '../analysis/stats.ts';
 import { checkSpec } from '../check/check.ts';
 import { formatDiagnostics } from '../diagnostics/format.ts';
-import { parse, reportDiagnostics, UsageError } from './io.ts';
-import { trainCommand } from './train.ts';
+import { intOption, parse, reportDiagnostics, UsageError } from './io.ts';
+import { trainSpec } from './train.ts';
 
 interface Row {
   name: string;
@@ -100,29 +100,16 @@ async function summarize(v: Variant, out: string, base: ReturnType<typeof comput
   const s = computeStats(v.result.ir!);
   Object.assign(row, { totalParams: s.totalParams, trainableParams: s.trainableParams, paramDelta: s.totalParams - base.totalParams, forwardFlops: s.forwardFlops, flopsDelta: s.forwardFlops - base.forwardFlops });
   if (o.train) {
-    const runDir = join(out, 'runs', v.fileName.replace(/\.unet$/, ''));
-    const args = [specPath, '--steps', o.train, '--out', runDir, '--data', o.data ?? 'mnist', '--json'];
-    if (o.batch) args.push('--batch', o.batch);
-    if (o.limit) args.push('--limit', o.limit);
-    if (o['sample-count']) args.push('--sample-count', o['sample-count']);
-    if (o['sample-steps']) args.push('--sample-steps', o['sample-steps']);
-    // trainCommand prints its JSON result on stdout; capture it for the summary.
-    const write = process.stdout.write.bind(process.stdout);
-    let captured = '';
-    process.stdout.write = ((chunk: string | Uint8Array) => {
-      captured += String(chunk);
-      return true;
-    }) as typeof process.stdout.write;
-    let status: number;
-    try {
-      status = await trainCommand(args);
-    } finally {
-      process.stdout.write = write;
-    }
-    if (status === 0) {
-      const r = JSON.parse(captured.trim().split('\n').pop()!) as { finalLoss: number; grid?: string };
-      row.finalLoss = r.finalLoss;
-      row.grid = r.grid;
+    const { status, result } = await trainSpec(specPath, {
+      outDir: join(out, 'runs', v.fileName.replace(/\.unet$/, '')),
+      data: o.data ?? 'mnist',
+      steps: intOption(o.train, 'train')!,
+      limit: intOption(o.limit, 'limit'),
+      run: { batch: intOption(o.batch, 'batch'), sampleCount: intOption(o['sample-count'], 'sample-count'), sampleSteps: intOption(o['sample-steps'], 'sample-steps') },
+    });
+    if (status === 0 && result) {
+      row.finalLoss = result.finalLoss;
+      row.grid = result.grid;
     } else row.problem = `training exited with status ${status}`;
   }
   return row;

@@ -7,10 +7,10 @@
  * (assets/classifier/) on them and on the MNIST test set, with the predicted-class histogram.
  * Frechet distances are biased upwards at small n: compare runs at the same n.
  */
-import { existsSync, statSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { intOption, parse, UsageError } from './io.ts';
-import { importTs, loadRuntime, packageRoot } from './runtimeLoader.ts';
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { backendOption, intOption, parse, UsageError } from './io.ts';
+import { importTs, loadRuntime, packageRoot, resolveRunTarget } from './runtimeLoader.ts';
 
 type EvalModule = typeof import('../eval/index.ts');
 type ModelModule = import('../runtime/index.ts').ModelModule;
@@ -38,10 +38,7 @@ export async function evalCommand(args: string[]): Promise<number> {
     json: { type: 'boolean' },
   });
   if (positionals.length !== 1) throw new UsageError('takes a run folder or a checkpoint file');
-  const target = resolve(positionals[0]);
-  if (!existsSync(target)) throw new UsageError(`no such run folder or checkpoint: ${positionals[0]}`);
-  const backend = values.backend;
-  if (backend && !['tensorflow', 'wasm', 'cpu'].includes(backend)) throw new UsageError(`--backend is one of tensorflow, wasm, cpu; got '${backend}'`);
+  const backend = backendOption(values.backend);
   if (values.sampler && !SAMPLERS.includes(values.sampler)) throw new UsageError(`--sampler is one of ${SAMPLERS.join(', ')}; got '${values.sampler}'`);
   const n = intOption(values.n, 'n', 2) ?? 10000;
   const steps = intOption(values.steps, 'steps', 1);
@@ -51,22 +48,9 @@ export async function evalCommand(args: string[]): Promise<number> {
   if (weightsFile && !existsSync(weightsFile)) throw new UsageError(`no such classifier weights file: ${values.classifier}`);
 
   const rt = await loadRuntime();
-  let runDir: string;
-  let checkpoint: string;
-  if (statSync(target).isDirectory()) {
-    runDir = target;
-    const ck = rt.latestCheckpoint(join(runDir, 'checkpoints'));
-    if (!ck) throw new UsageError(`${positionals[0]} has no checkpoints/`);
-    for (const s of ck.skipped) process.stderr.write(`skipping unreadable checkpoint ${s}\n`);
-    checkpoint = ck.path;
-  } else {
-    checkpoint = target;
-    runDir = dirname(dirname(target));
-  }
-  const modelDir = join(runDir, 'model');
-  if (!existsSync(join(modelDir, 'model.ts'))) throw new UsageError(`${runDir} has no model/ (was it written by unetc train?)`);
+  const { checkpoint, modelDir } = resolveRunTarget(positionals[0], rt);
 
-  await rt.selectBackend({ name: backend as 'tensorflow' | 'wasm' | 'cpu' | undefined });
+  await rt.selectBackend({ name: backend });
   const ev = await importTs<EvalModule>(join(packageRoot(), 'src', 'eval', 'index.ts'));
   const mod = await importTs<ModelModule>(join(modelDir, 'model.ts'));
   const cfg = mod.config;

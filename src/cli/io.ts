@@ -28,3 +28,12 @@ export function intOption(v: string | undefined, name: string, min = 1): number 
   if (!Number.isSafeInteger(n) || n < min) throw new UsageError(`--${name} takes a whole number >= ${min}, got '${v}'`);
   return n;
 }
+
+export type BackendName = 'tensorflow' | 'wasm' | 'cpu';
+
+/** `--backend NAME`, validated; undefined picks the best available backend. */
+export function backendOption(v: string | undefined): BackendName | undefined {
+  if (v === undefined) return undefined;
+  if (!['tensorflow', 'wasm', 'cpu'].includes(v)) throw new UsageError(`--backend is one of tensorflow, wasm, cpu; got '${v}'`);
+  return v as BackendName;
+}

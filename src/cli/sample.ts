@@ -2,10 +2,9 @@
  * `unetc sample RUN_DIR|CKPT [--n 64] [--steps K] [--sampler ddim|ancestral|heun] [--class C]
  *   [--class-vector w0,w1,...] [--sweep interp:I,J | scale:I] [--values v1,v2,...] [--seed S] [--out grid.png]`
  */
-import { existsSync, statSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { intOption, parse, UsageError } from './io.ts';
-import { importTs, loadRuntime } from './runtimeLoader.ts';
+import { join, resolve } from 'node:path';
+import { backendOption, intOption, parse, UsageError } from './io.ts';
+import { importTs, loadRuntime, resolveRunTarget } from './runtimeLoader.ts';
 
 const nums = (s: string, what: string): number[] => {
   const v = s.split(',').map((x) => Number(x.trim()));
@@ -29,23 +28,8 @@ export async function sampleCommand(args: string[]): Promise<number> {
     json: { type: 'boolean' },
   });
   if (positionals.length !== 1) throw new UsageError('takes a run folder or a checkpoint file');
-  const target = resolve(positionals[0]);
-  if (!existsSync(target)) throw new UsageError(`no such run folder or checkpoint: ${positionals[0]}`);
   const rt = await loadRuntime();
-  let runDir: string;
-  let checkpoint: string;
-  if (statSync(target).isDirectory()) {
-    runDir = target;
-    const ck = rt.latestCheckpoint(join(runDir, 'checkpoints'));
-    if (!ck) throw new UsageError(`${positionals[0]} has no checkpoints/`);
-    for (const s of ck.skipped) process.stderr.write(`skipping unreadable checkpoint ${s}\n`);
-    checkpoint = ck.path;
-  } else {
-    checkpoint = target;
-    runDir = dirname(dirname(target));
-  }
-  const modelDir = join(runDir, 'model');
-  if (!existsSync(join(modelDir, 'train.ts'))) throw new UsageError(`${runDir} has no model/ (was it written by unetc train?)`);
+  const { runDir, checkpoint, modelDir } = resolveRunTarget(positionals[0], rt);
   let sweep: import('../runtime/index.ts').Sweep | undefined;
   if (values.sweep) {
     const m = /^(interp):(\d+),(\d+)$|^(scale):(\d+)$/.exec(values.sweep);
@@ -54,7 +38,7 @@ export async function sampleCommand(args: string[]): Promise<number> {
       ? { kind: 'interp', i: Number(m[2]), j: Number(m[3]), values: values.values ? nums(values.values, '--values') : [0, 0.25, 0.5, 0.75, 1] }
       : { kind: 'scale', i: Number(m[5]), values: values.values ? nums(values.values, '--values') : [-1, 0, 1, 2, 3, 4, 5] };
   }
-  await rt.selectBackend({ name: values.backend as 'tensorflow' | 'wasm' | 'cpu' | undefined });
+  await rt.selectBackend({ name: backendOption(values.backend) });
   const mod = await importTs<{ sample: (o: import('../runtime/index.ts').SampleOptions) => { out: string; shape: number[]; finite: boolean } }>(join(modelDir, 'train.ts'));
   const out = resolve(values.out ?? join(runDir, 'sample.png'));
   try {
