@@ -13,7 +13,7 @@ import { LIMITS } from '../check/schema.ts';
 import { conditioningRef, LORA_KINDS, loraModules, readsEmbedding, type LoraTarget } from './conditioning.ts';
 import { attentionCore, conv2d, convTranspose2d, embeddingTable, groupNorm, layerNorm, linear, noiseEmbedding, resample, type Ctx } from './layers.ts';
 import { matchesPath } from './selectors.ts';
-import type { CondSettings, NormSettings, Settings, Width } from './settings.ts';
+import { widthsOf, type CondSettings, type NormSettings, type Settings, type Width } from './settings.ts';
 
 interface BlockPlan {
   path: string;
@@ -82,8 +82,7 @@ export class Elaborator {
       this.sink.report('TooManyModules', `the model would have about ${estimate} modules; the limit is ${LIMITS.maxModules}`, u.span);
       return undefined;
     }
-    this.checkConditioningKinds(plans);
-    const vUsed = this.conditioningReadsEmbedding(plans);
+    const vUsed = this.checkConditioningKinds(plans);
     const elided: string[] = [];
     this.buildEmbedding(vUsed, elided);
     for (const p of plans) this.buildBlock(p);
@@ -288,7 +287,8 @@ export class Elaborator {
     this.once(`placement@${c.span.offset}:${where}`, () => this.sink.report('ConditioningNotAllowedHere', context ? `${hint} (${context})` : hint, c.span));
   }
 
-  private checkConditioningKinds(plans: BlockPlan[]): void {
+  /** Checks the conditioning against the model; returns whether any of it reads v. */
+  private checkConditioningKinds(plans: BlockPlan[]): boolean {
     const s = this.s;
     const hasAttn = plans.some((p) => p.attention);
     if (!hasAttn && s.conditioning.attention.length > 0) {
@@ -332,6 +332,7 @@ export class Elaborator {
     if (s.embedding.noise.kind === 'table' && typeof s.diffusion.T !== 'number') {
       this.sink.report('TableNeedsSteps', 'a table noise embedding needs diffusion.T rows', s.embedding.noise.span);
     }
+    return vRead;
   }
 
   private conditioningReadsEmbedding(plans: BlockPlan[]): boolean {
@@ -520,11 +521,7 @@ export class Elaborator {
   }
 }
 
-function mlpWidths(c: CondSettings): Width[] | undefined {
-  const v = c.args.get('mlp');
-  if (!v || v.kind !== 'list') return undefined;
-  return v.items.map((i) => (i.kind === 'num' ? { fixed: i.v, span: i.span } : { expr: (i as { expr: import('../syntax/ast.ts').Expr }).expr, span: i.span }));
-}
+const mlpWidths = (c: CondSettings): Width[] | undefined => widthsOf(c.args.get('mlp'));
 
 function targetNames(c: CondSettings): string[] | undefined {
   const v = c.args.get('targets');

@@ -116,7 +116,8 @@ const argSym = <T extends string>(c: CallV | undefined, k: string, d: T): T => {
 };
 const numList = (v: Value | undefined): number[] | undefined => (v && v.kind === 'list' ? v.items.map((i) => (i.kind === 'num' ? i.v : NaN)) : undefined);
 
-function widths(v: Value | undefined): Width[] | undefined {
+/** A list value of width expressions (numbers, or expressions over in/out) as Widths. */
+export function widthsOf(v: Value | undefined): Width[] | undefined {
   if (!v || v.kind !== 'list') return undefined;
   return v.items.map((i) => (i.kind === 'num' ? { fixed: i.v, span: i.span } : { expr: (i as { expr: import('../syntax/ast.ts').Expr }).expr, span: i.span }));
 }
@@ -136,8 +137,8 @@ export function readNorm(c: CallV | undefined, dflt: Omit<NormSettings, 'span'>,
 }
 
 function decoderWidths(v: Value | undefined): Width[] | Width[][] | undefined {
-  if (v && v.kind === 'list' && v.items.length > 0 && v.items[0].kind === 'list') return v.items.map((i) => widths(i)!);
-  return widths(v);
+  if (v && v.kind === 'list' && v.items.length > 0 && v.items[0].kind === 'list') return v.items.map((i) => widthsOf(i)!);
+  return widthsOf(v);
 }
 
 function conds(v: Value | undefined): CondSettings[] {
@@ -192,7 +193,7 @@ export function readSettings(cfg: Config): Settings {
     middleV && middleV.kind === 'list'
       ? middleV.items.map((i) => {
           const c = i as CallV;
-          return { attention: argBool(c, 'attention', false), widths: widths(c.args.get('widths')), span: c.span };
+          return { attention: argBool(c, 'attention', false), widths: widthsOf(c.args.get('widths')), span: c.span };
         })
       : [
           { attention: true, span: unet.span },
@@ -248,7 +249,7 @@ export function readSettings(cfg: Config): Settings {
       block: {
         convs: num(block, 'convs', 2),
         kernel: num(block, 'kernel', 3),
-        widths: widths(block.values.get('widths')),
+        widths: widthsOf(block.values.get('widths')),
         widthsSpan: spanOf(block, 'widths'),
         norm: readNorm(call(block, 'norm'), { kind: 'group', groups: 32, eps: 1e-5, affine: true }, block.span),
         order: sym(block, 'order', 'pre'),
