@@ -7,7 +7,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { selectBackend } from '../src/runtime/backend/select.ts';
-import { loraDelta, type LoraOpts } from '../src/runtime/lora.ts';
+import { conv1x1WithLoraWeights, loraDelta, perSampleWeightsCheaper, repeatBases, type LoraOpts } from '../src/runtime/lora.ts';
+import { conv } from '../src/runtime/layers.ts';
 import { interpolationTable, ParamStore, type ParamSpec } from '../src/runtime/params.ts';
 
 beforeAll(async () => {
@@ -118,5 +119,75 @@ describe('ClassLoRA', () => {
     // And a label's delta is exactly that class's own pair B'_c A'_c.
     expect(maxAbs(d([0, 0, 0, 0]), tf.zeros([n, 3, 3, cout]))).toBe(0);
     p.dispose();
+  });
+});
+
+describe('LoRA on a 1x1 conv through per-sample weights', () => {
+  // Two LoRA layers on one conv (UC-LoRA with bias and trainable scale, and TimeLoRA), random
+  // weights everywhere so no term is trivially zero.
+  const [n, h, w, cin, cout, r] = [3, 4, 4, 6, 5, 2];
+  const uc: LoraOpts = { kind: 'uc_lora', rank: r, bases: 3, mlp: [4], groups: [2], bias: true, scale: 'trainable' };
+  const time: LoraOpts = { kind: 'time_lora', rank: r, bases: 2 };
+  const build = () =>
+    new ParamStore(
+      [
+        spec('c.weight', [cout, cin, 1, 1], 'normal(0.5)', 'conv'),
+        spec('c.bias', [cout], 'normal(0.5)'),
+        spec('c.uc_lora.down', [3 * r, cin], 'normal(0.5)', { loraDown: 1 }),
+        spec('c.uc_lora.up', [cout, 3 * r], 'normal(0.5)', 'linear'),
+        spec('c.uc_lora.bias', [3 * r, cout], 'normal(0.5)'),
+        spec('c.uc_lora.scale', [1], 'normal(1)'),
+        spec('c.uc_lora.mlp0.weight', [4, 5], 'normal(0.5)', 'linear'),
+        spec('c.uc_lora.mlp0.bias', [4], 'normal(0.5)'),
+        spec('c.uc_lora.mlp0_norm.weight', [4], 'normal(1)'),
+        spec('c.uc_lora.mlp0_norm.bias', [4], 'normal(1)'),
+        spec('c.uc_lora.mlp1.weight', [3, 4], 'normal(0.5)', 'linear'),
+        spec('c.uc_lora.mlp1.bias', [3], 'normal(0.5)'),
+        spec('c.time_lora.down', [2 * r, cin], 'normal(0.5)', { loraDown: 1 }),
+        spec('c.time_lora.up', [cout, 2 * r], 'normal(0.5)', 'linear'),
+        spec('c.time_lora.omega', [10, 2], 'normal(1)'),
+      ],
+      11,
+    );
+
+  it('gives the same output and the same gradients (x and every parameter) as conv + the down/up deltas (rel. error < 1e-5)', () => {
+    const p = build();
+    const x = tf.randomNormal([n, h, w, cin], 0, 1, 'float32', 3) as tf.Tensor4D;
+    const inp = { v: tf.randomNormal([n, 5], 0, 1, 'float32', 4) as tf.Tensor2D, t: tf.tensor1d([0, 7, 9], 'int32') as tf.Tensor1D };
+    const viaPath = (xi: tf.Tensor4D) => {
+      let y = conv(p, 'c', xi, { kernel: 1 });
+      for (const o of [uc, time]) y = tf.add(y, loraDelta(p, `c.${o.kind}`, xi, { kernel: 1, stride: 1, pad: 0 }, o, inp));
+      return y;
+    };
+    const viaWeights = (xi: tf.Tensor4D) => conv1x1WithLoraWeights(p, 'c', xi, [uc, time], inp);
+    // A fixed random cotangent makes the scalar loss sensitive to every output element.
+    const dy = tf.randomNormal([n, h, w, cout], 0, 1, 'float32', 5);
+    const vars = p.trainable();
+    for (const [a, b] of [[viaPath, viaWeights]] as const) {
+      expect(maxAbs(a(x), b(x)) / tf.max(tf.abs(a(x))).dataSync()[0]).toBeLessThan(1e-5);
+      const ga = tf.variableGrads(() => tf.sum(tf.mul(a(x), dy)) as tf.Scalar, vars);
+      const gb = tf.variableGrads(() => tf.sum(tf.mul(b(x), dy)) as tf.Scalar, vars);
+      expect(Object.keys(gb.grads).sort()).toEqual(vars.map((v) => v.name).sort());
+      for (const name of Object.keys(ga.grads)) {
+        const scale = Math.max(1, tf.max(tf.abs(ga.grads[name])).dataSync()[0]);
+        expect(maxAbs(ga.grads[name], gb.grads[name]) / scale, name).toBeLessThan(1e-5);
+      }
+      const [dxa] = tf.grads((xi: tf.Tensor) => tf.sum(tf.mul(a(xi as tf.Tensor4D), dy)))([x]);
+      const [dxb] = tf.grads((xi: tf.Tensor) => tf.sum(tf.mul(b(xi as tf.Tensor4D), dy)))([x]);
+      expect(maxAbs(dxa, dxb)).toBeLessThan(1e-4);
+    }
+    p.dispose();
+  });
+
+  it('is chosen exactly when C_in C_out < H W (C_in + C_out): composing costs C_in C_out m r, the path H W (C_in + C_out) m r', () => {
+    expect(perSampleWeightsCheaper(64, 192, 16 * 16)).toBe(true); // 12,288 < 65,536
+    expect(perSampleWeightsCheaper(128, 384, 8 * 8)).toBe(false); // 49,152 > 32,768
+    expect(perSampleWeightsCheaper(128, 128, 8 * 8)).toBe(false); // 16,384 = 16,384: a tie keeps the path
+    expect(perSampleWeightsCheaper(128, 128, 9 * 9)).toBe(true); // 16,384 < 20,736
+  });
+
+  it('repeats each composition weight r times, basis-major', () => {
+    const rep = repeatBases(tf.tensor2d([[1, 2, 3], [4, 5, 6]]), 2);
+    expect(rep.arraySync()).toEqual([[1, 1, 2, 2, 3, 3], [4, 4, 5, 5, 6, 6]]);
   });
 });

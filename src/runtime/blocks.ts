@@ -6,7 +6,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { attentionCore, conv, convTranspose, dropout, linear, norm, resample, silu, type NormOpts } from './layers.ts';
-import { loraDelta, type LoraInputs, type LoraOpts } from './lora.ts';
+import { conv1x1WithLoraWeights, loraDelta, perSampleWeightsCheaper, type LoraInputs, type LoraOpts } from './lora.ts';
 import { nameSeed, type ParamStore } from './params.ts';
 
 /** A modulation by v: shift or scale-and-shift, at the block input, after conv0, or on norm1. */
@@ -62,7 +62,12 @@ function modulate(x: tf.Tensor4D, params: tf.Tensor2D, kind: 'shift' | 'scale_sh
   return tf.add(tf.mul(x, tf.add(tf.reshape(scale, [n, 1, 1, c]), 1)), tf.reshape(shift, [n, 1, 1, c]));
 }
 
+/** A stride-1 conv plus its LoRA layers, in whichever exact formulation costs less here (lora.ts). */
 function convWithLora(p: ParamStore, path: string, x: tf.Tensor4D, kernel: number, loras: LoraOpts[], ctx: BlockContext): tf.Tensor4D {
+  const [, h, w, cin] = x.shape;
+  if (kernel === 1 && loras.length > 0 && perSampleWeightsCheaper(cin, p.get(`${path}.weight`).shape[3]!, h * w)) {
+    return conv1x1WithLoraWeights(p, path, x, loras, ctx.lora);
+  }
   let y = conv(p, path, x, { kernel });
   const pad = Math.floor((kernel - 1) / 2);
   for (const l of loras) y = tf.add(y, loraDelta(p, `${path}.${l.kind}`, x, { kernel, stride: 1, pad }, l, ctx.lora));
@@ -98,11 +103,9 @@ export function resBlock(p: ParamStore, path: string, x: tf.Tensor4D, v: tf.Tens
 export function attentionBlock(p: ParamStore, path: string, x: tf.Tensor4D, v: tf.Tensor2D | undefined, o: AttentionOpts, outputScale: number, ctx: BlockContext): tf.Tensor4D {
   let h = norm(p, `${path}.norm`, x, o.norm);
   if (o.adaln) h = modulate(h, linear(p, `${path}.adaln`, v!), 'scale_shift');
-  let qkv = conv(p, `${path}.qkv`, h, { kernel: 1 });
-  for (const l of o.lora.qkv) qkv = tf.add(qkv, loraDelta(p, `${path}.qkv.${l.kind}`, h, { kernel: 1, stride: 1, pad: 0 }, l, ctx.lora));
+  const qkv = convWithLora(p, `${path}.qkv`, h, 1, o.lora.qkv, ctx);
   const a = attentionCore(qkv, o.heads);
-  let out = conv(p, `${path}.proj`, a, { kernel: 1 });
-  for (const l of o.lora.proj) out = tf.add(out, loraDelta(p, `${path}.proj.${l.kind}`, a, { kernel: 1, stride: 1, pad: 0 }, l, ctx.lora));
+  const out = convWithLora(p, `${path}.proj`, a, 1, o.lora.proj, ctx);
   const y: tf.Tensor4D = tf.add(x, out);
   return outputScale !== 1 ? tf.mul(y, outputScale) : y;
 }

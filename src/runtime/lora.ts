@@ -32,10 +32,17 @@ export interface LoraInputs {
   v?: tf.Tensor2D;
 }
 
-/** Repeats each of the m columns of omega [N, m] r times: [N, m * r], basis-major. */
+/**
+ * Repeats each of the m columns of omega [N, m] r times: [N, m * r], basis-major. Written as a
+ * product with the 0/1 expansion matrix E [m, m r] (E[i, i r + j] = 1): one small matmul forward
+ * and one backward, where a Tile costs a slow kernel forward and r slices and adds backward.
+ */
 export function repeatBases(omega: tf.Tensor2D, r: number): tf.Tensor2D {
-  const [n, m] = omega.shape;
-  return tf.reshape(tf.tile(tf.reshape(omega, [n, m, 1]), [1, 1, r]), [n, m * r]);
+  if (r === 1) return omega;
+  const m = omega.shape[1];
+  const e = new Float32Array(m * m * r);
+  for (let i = 0; i < m; i++) for (let j = 0; j < r; j++) e[i * m * r + i * r + j] = 1;
+  return tf.matMul(omega, tf.tensor2d(e, [m, m * r]));
 }
 
 /** The composition weights omega [N, m] of one LoRA layer. */
@@ -47,6 +54,11 @@ export function compositionWeights(p: ParamStore, path: string, o: LoraOpts, inp
     h = silu(groupNorm1d(p, `${path}.mlp${i}_norm`, linear(p, `${path}.mlp${i}`, h), o.groups[i], 1e-6));
   });
   return linear(p, `${path}.mlp${o.mlp.length}`, h);
+}
+
+/** The learnable scale s of a LoRA layer's delta (1 unless UC-LoRA has a trainable scale). */
+function trainableScale(p: ParamStore, path: string, o: LoraOpts): tf.Tensor | null {
+  return o.kind === 'uc_lora' && o.scale === 'trainable' ? p.get(`${path}.scale`) : null;
 }
 
 /** The LoRA delta for a conv with input x; add it to the conv's output. */
@@ -62,7 +74,56 @@ export function loraDelta(p: ParamStore, path: string, x: tf.Tensor4D, t: LoraTa
   let delta = tf.reshape(tf.matMul(tf.reshape(scaled, [n * ho * wo, mr]), up), [n, ho, wo, up.shape[1]]) as tf.Tensor4D;
   if (o.kind === 'uc_lora') {
     if (o.bias) delta = tf.add(delta, tf.reshape(tf.matMul(rep, p.get(`${path}.bias`) as tf.Tensor2D), [n, 1, 1, up.shape[1]]));
-    if (o.scale === 'trainable') delta = tf.mul(delta, p.get(`${path}.scale`));
+    const s = trainableScale(p, path, o);
+    if (s) delta = tf.mul(delta, s);
   }
   return delta;
+}
+
+/**
+ * Whether a 1x1 (stride 1) conv with LoRA layers is cheaper with per-sample weights
+ * W_n = W + sum_l s_l A_l diag(omega_rep_l[n]) B_l than with the down/up path. Per sample and
+ * LoRA layer, the path costs H W (C_in + C_out) m r multiply-adds (forward; backward twice that),
+ * composing W_n costs C_in C_out m r, and the product with W_n costs what the plain conv costs
+ * (its per-sample weight gradient is the plain conv's weight gradient before the sum over the
+ * batch). So compose when C_in C_out < H W (C_in + C_out): at 16x16 with 64 channels the
+ * path costs 5x more; at 8x8 with 128 channels (qkv) the composition costs 1.5x more.
+ */
+export function perSampleWeightsCheaper(cin: number, cout: number, pixels: number): boolean {
+  return cin * cout < pixels * (cin + cout);
+}
+
+/**
+ * A 1x1 conv (weight [1, 1, C_in, C_out], bias [C_out]) plus its LoRA layers, through per-sample
+ * weights: y_n = x_n W_n + b + sum_l s_l omega_rep_l[n] Bias_l, one batched matmul
+ * [N, HW, C_in] x [N, C_in, C_out]. Equal to conv + loraDelta for each layer (tested).
+ */
+export function conv1x1WithLoraWeights(p: ParamStore, path: string, x: tf.Tensor4D, loras: readonly LoraOpts[], inp: LoraInputs, bias = true): tf.Tensor4D {
+  const [n, h, w, cin] = x.shape;
+  const w0 = p.get(`${path}.weight`) as tf.Tensor4D; // [1, 1, C_in, C_out]
+  const cout = w0.shape[3];
+  let weights: tf.Tensor = tf.reshape(w0, [1, cin, cout]);
+  let perSampleBias: tf.Tensor | null = null;
+  for (const o of loras) {
+    const lp = `${path}.${o.kind}`;
+    const rep = repeatBases(compositionWeights(p, lp, o, inp), o.rank); // [N, m r]
+    const mr = rep.shape[1];
+    const down = tf.reshape(p.get(`${lp}.down`), [1, cin, mr]);
+    const up = p.get(`${lp}.up`) as tf.Tensor2D; // [m r, C_out]
+    // A diag(rep_n) B for every n: scale A's columns per sample, then one [N C_in, m r] x [m r, C_out] product.
+    const scaledDown = tf.reshape(tf.mul(down, tf.reshape(rep, [n, 1, mr])), [n * cin, mr]);
+    let dw: tf.Tensor = tf.reshape(tf.matMul(scaledDown, up), [n, cin, cout]);
+    let db: tf.Tensor | null = o.kind === 'uc_lora' && o.bias ? tf.matMul(rep, p.get(`${lp}.bias`) as tf.Tensor2D) : null;
+    const s = trainableScale(p, lp, o);
+    if (s) {
+      dw = tf.mul(dw, s);
+      if (db) db = tf.mul(db, s);
+    }
+    weights = tf.add(weights, dw);
+    if (db) perSampleBias = perSampleBias ? tf.add(perSampleBias, db) : db;
+  }
+  let y: tf.Tensor = tf.reshape(tf.matMul(tf.reshape(x, [n, h * w, cin]), weights), [n, h, w, cout]);
+  if (bias) y = tf.add(y, p.get(`${path}.bias`));
+  if (perSampleBias) y = tf.add(y, tf.reshape(perSampleBias, [n, 1, 1, cout]));
+  return y as tf.Tensor4D;
 }
