@@ -6,6 +6,10 @@
  * `@tensorflow/tfjs-backend-wasm` with our extra kernels, then `cpu` with a
  * warning. A node package that is missing, or present but whose native
  * binding fails to load, counts as absent; why is said once through `log`.
+ *
+ * wasm runs single-threaded unless `threads` (or `UNETC_WASM_THREADS`) asks
+ * for more: then the threaded build is forced and a watchdog started (see
+ * wasmThreads.ts). The thread count is fixed when wasm is first initialised.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
@@ -13,6 +17,7 @@ import '../gradients.ts';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { registerWasmKernels } from './wasmKernels.ts';
+import { initWasmThreaded, requestedThreads, startWatchdog, watchdogSeconds, type WasmPackage } from './wasmThreads.ts';
 
 export type BackendName = 'tensorflow' | 'wasm' | 'cpu';
 
@@ -21,6 +26,14 @@ export interface SelectBackendOptions {
   name?: BackendName;
   /** Where the choice and the reasons for skipping backends go (default: stderr). */
   log?: (msg: string) => void;
+  /**
+   * wasm threads (1 to 8; default: the `UNETC_WASM_THREADS` environment
+   * variable, else 1). More than 1 loads the threaded wasm build and starts
+   * a hang watchdog (`UNETC_WASM_WATCHDOG_SECONDS`, default 300, 0 = off).
+   * Fixed when wasm is first initialised: asking for another count later is
+   * an error. Asking for more than 1 makes wasm required.
+   */
+  threads?: number;
 }
 
 export interface SelectedBackend {
@@ -28,6 +41,8 @@ export interface SelectedBackend {
   name: string;
   /** Why better backends were not used, or that the backend was requested. */
   reason?: string;
+  /** wasm only: the threads XNNPACK uses. */
+  threads?: number;
 }
 
 /** The package specifiers of the native backends, best first. */
@@ -55,6 +70,10 @@ const defaultLog = (msg: string): void => {
   process.stderr.write(`${msg}\n`);
 };
 
+function threadMismatch(actual: number | undefined, wanted: number): Error {
+  return new Error(`the wasm backend already runs with ${actual} thread${actual === 1 ? '' : 's'}; ${wanted} cannot be chosen after it was first initialised`);
+}
+
 function firstLine(err: unknown): string {
   const msg = err instanceof Error ? err.message : String(err);
   const line = msg.split('\n').find((l) => l.trim() !== '') ?? msg;
@@ -78,7 +97,7 @@ function importFailure(specifier: string, err: unknown): string {
 export function createBackendSelector(deps: SelectorDeps = defaultDeps) {
   const cache = new Map<string, Promise<SelectedBackend>>();
   const said = new Set<string>();
-  let wasmLoaded: Promise<string | undefined> | undefined;
+  let wasmLoaded: Promise<{ why?: string; wasm?: WasmPackage }> | undefined;
 
   const sayOnce = (log: (m: string) => void, msg: string): void => {
     if (said.has(msg)) return;
@@ -104,29 +123,41 @@ export function createBackendSelector(deps: SelectorDeps = defaultDeps) {
     }
   }
 
-  /** Loads and initialises wasm with our kernels; undefined when usable, else why not. */
-  async function tryWasm(): Promise<string | undefined> {
+  /**
+   * Loads and initialises wasm with our kernels (with `threads` threads when
+   * it is not initialised yet); the thread count when usable, else why not.
+   */
+  async function tryWasm(threads: number | undefined): Promise<{ threads: number } | { why: string }> {
     wasmLoaded ??= (async () => {
       try {
-        const wasm = (await deps.importModule(WASM_PACKAGE)) as {
+        const wasm = (await deps.importModule(WASM_PACKAGE)) as WasmPackage & {
           setWasmPaths: (prefix: string) => void;
         };
         // Paths can only be set before the backend is first initialised.
         if (!('wasm' in tf.engine().registry)) wasm.setWasmPaths(deps.wasmDir());
         registerWasmKernels();
-        return undefined;
+        return { wasm };
       } catch (err) {
-        return importFailure(WASM_PACKAGE, err);
+        return { why: importFailure(WASM_PACKAGE, err) };
       }
     })();
-    const why = await wasmLoaded;
-    if (why !== undefined) return why;
+    const { why, wasm } = await wasmLoaded;
+    if (why !== undefined || wasm === undefined) return { why: why ?? 'not loaded' };
+    const first = !('wasm' in tf.engine().registry);
     try {
-      if (await tf.setBackend('wasm')) return undefined;
-      return 'its backend failed to initialise';
+      if (first && threads !== undefined && threads > 1) {
+        // Before initialising: a hang can happen as soon as threads start.
+        startWatchdog({ timeoutSeconds: watchdogSeconds(undefined), what: `wasm backend with ${threads} threads` });
+        await initWasmThreaded(wasm, threads, () => tf.setBackend('wasm'));
+      } else if (!(await tf.setBackend('wasm'))) {
+        return { why: 'its backend failed to initialise' };
+      }
     } catch (err) {
-      return `its backend failed to initialise: ${firstLine(err)}`;
+      return { why: `its backend failed to initialise: ${firstLine(err)}` };
     }
+    const actual = wasm.getThreadsCount();
+    if (threads !== undefined && actual !== threads) throw threadMismatch(actual, threads);
+    return { threads: actual };
   }
 
   async function useCpu(): Promise<string | undefined> {
@@ -134,7 +165,7 @@ export function createBackendSelector(deps: SelectorDeps = defaultDeps) {
     return 'the cpu backend failed to initialise';
   }
 
-  async function select(name: BackendName | undefined, log: (m: string) => void): Promise<SelectedBackend> {
+  async function select(name: BackendName | undefined, threads: number | undefined, log: (m: string) => void): Promise<SelectedBackend> {
     const skipped: string[] = [];
     const skip = (what: string, why: string): void => {
       skipped.push(`${what}: ${why}`);
@@ -145,7 +176,7 @@ export function createBackendSelector(deps: SelectorDeps = defaultDeps) {
       for (const pkg of NODE_PACKAGES) {
         const why = await tryNode(pkg);
         if (why === undefined) {
-          sayOnce(log, `backend: tensorflow (native, from ${pkg})`);
+          sayOnce(log, `backend: tensorflow (native, from ${pkg})${threads !== undefined && threads > 1 ? '; the wasm thread count is ignored' : ''}`);
           return { name: 'tensorflow', reason: name ? 'requested' : skipped.join('; ') || undefined };
         }
         skip(pkg, why);
@@ -156,13 +187,15 @@ export function createBackendSelector(deps: SelectorDeps = defaultDeps) {
     }
 
     if (name === undefined || name === 'wasm') {
-      const why = await tryWasm();
-      if (why === undefined) {
-        sayOnce(log, 'backend: wasm (XNNPACK, with unetc kernels: conv gradients, segment sums, batched matmul, slices)');
-        return { name: 'wasm', reason: name ? 'requested' : skipped.join('; ') || undefined };
+      const got = await tryWasm(threads);
+      if ('threads' in got) {
+        const n = got.threads;
+        sayOnce(log, `backend: wasm (XNNPACK, ${n} thread${n === 1 ? '' : 's'}, with unetc kernels: conv gradients, segment sums, batched matmul, slices)`);
+        return { name: 'wasm', reason: name ? 'requested' : skipped.join('; ') || undefined, threads: n };
       }
-      skip(WASM_PACKAGE, why);
-      if (name === 'wasm') throw new Error(`backend 'wasm' requested but unavailable: ${why}`);
+      skip(WASM_PACKAGE, got.why);
+      if (name === 'wasm') throw new Error(`backend 'wasm' requested but unavailable: ${got.why}`);
+      if (threads !== undefined && threads > 1) throw new Error(`${threads} wasm threads requested but wasm is unavailable: ${got.why}`);
     }
 
     const why = await useCpu();
@@ -177,14 +210,16 @@ export function createBackendSelector(deps: SelectorDeps = defaultDeps) {
 
   return async function selectBackend(opts: SelectBackendOptions = {}): Promise<SelectedBackend> {
     const key = opts.name ?? 'auto';
+    const threads = requestedThreads(opts.threads);
     let pending = cache.get(key);
     if (pending === undefined) {
-      pending = select(opts.name, opts.log ?? defaultLog);
+      pending = select(opts.name, threads, opts.log ?? defaultLog);
       cache.set(key, pending);
       pending.catch(() => cache.delete(key));
       return pending;
     }
     const chosen = await pending;
+    if (chosen.name === 'wasm' && threads !== undefined && chosen.threads !== threads) throw threadMismatch(chosen.threads, threads);
     // Another call may have switched backends since: switch back.
     if (tf.getBackend() !== chosen.name) await tf.setBackend(chosen.name);
     return chosen;
