@@ -7,7 +7,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { selectBackend } from '../src/runtime/backend/select.ts';
-import { conv1x1WithLoraWeights, loraDelta, perSampleWeightsCheaper, repeatBases, type LoraOpts } from '../src/runtime/lora.ts';
+import { compositionWeights, conv1x1WithLoraWeights, loraDelta, perSampleWeightsCheaper, repeatBases, ucLoraMlp, type LoraOpts, type UcLoraLayer, type UcLoraOpts } from '../src/runtime/lora.ts';
 import { conv } from '../src/runtime/layers.ts';
 import { interpolationTable, ParamStore, type ParamSpec } from '../src/runtime/params.ts';
 
@@ -189,5 +189,40 @@ describe('LoRA on a 1x1 conv through per-sample weights', () => {
   it('repeats each composition weight r times, basis-major', () => {
     const rep = repeatBases(tf.tensor2d([[1, 2, 3], [4, 5, 6]]), 2);
     expect(rep.arraySync()).toEqual([[1, 1, 2, 2, 3, 3], [4, 4, 5, 5, 6, 6]]);
+  });
+});
+
+describe('UC-LoRA composition MLPs batched across layers', () => {
+  it('give each layer the omegas (and gradients) of its own MLP, for layers of two different shapes (rel. error < 1e-5)', () => {
+    const a: UcLoraOpts = { kind: 'uc_lora', rank: 2, bases: 3, mlp: [8, 4], groups: [2, 2], bias: false, scale: 'fixed' };
+    const b: UcLoraOpts = { kind: 'uc_lora', rank: 2, bases: 5, mlp: [6], groups: [3], bias: false, scale: 'fixed' };
+    const mlpSpecs = (path: string, o: UcLoraOpts) => {
+      const widths = [5, ...o.mlp, o.bases];
+      return widths.slice(1).flatMap((w, i) => [
+        spec(`${path}.mlp${i}.weight`, [w, widths[i]], 'normal(0.5)', 'linear'),
+        spec(`${path}.mlp${i}.bias`, [w], 'normal(0.5)'),
+        ...(i < o.mlp.length ? [spec(`${path}.mlp${i}_norm.weight`, [w], 'normal(1)'), spec(`${path}.mlp${i}_norm.bias`, [w], 'normal(1)')] : []),
+      ]);
+    };
+    const layers: UcLoraLayer[] = [['x.uc_lora', a], ['y.uc_lora', b], ['z.uc_lora', a]];
+    const p = new ParamStore(layers.flatMap(([path, o]) => mlpSpecs(path, o)), 13);
+    const v = tf.randomNormal([4, 5], 0, 1, 'float32', 9) as tf.Tensor2D;
+    const inp = { v, ucLora: layers };
+    // Different random weights per layer, so a mix-up of layers would show.
+    for (const [path, o] of layers) {
+      const one = ucLoraMlp(p, path, o, v);
+      const batched = compositionWeights(p, path, o, inp);
+      expect(batched.shape).toEqual([4, o.bases]);
+      expect(maxAbs(one, batched) / tf.max(tf.abs(one)).dataSync()[0], path).toBeLessThan(1e-5);
+    }
+    // Gradients of a loss reading every layer's omegas.
+    const vars = p.trainable();
+    const loss = (batched: boolean) => () =>
+      tf.addN(layers.map(([path, o], i) => tf.sum(tf.mul(batched ? compositionWeights(p, path, o, { v, ucLora: layers }) : ucLoraMlp(p, path, o, v), i + 1)))) as tf.Scalar;
+    const ga = tf.variableGrads(loss(false), vars).grads;
+    const gb = tf.variableGrads(loss(true), vars).grads;
+    expect(Object.keys(gb).sort()).toEqual(Object.keys(ga).sort());
+    for (const name of Object.keys(ga)) expect(maxAbs(ga[name], gb[name]) / Math.max(1e-3, tf.max(tf.abs(ga[name])).dataSync()[0]), name).toBeLessThan(1e-5);
+    p.dispose();
   });
 });

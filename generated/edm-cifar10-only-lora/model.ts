@@ -14,6 +14,7 @@ import {
   type Cond,
   type ParamRow,
   type BlockContext,
+  type UcLoraLayer,
 } from 'unetc/runtime';
 
 /** What the model takes and how it is trained (from the spec). */
@@ -560,6 +561,57 @@ const embeddingOptions = {
   mlp: [512, 512],
   outAct: true,
 } as const;
+// Every UC-LoRA layer: the runtime runs the composition MLPs of one shape as one batched MLP.
+const ucLoraLayers: readonly UcLoraLayer[] = [
+  [
+    'enc.16x16.block0.attn.qkv.uc_lora',
+    { kind: 'uc_lora', rank: 4, bases: 18, mlp: [128, 64], groups: [32, 16], bias: true, scale: 'fixed' },
+  ],
+  [
+    'enc.16x16.block0.attn.proj.uc_lora',
+    { kind: 'uc_lora', rank: 4, bases: 18, mlp: [128, 64], groups: [32, 16], bias: true, scale: 'fixed' },
+  ],
+  [
+    'enc.16x16.block1.attn.qkv.uc_lora',
+    { kind: 'uc_lora', rank: 4, bases: 18, mlp: [128, 64], groups: [32, 16], bias: true, scale: 'fixed' },
+  ],
+  [
+    'enc.16x16.block1.attn.proj.uc_lora',
+    { kind: 'uc_lora', rank: 4, bases: 18, mlp: [128, 64], groups: [32, 16], bias: true, scale: 'fixed' },
+  ],
+  [
+    'enc.16x16.block2.attn.qkv.uc_lora',
+    { kind: 'uc_lora', rank: 4, bases: 18, mlp: [128, 64], groups: [32, 16], bias: true, scale: 'fixed' },
+  ],
+  [
+    'enc.16x16.block2.attn.proj.uc_lora',
+    { kind: 'uc_lora', rank: 4, bases: 18, mlp: [128, 64], groups: [32, 16], bias: true, scale: 'fixed' },
+  ],
+  [
+    'enc.16x16.block3.attn.qkv.uc_lora',
+    { kind: 'uc_lora', rank: 4, bases: 18, mlp: [128, 64], groups: [32, 16], bias: true, scale: 'fixed' },
+  ],
+  [
+    'enc.16x16.block3.attn.proj.uc_lora',
+    { kind: 'uc_lora', rank: 4, bases: 18, mlp: [128, 64], groups: [32, 16], bias: true, scale: 'fixed' },
+  ],
+  [
+    'mid.block0.attn.qkv.uc_lora',
+    { kind: 'uc_lora', rank: 4, bases: 18, mlp: [128, 64], groups: [32, 16], bias: true, scale: 'fixed' },
+  ],
+  [
+    'mid.block0.attn.proj.uc_lora',
+    { kind: 'uc_lora', rank: 4, bases: 18, mlp: [128, 64], groups: [32, 16], bias: true, scale: 'fixed' },
+  ],
+  [
+    'dec.16x16.block4.attn.qkv.uc_lora',
+    { kind: 'uc_lora', rank: 4, bases: 18, mlp: [128, 64], groups: [32, 16], bias: true, scale: 'fixed' },
+  ],
+  [
+    'dec.16x16.block4.attn.proj.uc_lora',
+    { kind: 'uc_lora', rank: 4, bases: 18, mlp: [128, 64], groups: [32, 16], bias: true, scale: 'fixed' },
+  ],
+];
 
 /**
  * The network F(x; cond) on NHWC images, block by block. `cond.noise` holds timesteps (ddpm) or c_noise (edm);
@@ -574,7 +626,7 @@ export function forward(
 ): tf.Tensor4D {
   // the condition vector v (specs/edm-cifar10.unet:24)
   const v = embedding(p, cond, embeddingOptions);
-  const ctx: BlockContext = { training, seed, lora: { t: cond.noise, classes: cond.classes, v } };
+  const ctx: BlockContext = { training, seed, lora: { t: cond.noise, classes: cond.classes, v, ucLora: ucLoraLayers } };
   const skips: tf.Tensor4D[] = [];
   let h = x;
 

@@ -14,6 +14,7 @@ import {
   type Cond,
   type ParamRow,
   type BlockContext,
+  type UcLoraLayer,
 } from 'unetc/runtime';
 
 /** What the model takes and how it is trained (from the spec). */
@@ -234,6 +235,37 @@ const embeddingOptions = {
   mlp: [],
   outAct: false,
 } as const;
+// Every UC-LoRA layer: the runtime runs the composition MLPs of one shape as one batched MLP.
+const ucLoraLayers: readonly UcLoraLayer[] = [
+  [
+    'enc.32x32.block0.conv0.uc_lora',
+    { kind: 'uc_lora', rank: 4, bases: 11, mlp: [50, 50], groups: [10, 10], bias: true, scale: 'fixed' },
+  ],
+  [
+    'enc.16x16.block0.conv0.uc_lora',
+    { kind: 'uc_lora', rank: 4, bases: 11, mlp: [50, 50], groups: [10, 10], bias: true, scale: 'fixed' },
+  ],
+  [
+    'enc.8x8.block0.conv0.uc_lora',
+    { kind: 'uc_lora', rank: 4, bases: 11, mlp: [50, 50], groups: [10, 10], bias: true, scale: 'fixed' },
+  ],
+  [
+    'mid.block0.conv0.uc_lora',
+    { kind: 'uc_lora', rank: 4, bases: 11, mlp: [50, 50], groups: [10, 10], bias: true, scale: 'fixed' },
+  ],
+  [
+    'dec.8x8.block0.conv0.uc_lora',
+    { kind: 'uc_lora', rank: 4, bases: 11, mlp: [50, 50], groups: [10, 10], bias: true, scale: 'fixed' },
+  ],
+  [
+    'dec.16x16.block0.conv0.uc_lora',
+    { kind: 'uc_lora', rank: 4, bases: 11, mlp: [50, 50], groups: [10, 10], bias: true, scale: 'fixed' },
+  ],
+  [
+    'dec.32x32.block0.conv0.uc_lora',
+    { kind: 'uc_lora', rank: 4, bases: 11, mlp: [50, 50], groups: [10, 10], bias: true, scale: 'fixed' },
+  ],
+];
 
 /**
  * The network F(x; cond) on NHWC images, block by block. `cond.noise` holds timesteps (ddpm) or c_noise (edm);
@@ -248,7 +280,7 @@ export function forward(
 ): tf.Tensor4D {
   // the condition vector v (specs/nano-mnist.unet:18)
   const v = embedding(p, cond, embeddingOptions);
-  const ctx: BlockContext = { training, seed, lora: { t: cond.noise, classes: cond.classes, v } };
+  const ctx: BlockContext = { training, seed, lora: { t: cond.noise, classes: cond.classes, v, ucLora: ucLoraLayers } };
   const skips: tf.Tensor4D[] = [];
   let h = x;
 

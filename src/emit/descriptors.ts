@@ -6,7 +6,7 @@ import type { Block, ConditioningRef, IR, Module } from '../ir/types.ts';
 import type { AttentionOpts, ModulationOpts, ResBlockOpts, ResampleOpts } from '../runtime/blocks.ts';
 import type { EmbeddingOpts } from '../runtime/embedding.ts';
 import type { NormOpts } from '../runtime/layers.ts';
-import type { LoraOpts } from '../runtime/lora.ts';
+import type { LoraOpts, UcLoraLayer, UcLoraOpts } from '../runtime/lora.ts';
 import type { Layout, ParamSpec } from '../runtime/params.ts';
 
 export function modulesOf(ir: IR, block: string): Map<string, Module> {
@@ -33,6 +33,17 @@ function loraOf(c: ConditioningRef, mods: Map<string, Module>, layerPath: string
     groups.push(Number(n.attrs.groups));
   }
   return { kind: 'uc_lora', rank, bases: Number(m.attrs.bases), mlp, groups, bias: m.attrs.bias === true, scale: m.attrs.scale === 'trainable' ? 'trainable' : 'fixed' };
+}
+
+/** Every UC-LoRA layer of the model, in IR order (the runtime batches their composition MLPs). */
+export function ucLoraLayers(ir: IR): UcLoraLayer[] {
+  return ir.modules
+    .filter((m) => m.kind === 'uc_lora')
+    .map((m) => {
+      const layerPath = m.path.slice(0, -'.uc_lora'.length);
+      const o = loraOf({ kind: 'uc_lora', options: {} } as unknown as ConditioningRef, modulesOf(ir, m.block), layerPath, ir) as UcLoraOpts;
+      return [m.path, o] as const;
+    });
 }
 
 function lorasOn(conds: ConditioningRef[], mods: Map<string, Module>, layerPath: string, ir: IR): LoraOpts[] {

@@ -8,7 +8,7 @@ import { relative } from 'node:path';
 import type { Project, SourceFile, VariableDeclarationKind as VDK } from 'ts-morph';
 import type { IR } from '../ir/types.ts';
 import { computeStats } from '../analysis/stats.ts';
-import { embeddingOpts, headOpts, paramSpecs, resampleOpts, resBlockOpts } from './descriptors.ts';
+import { embeddingOpts, headOpts, paramSpecs, resampleOpts, resBlockOpts, ucLoraLayers } from './descriptors.ts';
 
 export interface EmitOptions {
   /** Module specifier of the runtime (default `unetc/runtime`). */
@@ -31,7 +31,9 @@ export function modelSourceFile(project: Project, ir: IR, o: EmitOptions): Sourc
  * \`unetc compile\`. ${stats.totalParams.toLocaleString('en-US')} parameters (${stats.trainableParams.toLocaleString('en-US')} trainable).
  */`);
   // tfjs comes through the runtime, so generated code resolves it wherever it is written.
+  const ucLora = ucLoraLayers(ir);
   const runtimeNames = ['tf', 'ParamStore', 'paramSpecsFromRows', 'embedding', 'resBlock', 'resampleStep', 'head', 'conv', 'type Cond', 'type ParamRow', 'type BlockContext'];
+  if (ucLora.length > 1) runtimeNames.push('type UcLoraLayer');
   sf.addImportDeclaration({ moduleSpecifier: o.runtime ?? 'unetc/runtime', namedImports: runtimeNames });
 
   sf.addVariableStatement({
@@ -87,7 +89,15 @@ export function modelSourceFile(project: Project, ir: IR, o: EmitOptions): Sourc
   const emb = ir.blocks.find((b) => b.kind === 'embedding');
   if (usesV) body.push(`// the condition vector v (${where(emb!.origin.file, emb!.origin.line)})`, 'const v = embedding(p, cond, embeddingOptions);');
   else body.push('// no layer reads a condition vector v', 'const v = undefined;');
-  body.push('const ctx: BlockContext = { training, seed, lora: { t: cond.noise, classes: cond.classes, v } };', 'const skips: tf.Tensor4D[] = [];', 'let h = x;');
+  if (ucLora.length > 1) {
+    sf.addVariableStatement({
+      declarationKind: CONST,
+      leadingTrivia: '// Every UC-LoRA layer: the runtime runs the composition MLPs of one shape as one batched MLP.\n',
+      declarations: [{ name: 'ucLoraLayers', type: 'readonly UcLoraLayer[]', initializer: lit(ucLora) }],
+    });
+  }
+  const loraInputs = `{ t: cond.noise, classes: cond.classes, v${ucLora.length > 1 ? ', ucLora: ucLoraLayers' : ''} }`;
+  body.push(`const ctx: BlockContext = { training, seed, lora: ${loraInputs} };`, 'const skips: tf.Tensor4D[] = [];', 'let h = x;');
   for (const b of ir.blocks) {
     if (b.kind === 'embedding') continue;
     const input = b.skipIn !== undefined ? 'tf.concat([h, skips.pop()!], 3) as tf.Tensor4D' : 'h';
