@@ -1,6 +1,6 @@
 /**
  * `unetc eval RUN_DIR|CKPT [--n 10000] [--steps K] [--sampler ddim|ancestral|heun] [--batch B] [--seed S]
- *   [--raw] [--classifier WEIGHTS] [--backend NAME] [--json]`
+ *   [--raw] [--classifier WEIGHTS] [--backend NAME] [--threads N] [--json]`
  *
  * MNIST sample quality: generates n samples from a run's checkpoint (EMA weights when present),
  * and reports the Frechet distance between the features of a small MNIST classifier
@@ -9,7 +9,7 @@
  */
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { backendOption, intOption, parse, UsageError } from './io.ts';
+import { backendOption, intOption, parse, threadsOption, UsageError } from './io.ts';
 import { importTs, loadRuntime, packageRoot, resolveRunTarget } from './runtimeLoader.ts';
 
 type EvalModule = typeof import('../eval/index.ts');
@@ -35,10 +35,12 @@ export async function evalCommand(args: string[]): Promise<number> {
     raw: { type: 'boolean' },
     classifier: { type: 'string' },
     backend: { type: 'string' },
+    threads: { type: 'string' },
     json: { type: 'boolean' },
   });
   if (positionals.length !== 1) throw new UsageError('takes a run folder or a checkpoint file');
   const backend = backendOption(values.backend);
+  const threads = threadsOption(values.threads);
   if (values.sampler && !SAMPLERS.includes(values.sampler)) throw new UsageError(`--sampler is one of ${SAMPLERS.join(', ')}; got '${values.sampler}'`);
   const n = intOption(values.n, 'n', 2) ?? 10000;
   const steps = intOption(values.steps, 'steps', 1);
@@ -50,7 +52,7 @@ export async function evalCommand(args: string[]): Promise<number> {
   const rt = await loadRuntime();
   const { checkpoint, modelDir } = resolveRunTarget(positionals[0], rt);
 
-  await rt.selectBackend({ name: backend });
+  await rt.selectBackend({ name: backend, threads });
   const ev = await importTs<EvalModule>(join(packageRoot(), 'src', 'eval', 'index.ts'));
   const mod = await importTs<ModelModule>(join(modelDir, 'model.ts'));
   const cfg = mod.config;

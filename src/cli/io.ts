@@ -37,3 +37,10 @@ export function backendOption(v: string | undefined): BackendName | undefined {
   if (!['tensorflow', 'wasm', 'cpu'].includes(v)) throw new UsageError(`--backend is one of tensorflow, wasm, cpu; got '${v}'`);
   return v as BackendName;
 }
+
+/** `--threads N` (wasm threads, 1 to 8); undefined leaves it to UNETC_WASM_THREADS, else 1. */
+export function threadsOption(v: string | undefined): number | undefined {
+  const n = intOption(v, 'threads');
+  if (n !== undefined && n > 8) throw new UsageError(`--threads takes a whole number from 1 to 8, got '${v}'`);
+  return n;
+}

@@ -19,14 +19,23 @@ const COMMANDS: Record<string, { run: (args: string[]) => Promise<number> | numb
   diff: { run: diffCommand, help: 'diff A.unet B.unet [--json] [--source]   compare two models module by module' },
   ablate: { run: ablateCommand, help: 'ablate BASE --grid T=V1,V2 [--zip ...] --out DIR [--train STEPS --data mnist]  variant specs + summary' },
   stats: { run: statsCommand, help: 'stats FILE [--json]                  parameters, FLOPs and memory of a model' },
-  train: { run: trainCommand, help: 'train SPEC [--data mnist] [--steps N] [--batch B] [--out RUN_DIR] [--resume] [--seed S] [--backend NAME] [--init-from CKPT]' },
+  train: { run: trainCommand, help: 'train SPEC [--data mnist] [--steps N] [--batch B] [--out RUN_DIR] [--resume] [--seed S] [--backend NAME] [--threads N] [--init-from CKPT]' },
   sample: { run: sampleCommand, help: 'sample RUN_DIR|CKPT [--n 64] [--steps K] [--class C | --class-vector W,...] [--sweep interp:I,J|scale:I] [--out grid.png]' },
   eval: { run: evalCommand, help: 'eval RUN_DIR|CKPT [--n 10000] [--steps K] [--json]   MNIST Frechet distance and class histogram' },
   fmt: { run: fmtCommand, help: 'fmt FILE... [--check]                print specs in canonical form (in place)' },
 };
 
 export function usage(): string {
-  return ['usage: unetc <command> [options]', '', 'commands:', ...Object.values(COMMANDS).map((c) => `  ${c.help}`)].join('\n');
+  return [
+    'usage: unetc <command> [options]',
+    '',
+    'commands:',
+    ...Object.values(COMMANDS).map((c) => `  ${c.help}`),
+    '',
+    'train, sample and eval take --backend NAME (tensorflow, wasm or cpu) and --threads N: wasm threads, 1 to 8',
+    '  (default 1, or UNETC_WASM_THREADS). More than 1 is experimental: a watchdog kills a process hung in the',
+    '  wasm threads after UNETC_WASM_WATCHDOG_SECONDS (default 300; 0 turns it off).',
+  ].join('\n');
 }
 
 export async function main(argv: string[]): Promise<number> {

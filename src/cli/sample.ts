@@ -1,9 +1,10 @@
 /**
  * `unetc sample RUN_DIR|CKPT [--n 64] [--steps K] [--sampler ddim|ancestral|heun] [--class C]
- *   [--class-vector w0,w1,...] [--sweep interp:I,J | scale:I] [--values v1,v2,...] [--seed S] [--out grid.png]`
+ *   [--class-vector w0,w1,...] [--sweep interp:I,J | scale:I] [--values v1,v2,...] [--seed S] [--out grid.png]
+ *   [--backend NAME] [--threads N]`
  */
 import { join, resolve } from 'node:path';
-import { backendOption, intOption, parse, UsageError } from './io.ts';
+import { backendOption, intOption, parse, threadsOption, UsageError } from './io.ts';
 import { importTs, loadRuntime, resolveRunTarget } from './runtimeLoader.ts';
 
 const nums = (s: string, what: string): number[] => {
@@ -25,6 +26,7 @@ export async function sampleCommand(args: string[]): Promise<number> {
     out: { type: 'string' },
     raw: { type: 'boolean' },
     backend: { type: 'string' },
+    threads: { type: 'string' },
     json: { type: 'boolean' },
   });
   if (positionals.length !== 1) throw new UsageError('takes a run folder or a checkpoint file');
@@ -38,7 +40,7 @@ export async function sampleCommand(args: string[]): Promise<number> {
       ? { kind: 'interp', i: Number(m[2]), j: Number(m[3]), values: values.values ? nums(values.values, '--values') : [0, 0.25, 0.5, 0.75, 1] }
       : { kind: 'scale', i: Number(m[5]), values: values.values ? nums(values.values, '--values') : [-1, 0, 1, 2, 3, 4, 5] };
   }
-  await rt.selectBackend({ name: backendOption(values.backend) });
+  await rt.selectBackend({ name: backendOption(values.backend), threads: threadsOption(values.threads) });
   const mod = await importTs<{ sample: (o: import('../runtime/index.ts').SampleOptions) => { out: string; shape: number[]; finite: boolean } }>(join(modelDir, 'train.ts'));
   const out = resolve(values.out ?? join(runDir, 'sample.png'));
   try {

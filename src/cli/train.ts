@@ -1,12 +1,12 @@
 /**
  * `unetc train SPEC [--data mnist | cifar10:PATH | folder:PATH] [--steps N] [--batch B] [--out RUN_DIR]
- *   [--resume] [--seed S] [--backend NAME] [--init-from CKPT] [--sample-every K] [--sample-count N]
+ *   [--resume] [--seed S] [--backend NAME] [--threads N] [--init-from CKPT] [--sample-every K] [--sample-count N]
  *   [--sample-steps K] [--checkpoint-every K] [--keep K] [--limit N] [--lr X] [--json]`
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { compileSpec, writeCompiled } from '../emit/compile.ts';
-import { backendOption, intOption, parse, reportDiagnostics, UsageError, type BackendName } from './io.ts';
+import { backendOption, intOption, parse, reportDiagnostics, threadsOption, UsageError, type BackendName } from './io.ts';
 import { importTs, loadRuntime, runtimeEntry } from './runtimeLoader.ts';
 
 /** What `unetc train` and `unetc ablate --train` pass to a training run. */
@@ -16,6 +16,8 @@ export interface TrainSpecOptions {
   steps: number;
   limit?: number;
   backend?: BackendName;
+  /** wasm threads (undefined: UNETC_WASM_THREADS, else 1). */
+  threads?: number;
   /** Everything the runtime's training loop takes besides data, output folder and steps. */
   run: Omit<import('../runtime/index.ts').TrainOptions, 'data' | 'outDir' | 'steps' | 'stop'>;
 }
@@ -36,7 +38,7 @@ export async function trainSpec(spec: string, o: TrainSpecOptions): Promise<{ st
   writeFileSync(join(o.outDir, 'ir.json'), JSON.stringify(result.ir) + '\n');
 
   const rt = await loadRuntime();
-  await rt.selectBackend({ name: o.backend });
+  await rt.selectBackend({ name: o.backend, threads: o.threads });
   const stop = { requested: false };
   const onSigint = () => {
     if (stop.requested) process.exit(130);
@@ -69,6 +71,7 @@ export async function trainCommand(args: string[]): Promise<number> {
     resume: { type: 'boolean' },
     seed: { type: 'string' },
     backend: { type: 'string' },
+    threads: { type: 'string' },
     'init-from': { type: 'string' },
     'sample-every': { type: 'string' },
     'sample-count': { type: 'string' },
@@ -91,6 +94,7 @@ export async function trainCommand(args: string[]): Promise<number> {
     steps: intOption(values.steps, 'steps') ?? 1000,
     limit: intOption(values.limit, 'limit'),
     backend: backendOption(values.backend),
+    threads: threadsOption(values.threads),
     run: {
       batch: intOption(values.batch, 'batch'),
       seed: intOption(values.seed, 'seed', 0),
