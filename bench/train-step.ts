@@ -8,7 +8,10 @@
  * per-core comparison, since the wasm backend runs on one thread under Node).
  * Median of --steps (default 10) steps after --warmup (default 3). Writes bench/results/train-step.json.
  *
- *   npm run bench:train-step [-- --profile] [-- --steps N --warmup N --batch N --only a|b --no-torch1]
+ *   npm run bench:train-step [-- --profile] [-- --steps N --warmup N --batch N --only a|b --no-torch1 --threads N]
+ *
+ * --threads N runs the wasm backend with N threads (src/runtime/backend/wasmThreads.ts; default 1)
+ * and writes bench/results/train-step-threadsN.json instead.
  *
  * --profile adds one tf.profile'd step of model (b) after the timed ones and prints the top
  * kernels by time with their share (also in the JSON), plus torch's top ops for the same step.
@@ -67,6 +70,7 @@ interface ChildResult {
   spec: string;
   from: string;
   backend: string;
+  threads: number | undefined;
   params: number;
   trainable: number;
   batch: number;
@@ -100,7 +104,8 @@ async function child(spec: string): Promise<void> {
   const steps = Number(argValue('--steps') ?? 10);
   const micro = Number(argValue('--micro') ?? 1);
   const prototype = hasFlag('--prototype-memory-fix');
-  const backend = await selectBackend({ name: 'wasm', log: (m) => process.stderr.write(m + '\n') });
+  const threads = argValue('--threads') === undefined ? undefined : Number(argValue('--threads'));
+  const backend = await selectBackend({ name: 'wasm', threads, log: (m) => process.stderr.write(m + '\n') });
   if (prototype) shareIdentity();
   const { mod, from } = await loadModel(join(ROOT, spec));
   const model = mod.createModel(0);
@@ -126,6 +131,7 @@ async function child(spec: string): Promise<void> {
     spec,
     from,
     backend: backend.name,
+    threads: backend.threads,
     params: mod.paramCount,
     trainable: mod.trainableParamCount,
     batch,
@@ -197,7 +203,7 @@ async function child(spec: string): Promise<void> {
 /** Runs the tfjs side of one model in a fresh node process. */
 function runChild(
   spec: string,
-  o: { batch: number; warmup: number; steps: number; profile: boolean; micro: number; prototype: boolean },
+  o: { batch: number; warmup: number; steps: number; profile: boolean; micro: number; prototype: boolean; threads?: number },
 ): Promise<ChildResult> {
   const args = [
     join(ROOT, 'bin', 'run-ts.mjs'),
@@ -215,6 +221,7 @@ function runChild(
   ];
   if (o.profile) args.push('--profile');
   if (o.prototype) args.push('--prototype-memory-fix');
+  if (o.threads !== undefined) args.push('--threads', String(o.threads));
   return new Promise((resolve, reject) => {
     const p = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
@@ -247,7 +254,7 @@ class ChildFailure extends Error {
 /** The step at the full batch, else with 2, then 4 micro-batches when the child runs out of wasm memory. */
 async function runWithFallback(
   spec: string,
-  o: { batch: number; warmup: number; steps: number; profile: boolean; prototype: boolean },
+  o: { batch: number; warmup: number; steps: number; profile: boolean; prototype: boolean; threads?: number },
 ): Promise<{ res: ChildResult; attempts: { micro: number; error: string }[] }> {
   const attempts: { micro: number; error: string }[] = [];
   for (const micro of [1, 2, 4]) {
@@ -276,6 +283,7 @@ async function main(): Promise<void> {
   const torch1 = !hasFlag('--no-torch1') && !hasFlag('--prototype-memory-fix');
   const prototype = hasFlag('--prototype-memory-fix');
   const noTorch = hasFlag('--no-torch') || prototype;
+  const threads = argValue('--threads') === undefined ? undefined : Number(argValue('--threads'));
   const machine = machineInfo();
   const torch = torchStatus();
   console.log(
@@ -296,7 +304,7 @@ async function main(): Promise<void> {
     const doProfile = profile && m.key === 'b';
     console.log(`\n(${m.key}) ${m.spec}: tfjs (wasm) at batch ${batch}, ${warmup} warm-up + ${steps} steps`);
     const load0 = loadAvg();
-    const { res: tfjs, attempts } = await runWithFallback(m.spec, { batch, warmup, steps, profile: doProfile, prototype });
+    const { res: tfjs, attempts } = await runWithFallback(m.spec, { batch, warmup, steps, profile: doProfile, prototype, threads });
     if (tfjs.profile) profileOut = tfjs.profile;
     let tw2: TwinResult | undefined;
     let tw1: TwinResult | undefined;
@@ -317,6 +325,7 @@ async function main(): Promise<void> {
       spec: m.spec,
       params: tfjs.params,
       batch,
+      tfjs_threads: tfjs.threads,
       tfjs_micro_batches: tfjs.micro,
       tfjs_attempts: attempts,
       tfjs_runtime: tfjs.prototype ? 'PROTOTYPE memory fix (bench/memory-fix-prototype.ts)' : 'unetc runtime as is',
@@ -410,14 +419,17 @@ async function main(): Promise<void> {
     batch,
     warmup,
     steps,
-    tfjs_backend: 'wasm (1 thread: tfjs-backend-wasm disables threads under Node)',
+    tfjs_backend:
+      threads !== undefined && threads > 1
+        ? `wasm (${threads} threads, threaded build forced by src/runtime/backend/wasmThreads.ts)`
+        : 'wasm (1 thread: tfjs-backend-wasm disables threads under Node)',
     tfjs_runtime: prototype ? 'PROTOTYPE memory fix (bench/memory-fix-prototype.ts), not the runtime' : 'unetc runtime as is',
     torch: torch.ok ? { version: torch.version, python: torch.python, threads: 2, openblas_threads: 1, config: torch.config } : { skipped: torch.why },
     models,
     profile: profileOut ? { tfjs: profileOut, torch_top_ops: torchProfile } : undefined,
     machine: { ...machine, loadavg_end: loadAvg() },
   };
-  console.log(`\nwrote ${writeResult(prototype ? 'train-step-prototype.json' : 'train-step.json', out)}`);
+  console.log(`\nwrote ${writeResult(prototype ? 'train-step-prototype.json' : threads !== undefined ? `train-step-threads${threads}.json` : 'train-step.json', out)}`);
   for (const m of models) {
     const mem = m.memory as { full_batch_fits: boolean; measured_at: string; wasm_heap_gib: number | null; headroom_gib: number | null };
     console.log(
