@@ -215,14 +215,18 @@ describe('UC-LoRA composition MLPs batched across layers', () => {
       expect(batched.shape).toEqual([4, o.bases]);
       expect(maxAbs(one, batched) / tf.max(tf.abs(one)).dataSync()[0], path).toBeLessThan(1e-5);
     }
-    // Gradients of a loss reading every layer's omegas.
-    const vars = p.trainable();
+    // Gradients of a loss reading every layer's omegas, including through v (in a model v comes
+    // from the trainable embedding network).
+    const vVar = tf.variable(v, true, 'v');
+    const vars = [...p.trainable(), vVar];
     const loss = (batched: boolean) => () =>
-      tf.addN(layers.map(([path, o], i) => tf.sum(tf.mul(batched ? compositionWeights(p, path, o, { v, ucLora: layers }) : ucLoraMlp(p, path, o, v), i + 1)))) as tf.Scalar;
+      tf.addN(layers.map(([path, o], i) => tf.sum(tf.mul(batched ? compositionWeights(p, path, o, { v: vVar as tf.Tensor2D, ucLora: layers }) : ucLoraMlp(p, path, o, vVar as tf.Tensor2D), i + 1)))) as tf.Scalar;
     const ga = tf.variableGrads(loss(false), vars).grads;
     const gb = tf.variableGrads(loss(true), vars).grads;
     expect(Object.keys(gb).sort()).toEqual(Object.keys(ga).sort());
+    expect(Object.keys(ga)).toContain('v');
     for (const name of Object.keys(ga)) expect(maxAbs(ga[name], gb[name]) / Math.max(1e-3, tf.max(tf.abs(ga[name])).dataSync()[0]), name).toBeLessThan(1e-5);
+    vVar.dispose();
     p.dispose();
   });
 });

@@ -97,10 +97,19 @@ function batchedUcLoraOmegas(p: ParamStore, inp: LoraInputs): Map<string, tf.Ten
     const o = layers[0][1];
     const count = layers.length;
     const stacked = (name: string, shape: number[]) => tf.reshape(tf.stack(layers.map(([path]) => p.get(`${path}.${name}`))), shape);
-    let h: tf.Tensor = tf.reshape(v, [1, n, d]);
+    let h: tf.Tensor = v;
     let width = d;
     [...o.mlp, o.bases].forEach((out_, i) => {
-      h = tf.add(tf.matMul(h, stacked(`mlp${i}.weight`, [count, width, out_])), stacked(`mlp${i}.bias`, [count, 1, out_]));
+      if (i === 0) {
+        // All layers read v: one [N, d] x [d, L out] product, then [L, N, out]. (A batched product
+        // of [1, N, d] by [L, d, out] would do too, but tfjs 4.22's BatchMatMul gradient does not
+        // reduce a broadcast batch axis.)
+        const w0 = tf.concat(layers.map(([path]) => p.get(`${path}.mlp0.weight`)), 1);
+        h = tf.transpose(tf.reshape(tf.matMul(v, w0 as tf.Tensor2D), [n, count, out_]), [1, 0, 2]);
+        h = tf.add(h, stacked('mlp0.bias', [count, 1, out_]));
+      } else {
+        h = tf.add(tf.matMul(h, stacked(`mlp${i}.weight`, [count, width, out_])), stacked(`mlp${i}.bias`, [count, 1, out_]));
+      }
       if (i < o.mlp.length) {
         const g = o.groups[i];
         const hg = tf.reshape(h, [count, n, g, out_ / g]);
