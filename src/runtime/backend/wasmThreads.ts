@@ -242,8 +242,14 @@ const fs = require('node:fs');
 const beat = new Int32Array(workerData.heartbeat);
 const timeoutMs = workerData.timeoutMs;
 const samples = [];
+let lastPoll = Date.now();
 setInterval(() => {
   const now = Date.now();
+  // A poll much later than due means this thread did not run either (the
+  // process was stopped, e.g. Ctrl-Z, or the machine slept): start over, or
+  // the first poll after resuming would see a long silence.
+  if (now - lastPoll > 5 * workerData.pollMs + 2000) samples.length = 0;
+  lastPoll = now;
   const u = process.cpuUsage();
   const s = { now, beat: Atomics.load(beat, 0), cpuMs: (u.user + u.system) / 1000 };
   samples.push(s);
