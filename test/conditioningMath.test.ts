@@ -7,7 +7,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { selectBackend } from '../src/runtime/backend/select.ts';
-import { compositionWeights, conv1x1WithLoraWeights, loraDelta, perSampleWeightsCheaper, repeatBases, ucLoraMlp, type LoraOpts, type UcLoraLayer, type UcLoraOpts } from '../src/runtime/lora.ts';
+import { compositionWeights, convWithLoraWeights, loraDelta, perSampleWeightsCheaper, repeatBases, ucLoraMlp, type LoraOpts, type UcLoraLayer, type UcLoraOpts } from '../src/runtime/lora.ts';
 import { conv } from '../src/runtime/layers.ts';
 import { interpolationTable, ParamStore, type ParamSpec } from '../src/runtime/params.ts';
 
@@ -122,7 +122,7 @@ describe('ClassLoRA', () => {
   });
 });
 
-describe('LoRA on a 1x1 conv through per-sample weights', () => {
+describe.each([1, 3])('LoRA on a conv of kernel %i through per-sample weights', (k) => {
   // Two LoRA layers on one conv (UC-LoRA with bias and trainable scale, and TimeLoRA), random
   // weights everywhere so no term is trivially zero.
   const [n, h, w, cin, cout, r] = [3, 4, 4, 6, 5, 2];
@@ -131,9 +131,9 @@ describe('LoRA on a 1x1 conv through per-sample weights', () => {
   const build = () =>
     new ParamStore(
       [
-        spec('c.weight', [cout, cin, 1, 1], 'normal(0.5)', 'conv'),
+        spec('c.weight', [cout, cin, k, k], 'normal(0.5)', 'conv'),
         spec('c.bias', [cout], 'normal(0.5)'),
-        spec('c.uc_lora.down', [3 * r, cin], 'normal(0.5)', { loraDown: 1 }),
+        spec('c.uc_lora.down', [3 * r, cin * k * k], 'normal(0.5)', { loraDown: k }),
         spec('c.uc_lora.up', [cout, 3 * r], 'normal(0.5)', 'linear'),
         spec('c.uc_lora.bias', [3 * r, cout], 'normal(0.5)'),
         spec('c.uc_lora.scale', [1], 'normal(1)'),
@@ -143,7 +143,7 @@ describe('LoRA on a 1x1 conv through per-sample weights', () => {
         spec('c.uc_lora.mlp0_norm.bias', [4], 'normal(1)'),
         spec('c.uc_lora.mlp1.weight', [3, 4], 'normal(0.5)', 'linear'),
         spec('c.uc_lora.mlp1.bias', [3], 'normal(0.5)'),
-        spec('c.time_lora.down', [2 * r, cin], 'normal(0.5)', { loraDown: 1 }),
+        spec('c.time_lora.down', [2 * r, cin * k * k], 'normal(0.5)', { loraDown: k }),
         spec('c.time_lora.up', [cout, 2 * r], 'normal(0.5)', 'linear'),
         spec('c.time_lora.omega', [10, 2], 'normal(1)'),
       ],
@@ -155,11 +155,11 @@ describe('LoRA on a 1x1 conv through per-sample weights', () => {
     const x = tf.randomNormal([n, h, w, cin], 0, 1, 'float32', 3) as tf.Tensor4D;
     const inp = { v: tf.randomNormal([n, 5], 0, 1, 'float32', 4) as tf.Tensor2D, t: tf.tensor1d([0, 7, 9], 'int32') as tf.Tensor1D };
     const viaPath = (xi: tf.Tensor4D) => {
-      let y = conv(p, 'c', xi, { kernel: 1 });
-      for (const o of [uc, time]) y = tf.add(y, loraDelta(p, `c.${o.kind}`, xi, { kernel: 1, stride: 1, pad: 0 }, o, inp));
+      let y = conv(p, 'c', xi, { kernel: k });
+      for (const o of [uc, time]) y = tf.add(y, loraDelta(p, `c.${o.kind}`, xi, { kernel: k, stride: 1, pad: (k - 1) / 2 }, o, inp));
       return y;
     };
-    const viaWeights = (xi: tf.Tensor4D) => conv1x1WithLoraWeights(p, 'c', xi, [uc, time], inp);
+    const viaWeights = (xi: tf.Tensor4D) => convWithLoraWeights(p, 'c', xi, k, [uc, time], inp);
     // A fixed random cotangent makes the scalar loss sensitive to every output element.
     const dy = tf.randomNormal([n, h, w, cout], 0, 1, 'float32', 5);
     const vars = p.trainable();
@@ -168,10 +168,11 @@ describe('LoRA on a 1x1 conv through per-sample weights', () => {
       const ga = tf.variableGrads(() => tf.sum(tf.mul(a(x), dy)) as tf.Scalar, vars);
       const gb = tf.variableGrads(() => tf.sum(tf.mul(b(x), dy)) as tf.Scalar, vars);
       expect(Object.keys(gb.grads).sort()).toEqual(vars.map((v) => v.name).sort());
-      for (const name of Object.keys(ga.grads)) {
-        const scale = Math.max(1, tf.max(tf.abs(ga.grads[name])).dataSync()[0]);
-        expect(maxAbs(ga.grads[name], gb.grads[name]) / scale, name).toBeLessThan(1e-5);
-      }
+      // float32 rounding in each gradient scales with the largest terms summed into it; the MLP's
+      // gradients come through omega from terms as large as the largest gradient here (GroupNorm
+      // then cancels most of them), so errors are measured against the largest gradient of all.
+      const scale = Math.max(...Object.values(ga.grads).map((g) => tf.max(tf.abs(g)).dataSync()[0]));
+      for (const name of Object.keys(ga.grads)) expect(maxAbs(ga.grads[name], gb.grads[name]) / scale, name).toBeLessThan(1e-6);
       const [dxa] = tf.grads((xi: tf.Tensor) => tf.sum(tf.mul(a(xi as tf.Tensor4D), dy)))([x]);
       const [dxb] = tf.grads((xi: tf.Tensor) => tf.sum(tf.mul(b(xi as tf.Tensor4D), dy)))([x]);
       expect(maxAbs(dxa, dxb)).toBeLessThan(1e-4);
@@ -179,11 +180,19 @@ describe('LoRA on a 1x1 conv through per-sample weights', () => {
     p.dispose();
   });
 
-  it('is chosen exactly when C_in C_out < H W (C_in + C_out): composing costs C_in C_out m r, the path H W (C_in + C_out) m r', () => {
-    expect(perSampleWeightsCheaper(64, 192, 16 * 16)).toBe(true); // 12,288 < 65,536
-    expect(perSampleWeightsCheaper(128, 384, 8 * 8)).toBe(false); // 49,152 > 32,768
-    expect(perSampleWeightsCheaper(128, 128, 8 * 8)).toBe(false); // 16,384 = 16,384: a tie keeps the path
-    expect(perSampleWeightsCheaper(128, 128, 9 * 9)).toBe(true); // 16,384 < 20,736
+  it('is chosen exactly when k^2 C_in C_out < H W (k^2 C_in + C_out), and for k > 1 only while the patches stay under 64 MiB', () => {
+    if (k === 1) {
+      expect(perSampleWeightsCheaper(64, 192, 16 * 16)).toBe(true); // 12,288 < 65,536
+      expect(perSampleWeightsCheaper(128, 384, 8 * 8)).toBe(false); // 49,152 > 32,768
+      expect(perSampleWeightsCheaper(128, 128, 8 * 8)).toBe(false); // 16,384 = 16,384: a tie keeps the path
+      expect(perSampleWeightsCheaper(128, 128, 9 * 9)).toBe(true); // 16,384 < 20,736
+      expect(perSampleWeightsCheaper(64, 192, 16 * 16, 1, 100_000)).toBe(true); // no patches for 1x1
+    } else {
+      expect(perSampleWeightsCheaper(10, 10, 32 * 32, 3, 64)).toBe(true); // 900 < 1024 * 100; patches 23.6 MB
+      expect(perSampleWeightsCheaper(512, 512, 2 * 2, 3, 1)).toBe(false); // 2,359,296 > 4 * 5,120
+      expect(perSampleWeightsCheaper(40, 40, 32 * 32, 3, 64)).toBe(false); // cheaper, but patches 94 MB > 64 MiB
+      expect(perSampleWeightsCheaper(40, 40, 32 * 32, 3, 16)).toBe(true); // 23.6 MB
+    }
   });
 
   it('repeats each composition weight r times, basis-major', () => {

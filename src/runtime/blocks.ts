@@ -6,7 +6,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { attentionCore, conv, convTranspose, dropout, linear, norm, resample, silu, type NormOpts } from './layers.ts';
-import { conv1x1WithLoraWeights, loraDelta, perSampleWeightsCheaper, type LoraInputs, type LoraOpts } from './lora.ts';
+import { convWithLoraWeights, loraDelta, perSampleWeightsCheaper, type LoraInputs, type LoraOpts } from './lora.ts';
 import { nameSeed, type ParamStore } from './params.ts';
 
 /** A modulation by v: shift or scale-and-shift, at the block input, after conv0, or on norm1. */
@@ -64,9 +64,9 @@ function modulate(x: tf.Tensor4D, params: tf.Tensor2D, kind: 'shift' | 'scale_sh
 
 /** A stride-1 conv plus its LoRA layers, in whichever exact formulation costs less here (lora.ts). */
 function convWithLora(p: ParamStore, path: string, x: tf.Tensor4D, kernel: number, loras: LoraOpts[], ctx: BlockContext): tf.Tensor4D {
-  const [, h, w, cin] = x.shape;
-  if (kernel === 1 && loras.length > 0 && perSampleWeightsCheaper(cin, p.get(`${path}.weight`).shape[3]!, h * w)) {
-    return conv1x1WithLoraWeights(p, path, x, loras, ctx.lora);
+  const [n, h, w, cin] = x.shape;
+  if (loras.length > 0 && perSampleWeightsCheaper(cin, p.get(`${path}.weight`).shape[3]!, h * w, kernel, n)) {
+    return convWithLoraWeights(p, path, x, kernel, loras, ctx.lora);
   }
   let y = conv(p, path, x, { kernel });
   const pad = Math.floor((kernel - 1) / 2);

@@ -151,27 +151,52 @@ export function loraDelta(p: ParamStore, path: string, x: tf.Tensor4D, t: LoraTa
   return delta;
 }
 
+/** Patches larger than this (bytes, whole batch) keep a k x k conv on the down/up path. */
+const MAX_PATCH_BYTES = 64 * 2 ** 20;
+
 /**
- * Whether a 1x1 (stride 1) conv with LoRA layers is cheaper with per-sample weights
+ * Whether a stride-1 k x k conv with LoRA layers is cheaper with per-sample weights
  * W_n = W + sum_l s_l A_l diag(omega_rep_l[n]) B_l than with the down/up path. Per sample and
- * LoRA layer, the path costs H W (C_in + C_out) m r multiply-adds (forward; backward twice that),
- * composing W_n costs C_in C_out m r, and the product with W_n costs what the plain conv costs
- * (its per-sample weight gradient is the plain conv's weight gradient before the sum over the
- * batch). So compose when C_in C_out < H W (C_in + C_out): at 16x16 with 64 channels the
- * path costs 5x more; at 8x8 with 128 channels (qkv) the composition costs 1.5x more.
+ * LoRA layer (per unit of m r), the path costs H W (k^2 C_in + C_out) multiply-adds forward (and
+ * twice that backward), composing W_n costs k^2 C_in C_out, and the conv with W_n costs what the
+ * plain conv costs (its per-sample weight gradient is the plain conv's weight gradient before the
+ * sum over the batch). So compose when k^2 C_in C_out < H W (k^2 C_in + C_out): at 16x16 with 64
+ * channels (1x1, attention) the path costs 5x more; at 8x8 with 128 channels (qkv) composing costs
+ * 1.5x more; on nano diffusion's 3x3 convs of 10-40 channels at 32x32 the path costs ~100x more.
+ * For k > 1 the conv becomes a product with the k^2 C_in-wide patches of x, kept for backward:
+ * only while they stay under MAX_PATCH_BYTES.
  */
-export function perSampleWeightsCheaper(cin: number, cout: number, pixels: number): boolean {
-  return cin * cout < pixels * (cin + cout);
+export function perSampleWeightsCheaper(cin: number, cout: number, pixels: number, kernel = 1, batch = 1): boolean {
+  const k2 = kernel * kernel;
+  if (kernel > 1 && batch * pixels * k2 * cin * 4 > MAX_PATCH_BYTES) return false;
+  return k2 * cin * cout < pixels * (k2 * cin + cout);
 }
 
 /**
- * A 1x1 conv (weight [1, 1, C_in, C_out], bias [C_out]) plus its LoRA layers, through per-sample
- * weights: y_n = x_n W_n + b + sum_l s_l omega_rep_l[n] Bias_l, one batched matmul
- * [N, HW, C_in] x [N, C_in, C_out]. Equal to conv + loraDelta for each layer (tested).
+ * The k x k patches of x for a stride-1 conv with symmetric zero padding: [N, Ho, Wo, k k C_in],
+ * ordered (i, j, c) as a weight [k, k, C_in, C_out] flattens. Pad, k^2 slices, one concat; the
+ * gradient is one SplitV, k^2 pads and their sum.
  */
-export function conv1x1WithLoraWeights(p: ParamStore, path: string, x: tf.Tensor4D, loras: readonly LoraOpts[], inp: LoraInputs, bias = true): tf.Tensor4D {
-  const [n, h, w, cin] = x.shape;
-  const w0 = p.get(`${path}.weight`) as tf.Tensor4D; // [1, 1, C_in, C_out]
+export function patches(x: tf.Tensor4D, kernel: number, pad: number): tf.Tensor4D {
+  if (kernel === 1 && pad === 0) return x;
+  const [n, h, w, c] = x.shape;
+  const xp = pad > 0 ? tf.pad(x, [[0, 0], [pad, pad], [pad, pad], [0, 0]]) : x;
+  const [ho, wo] = [h + 2 * pad - kernel + 1, w + 2 * pad - kernel + 1];
+  const cols: tf.Tensor4D[] = [];
+  for (let i = 0; i < kernel; i++) for (let j = 0; j < kernel; j++) cols.push(tf.slice(xp, [0, i, j, 0], [n, ho, wo, c]));
+  return tf.concat(cols, 3);
+}
+
+/**
+ * A stride-1 conv (weight [k, k, C_in, C_out], bias [C_out]) plus its LoRA layers, through
+ * per-sample weights: y_n = patches(x_n) W_n + b + sum_l s_l omega_rep_l[n] Bias_l, one batched
+ * matmul [N, HoWo, k^2 C_in] x [N, k^2 C_in, C_out]. Equal to conv + loraDelta per layer (tested).
+ */
+export function convWithLoraWeights(p: ParamStore, path: string, x: tf.Tensor4D, kernel: number, loras: readonly LoraOpts[], inp: LoraInputs, bias = true): tf.Tensor4D {
+  const pad = Math.floor((kernel - 1) / 2);
+  const cols = patches(x, kernel, pad);
+  const [n, h, w, cin] = cols.shape; // cin: k^2 C_in
+  const w0 = p.get(`${path}.weight`) as tf.Tensor4D; // [k, k, C_in, C_out]
   const cout = w0.shape[3];
   let weights: tf.Tensor = tf.reshape(w0, [1, cin, cout]);
   let perSampleBias: tf.Tensor | null = null;
@@ -179,9 +204,9 @@ export function conv1x1WithLoraWeights(p: ParamStore, path: string, x: tf.Tensor
     const lp = `${path}.${o.kind}`;
     const rep = repeatBases(compositionWeights(p, lp, o, inp), o.rank); // [N, m r]
     const mr = rep.shape[1];
-    const down = tf.reshape(p.get(`${lp}.down`), [1, cin, mr]);
+    const down = tf.reshape(p.get(`${lp}.down`), [1, cin, mr]); // [k, k, C_in, m r] flattened like the weight
     const up = p.get(`${lp}.up`) as tf.Tensor2D; // [m r, C_out]
-    // A diag(rep_n) B for every n: scale A's columns per sample, then one [N C_in, m r] x [m r, C_out] product.
+    // A diag(rep_n) B for every n: scale A's columns per sample, then one [N k^2 C_in, m r] x [m r, C_out] product.
     const scaledDown = tf.reshape(tf.mul(down, tf.reshape(rep, [n, 1, mr])), [n * cin, mr]);
     let dw: tf.Tensor = tf.reshape(tf.matMul(scaledDown, up), [n, cin, cout]);
     let db: tf.Tensor | null = o.kind === 'uc_lora' && o.bias ? tf.matMul(rep, p.get(`${lp}.bias`) as tf.Tensor2D) : null;
@@ -193,7 +218,7 @@ export function conv1x1WithLoraWeights(p: ParamStore, path: string, x: tf.Tensor
     weights = tf.add(weights, dw);
     if (db) perSampleBias = perSampleBias ? tf.add(perSampleBias, db) : db;
   }
-  let y: tf.Tensor = tf.reshape(tf.matMul(tf.reshape(x, [n, h * w, cin]), weights), [n, h, w, cout]);
+  let y: tf.Tensor = tf.reshape(tf.matMul(tf.reshape(cols, [n, h * w, cin]), weights), [n, h, w, cout]);
   if (bias) y = tf.add(y, p.get(`${path}.bias`));
   if (perSampleBias) y = tf.add(y, tf.reshape(perSampleBias, [n, 1, 1, cout]));
   return y as tf.Tensor4D;
