@@ -13,6 +13,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { conv2dRaw, groupNorm1d, linear, silu } from './layers.ts';
 import type { ParamStore } from './params.ts';
+import { patches } from './patches.ts';
 
 export interface LoraTargetOpts {
   kernel: number;
@@ -170,21 +171,6 @@ export function perSampleWeightsCheaper(cin: number, cout: number, pixels: numbe
   const k2 = kernel * kernel;
   if (kernel > 1 && batch * pixels * k2 * cin * 4 > MAX_PATCH_BYTES) return false;
   return k2 * cin * cout < pixels * (k2 * cin + cout);
-}
-
-/**
- * The k x k patches of x for a stride-1 conv with symmetric zero padding: [N, Ho, Wo, k k C_in],
- * ordered (i, j, c) as a weight [k, k, C_in, C_out] flattens. Pad, k^2 slices, one concat; the
- * gradient is one SplitV, k^2 pads and their sum.
- */
-export function patches(x: tf.Tensor4D, kernel: number, pad: number): tf.Tensor4D {
-  if (kernel === 1 && pad === 0) return x;
-  const [n, h, w, c] = x.shape;
-  const xp = pad > 0 ? tf.pad(x, [[0, 0], [pad, pad], [pad, pad], [0, 0]]) : x;
-  const [ho, wo] = [h + 2 * pad - kernel + 1, w + 2 * pad - kernel + 1];
-  const cols: tf.Tensor4D[] = [];
-  for (let i = 0; i < kernel; i++) for (let j = 0; j < kernel; j++) cols.push(tf.slice(xp, [0, i, j, 0], [n, ho, wo, c]));
-  return tf.concat(cols, 3);
 }
 
 /**

@@ -1,0 +1,103 @@
+/**
+ * im2col: the k x k patches of x for a stride-1 conv with symmetric zero padding, as
+ * [N, H + 2 pad - k + 1, W + 2 pad - k + 1, k k C], ordered (i, j, c) as a conv weight
+ * [k, k, C, C_out] flattens. LoRA layers use it to run a conv with per-sample weights as one
+ * batched matmul (lora.ts).
+ *
+ * On the CPU backends (wasm, cpu) it is one pass over the data each way: a pad, k^2 slices and a
+ * concat cost 11x more on wasm (the concat's gradient, a last-axis SplitV of runs of C floats, is
+ * the slowest part). Elsewhere (tfjs-node, where reading data back would synchronise a GPU) it is
+ * written with those ops.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+
+interface Geometry {
+  n: number;
+  h: number;
+  w: number;
+  c: number;
+  k: number;
+  pad: number;
+  ho: number;
+  wo: number;
+}
+
+function geometry(shape: readonly number[], k: number, pad: number): Geometry {
+  const [n, h, w, c] = shape;
+  return { n, h, w, c, k, pad, ho: h + 2 * pad - k + 1, wo: w + 2 * pad - k + 1 };
+}
+
+/**
+ * Visits every (patch row, source row) pair: `visit(dst, src, c)` for each output pixel and tap
+ * (i, j) whose source pixel lies inside x; padded taps are skipped (they stay zero / get nothing).
+ */
+function forEachTap(g: Geometry, visit: (dst: number, src: number) => void): void {
+  const { n, h, w, c, k, pad, ho, wo } = g;
+  const kc = k * k * c;
+  for (let b = 0; b < n; b++) {
+    for (let oy = 0; oy < ho; oy++) {
+      for (let ox = 0; ox < wo; ox++) {
+        const dstPixel = ((b * ho + oy) * wo + ox) * kc;
+        for (let i = 0; i < k; i++) {
+          const y = oy + i - pad;
+          if (y < 0 || y >= h) continue;
+          for (let j = 0; j < k; j++) {
+            const x = ox + j - pad;
+            if (x < 0 || x >= w) continue;
+            visit(dstPixel + (i * k + j) * c, ((b * h + y) * w + x) * c);
+          }
+        }
+      }
+    }
+  }
+}
+
+/** The patches of x ([N, H, W, C] row-major) as a new array. */
+export function im2col(x: Float32Array, shape: readonly number[], k: number, pad: number): Float32Array {
+  const g = geometry(shape, k, pad);
+  const out = new Float32Array(g.n * g.ho * g.wo * k * k * g.c);
+  const c = g.c;
+  forEachTap(g, (dst, src) => {
+    for (let t = 0; t < c; t++) out[dst + t] = x[src + t];
+  });
+  return out;
+}
+
+/** The adjoint of im2col: every patch entry added back onto the pixel it came from. */
+export function col2im(cols: Float32Array, shape: readonly number[], k: number, pad: number): Float32Array {
+  const g = geometry(shape, k, pad);
+  const out = new Float32Array(g.n * g.h * g.w * g.c);
+  const c = g.c;
+  forEachTap(g, (dst, src) => {
+    for (let t = 0; t < c; t++) out[src + t] += cols[dst + t];
+  });
+  return out;
+}
+
+/** The same patches from tfjs ops: pad, k^2 slices, one concat (any backend). */
+export function patchesFromOps(x: tf.Tensor4D, k: number, pad: number): tf.Tensor4D {
+  const g = geometry(x.shape, k, pad);
+  const xp = pad > 0 ? tf.pad(x, [[0, 0], [pad, pad], [pad, pad], [0, 0]]) : x;
+  const cols: tf.Tensor4D[] = [];
+  for (let i = 0; i < k; i++) for (let j = 0; j < k; j++) cols.push(tf.slice(xp, [0, i, j, 0], [g.n, g.ho, g.wo, g.c]));
+  return tf.concat(cols, 3);
+}
+
+type Arg = tf.Tensor | tf.GradSaveFunc;
+
+/** The patches of x: [N, Ho, Wo, k k C]. */
+export function patches(x: tf.Tensor4D, k: number, pad: number): tf.Tensor4D {
+  if (k === 1 && pad === 0) return x;
+  const backend = tf.getBackend();
+  if (backend !== 'wasm' && backend !== 'cpu') return patchesFromOps(x, k, pad);
+  const g = geometry(x.shape, k, pad);
+  const outShape = [g.n, g.ho, g.wo, k * k * g.c];
+  const f = tf.customGrad((...args: Arg[]) => {
+    const xi = args[0] as tf.Tensor4D;
+    return {
+      value: tf.tensor4d(im2col(xi.dataSync() as Float32Array, xi.shape, k, pad), outShape as [number, number, number, number]),
+      gradFunc: (dy: tf.Tensor) => [tf.tensor4d(col2im(dy.dataSync() as Float32Array, x.shape, k, pad), x.shape)],
+    };
+  });
+  return f(x) as tf.Tensor4D;
+}
