@@ -28,23 +28,32 @@ function geometry(shape: readonly number[], k: number, pad: number): Geometry {
 }
 
 /**
- * Visits every (patch row, source row) pair: `visit(dst, src, c)` for each output pixel and tap
- * (i, j) whose source pixel lies inside x; padded taps are skipped (they stay zero / get nothing).
+ * Copies between x ([N, H, W, C]) and its patches, one run of k C floats per patch row and tap
+ * row i (the k taps of a row are adjacent in both): `toCols` fills the patches, otherwise the
+ * patches are added back onto x (the adjoint). Taps outside x are skipped (zero / nothing).
  */
-function forEachTap(g: Geometry, visit: (dst: number, src: number) => void): void {
+function transfer(g: Geometry, xs: Float32Array, cols: Float32Array, toCols: boolean): void {
   const { n, h, w, c, k, pad, ho, wo } = g;
   const kc = k * k * c;
   for (let b = 0; b < n; b++) {
     for (let oy = 0; oy < ho; oy++) {
       for (let ox = 0; ox < wo; ox++) {
-        const dstPixel = ((b * ho + oy) * wo + ox) * kc;
+        // Taps j in [j0, j1) land inside the row; they are contiguous in x and in the patch.
+        const j0 = Math.max(0, pad - ox);
+        const j1 = Math.min(k, w + pad - ox);
+        if (j1 <= j0) continue;
+        const len = (j1 - j0) * c;
+        const rowBase = ((b * ho + oy) * wo + ox) * kc;
         for (let i = 0; i < k; i++) {
           const y = oy + i - pad;
           if (y < 0 || y >= h) continue;
-          for (let j = 0; j < k; j++) {
-            const x = ox + j - pad;
-            if (x < 0 || x >= w) continue;
-            visit(dstPixel + (i * k + j) * c, ((b * h + y) * w + x) * c);
+          const dst = rowBase + (i * k + j0) * c;
+          const src = ((b * h + y) * w + (ox + j0 - pad)) * c;
+          if (toCols) {
+            if (len >= 64) cols.set(xs.subarray(src, src + len), dst);
+            else for (let t = 0; t < len; t++) cols[dst + t] = xs[src + t];
+          } else {
+            for (let t = 0; t < len; t++) xs[src + t] += cols[dst + t];
           }
         }
       }
@@ -56,10 +65,7 @@ function forEachTap(g: Geometry, visit: (dst: number, src: number) => void): voi
 export function im2col(x: Float32Array, shape: readonly number[], k: number, pad: number): Float32Array {
   const g = geometry(shape, k, pad);
   const out = new Float32Array(g.n * g.ho * g.wo * k * k * g.c);
-  const c = g.c;
-  forEachTap(g, (dst, src) => {
-    for (let t = 0; t < c; t++) out[dst + t] = x[src + t];
-  });
+  transfer(g, x, out, true);
   return out;
 }
 
@@ -67,10 +73,7 @@ export function im2col(x: Float32Array, shape: readonly number[], k: number, pad
 export function col2im(cols: Float32Array, shape: readonly number[], k: number, pad: number): Float32Array {
   const g = geometry(shape, k, pad);
   const out = new Float32Array(g.n * g.h * g.w * g.c);
-  const c = g.c;
-  forEachTap(g, (dst, src) => {
-    for (let t = 0; t < c; t++) out[src + t] += cols[dst + t];
-  });
+  transfer(g, out, cols, false);
   return out;
 }
 
