@@ -1,7 +1,7 @@
 /**
  * Shared pieces of the benchmarks: loading a compiled model (generated/<name>/ for specs/, a
  * compile into $TMPDIR/unetc-bench/ for test fixtures), one training step exactly as the training loop
- * does it (src/runtime/train/loop.ts: the process's loss under tf.variableGrads, then our Adam),
+ * does it (src/runtime/train/loop.ts: the process's loss under variableGradsEager, then our Adam),
  * machine information, load averages, medians, the torch twin as a subprocess.
  */
 import { spawn, spawnSync } from 'node:child_process';
@@ -13,6 +13,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { compileSpec } from '../src/emit/compile.ts';
 import type { Cond } from '../src/runtime/embedding.ts';
 import type { ParamStore } from '../src/runtime/params.ts';
+import { variableGradsEager } from '../src/runtime/train/eagerGradients.ts';
 import { Adam } from '../src/runtime/train/optimizer.ts';
 import { makeProcess, type NetFn } from '../src/runtime/train/process.ts';
 import { batchCond, type ModelModule } from '../src/runtime/train/loop.ts';
@@ -74,8 +75,8 @@ export class Trainer {
     readonly params: ParamStore,
     readonly batch: number,
     readonly seed = 0,
-    /** How gradients are taken (tf.variableGrads, as the training loop does; a prototype may differ). */
-    private readonly variableGrads: (f: () => tf.Scalar, vars: tf.Variable[]) => { value: tf.Scalar; grads: tf.NamedTensorMap } = tf.variableGrads,
+    /** How gradients are taken (default: as the training loop takes them). */
+    private readonly variableGrads: (f: () => tf.Scalar, vars: tf.Variable[]) => { value: tf.Scalar; grads: tf.NamedTensorMap } = variableGradsEager,
   ) {
     const cfg = mod.config;
     const tr = cfg.training as Record<string, unknown>;

@@ -10,6 +10,7 @@ import type { Dataset } from '../data/common.ts';
 import type { Cond } from '../embedding.ts';
 import { ParamStore, paramSpecsFromRows, type ParamRow } from '../params.ts';
 import { latestCheckpoint, readCheckpoint, restoreInto, saveCheckpoint } from './checkpoint.ts';
+import { variableGradsEager } from './eagerGradients.ts';
 import { Adam, Ema, emaBeta } from './optimizer.ts';
 import { writeLossCurve, writeSampleGrid } from './outputs.ts';
 import { makeProcess, type NetFn } from './process.ts';
@@ -198,7 +199,8 @@ export async function trainRun(mod: ModelModule, o: TrainOptions): Promise<Train
       labels[i] = data.labels[j];
     });
     const flips = augmentP > 0 ? Uint8Array.from(uniforms(batch, stepSeed(seed, step, Stream.augment)), (u) => (u < augmentP ? 1 : 0)) : undefined;
-    const { value, grads } = tf.variableGrads(() => {
+    // tf.variableGrads' gradients, with a backward pass that frees as it goes (eagerGradients.ts).
+    const { value, grads } = variableGradsEager(() => {
       let x0 = tf.tensor4d(x, [batch, cfg.imageSize, cfg.imageSize, cfg.channels]);
       if (flips) x0 = tf.where(tf.tensor4d(flips, [batch, 1, 1, 1], 'bool'), tf.reverse(x0, 2), x0);
       const net: NetFn = (xt, noise) => mod.forward(store, xt, batchCond(mod, labels, noise, flips), true, stepSeed(seed, step, Stream.dropout));
