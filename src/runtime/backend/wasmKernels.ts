@@ -12,6 +12,10 @@
  * - `BatchMatMul`, `Slice`, `SplitV`, `Unpack` (registered, but slow outside
  *   narrow cases): replaced by the kernels of wasmMatMulSlice.ts (XNNPACK
  *   for every matmul; slices copied between heap views).
+ * - `Identity` (registered, but it copies its input): replaced by one that
+ *   shares the input's buffer, as the cpu backend's does. The engine clones
+ *   with Identity every tensor it saves for backprop, so with the stock
+ *   kernel every saved activation existed twice during training.
  *
  * The kernels are composed from the wasm backend's own kernel functions,
  * called directly with the backend (no engine, no tape), so the only tensors
@@ -379,6 +383,22 @@ const unsortedSegmentSum: KernelFunc = ({ inputs, backend, attrs }) =>
   });
 
 // ---------------------------------------------------------------------------
+// Identity
+// ---------------------------------------------------------------------------
+
+/**
+ * The output is the input's buffer with one more reference (backend.incRef),
+ * as the cpu backend's Identity and the wasm backend's own Reshape do. Safe
+ * because no wasm kernel writes into its inputs and Variable.assign points
+ * the variable at another buffer rather than writing into its own.
+ */
+const identityShared: KernelFunc = ({ inputs, backend }) => {
+  const { x } = inputs as { x: TensorInfo };
+  (backend as BackendWasm).incRef(x.dataId);
+  return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
+};
+
+// ---------------------------------------------------------------------------
 // Registration
 // ---------------------------------------------------------------------------
 
@@ -415,7 +435,12 @@ const MATMUL_SLICE_KERNELS: readonly ExtraKernel[] = [
   { config: { kernelName: tf.Unpack, backendName: BACKEND, kernelFunc: matMulSliceKernels.unpack }, replace: true },
 ];
 
-const EXTRA_KERNELS: readonly ExtraKernel[] = [...CONV_SEGMENT_KERNELS, ...MATMUL_SLICE_KERNELS];
+/** Kernels replaced to save memory. */
+const MEMORY_KERNELS: readonly ExtraKernel[] = [
+  { config: { kernelName: tf.Identity, backendName: BACKEND, kernelFunc: identityShared }, replace: true },
+];
+
+const EXTRA_KERNELS: readonly ExtraKernel[] = [...CONV_SEGMENT_KERNELS, ...MATMUL_SLICE_KERNELS, ...MEMORY_KERNELS];
 
 function isOurs(config: KernelConfig | undefined): boolean {
   return config !== undefined && EXTRA_KERNELS.some((k) => k.config.kernelFunc === config.kernelFunc);
@@ -424,9 +449,9 @@ function isOurs(config: KernelConfig | undefined): boolean {
 /**
  * Registers the extra wasm kernels. Idempotent. A kernel the wasm backend
  * already has is kept, except those marked `replace` (`Conv2DBackpropInput`,
- * `BatchMatMul`, `Slice`, `SplitV`, `Unpack`), which are unregistered and
- * replaced. Works before or after the wasm backend is initialised (the
- * kernels need no setup).
+ * `BatchMatMul`, `Slice`, `SplitV`, `Unpack`, `Identity`), which are
+ * unregistered and replaced. Works before or after the wasm backend is
+ * initialised (the kernels need no setup).
  */
 export function registerWasmKernels(): void {
   for (const { config, replace } of EXTRA_KERNELS) {
@@ -465,12 +490,16 @@ export function isExtraWasmKernel(kernelName: string): boolean {
 /**
  * Names of the convolution-gradient and segment-sum kernels
  * {@link registerWasmKernels} provides. (It also provides
- * {@link WASM_MATMUL_SLICE_KERNEL_NAMES}; {@link WASM_ALL_KERNEL_NAMES} lists both.)
+ * {@link WASM_MATMUL_SLICE_KERNEL_NAMES} and {@link WASM_MEMORY_KERNEL_NAMES};
+ * {@link WASM_ALL_KERNEL_NAMES} lists them all.)
  */
 export const WASM_EXTRA_KERNEL_NAMES: readonly string[] = CONV_SEGMENT_KERNELS.map((k) => k.config.kernelName);
 
 /** Names of the matmul and slicing kernels {@link registerWasmKernels} replaces. */
 export const WASM_MATMUL_SLICE_KERNEL_NAMES: readonly string[] = MATMUL_SLICE_KERNELS.map((k) => k.config.kernelName);
+
+/** Names of the kernels {@link registerWasmKernels} replaces to save memory (`Identity`). */
+export const WASM_MEMORY_KERNEL_NAMES: readonly string[] = MEMORY_KERNELS.map((k) => k.config.kernelName);
 
 /** Names of all kernels {@link registerWasmKernels} provides. */
 export const WASM_ALL_KERNEL_NAMES: readonly string[] = EXTRA_KERNELS.map((k) => k.config.kernelName);
