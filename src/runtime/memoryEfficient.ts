@@ -1,8 +1,11 @@
 /**
  * SiLU and GroupNorm with hand-written gradients (tf.customGrad). tfjs keeps every intermediate of
  * an op-level formulation alive until the backward pass; these keep only what the gradient needs
- * (x for SiLU; the normalised input and 1/std for GroupNorm), which is what lets batch 64 fit in
- * wasm's 4 GiB heap (tfjs-wasm-notes.md). Checked against the op-level versions in tests.
+ * (x for SiLU; x, the group means and 1/std for GroupNorm), which is what lets batch 64 fit in
+ * wasm's 4 GiB heap (tfjs-wasm-notes.md). Both save their input rather than anything new: the
+ * input is alive until the forward pass ends anyway (tfjs disposes a forward pass's intermediates
+ * only then), and saving shares its buffer (the wasm Identity of backend/wasmKernels.ts).
+ * Checked against the op-level versions in tests.
  */
 import * as tf from '@tensorflow/tfjs-core';
 
@@ -26,28 +29,32 @@ export const siluFused: (x: tf.Tensor) => tf.Tensor = tf.customGrad((...args: Ar
  * GroupNorm over NHWC with affine gamma, beta ([C]). With xhat = (x - mean) * rstd per sample and
  * group: dbeta = sum dy, dgamma = sum dy * xhat, and
  * dx = rstd * (g - mean_group(g) - xhat * mean_group(g * xhat)) with g = dy * gamma.
+ * The backward pass recomputes xhat from the saved x, mean and rstd with the forward's own ops
+ * (so exactly the forward's values): saving xhat would keep one more activation-sized tensor per
+ * GroupNorm alive from the forward pass to the backward one.
  */
 export function groupNormFused(x: tf.Tensor4D, gamma: tf.Tensor, beta: tf.Tensor, groups: number, eps: number): tf.Tensor4D {
   const [n, h, w, c] = x.shape;
   const gshape = [n, h, w, groups, c / groups];
   const f = tf.customGrad((...args: Arg[]) => {
     const [xi, g, b, save] = args as [tf.Tensor, tf.Tensor, tf.Tensor, tf.GradSaveFunc];
-    const xg = tf.reshape(xi, gshape);
-    const { mean, variance } = tf.moments(xg, [1, 2, 4], true);
+    const normalise = (x: tf.Tensor, mean: tf.Tensor, rstd: tf.Tensor) => tf.reshape(tf.mul(tf.sub(tf.reshape(x, gshape), mean), rstd), [n, h, w, c]);
+    const { mean, variance } = tf.moments(tf.reshape(xi, gshape), [1, 2, 4], true);
     const rstd = tf.rsqrt(tf.add(variance, eps));
-    const xhat = tf.reshape(tf.mul(tf.sub(xg, mean), rstd), [n, h, w, c]);
-    save([xhat, rstd, g]);
+    save([xi, mean, rstd, g]);
     return {
-      value: tf.add(tf.mul(xhat, g), b),
+      value: tf.add(tf.mul(normalise(xi, mean, rstd), g), b),
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-        const [xh, rs, gm] = saved;
+        const [xs, mu, rs, gm] = saved;
+        // (The tidies free activation-sized temporaries as soon as they are used.)
+        const xh = normalise(xs, mu, rs);
         const dbeta = tf.sum(dy, [0, 1, 2]);
-        const dgamma = tf.sum(tf.mul(dy, xh), [0, 1, 2]);
+        const dgamma = tf.tidy(() => tf.sum(tf.mul(dy, xh), [0, 1, 2]));
         const gg = tf.reshape(tf.mul(dy, gm), gshape);
         const xhg = tf.reshape(xh, gshape);
         const m1 = tf.mean(gg, [1, 2, 4], true);
-        const m2 = tf.mean(tf.mul(gg, xhg), [1, 2, 4], true);
-        const dx = tf.reshape(tf.mul(rs, tf.sub(tf.sub(gg, m1), tf.mul(xhg, m2))), [n, h, w, c]);
+        const m2 = tf.tidy(() => tf.mean(tf.mul(gg, xhg), [1, 2, 4], true));
+        const dx = tf.tidy(() => tf.reshape(tf.mul(rs, tf.sub(tf.sub(gg, m1), tf.mul(xhg, m2))), [n, h, w, c]));
         return [dx, dgamma, dbeta];
       },
     };
