@@ -7,7 +7,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
-import { basename, join, relative } from 'node:path';
+import { basename, dirname, join, relative, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import { compileSpec } from '../src/emit/compile.ts';
@@ -270,9 +270,10 @@ export function forwardable(d: Buffer): string {
     .join('\n');
 }
 
+/** Writes `data` as JSON to `file` (relative to bench/results/, or absolute); returns its path. */
 export function writeResult(file: string, data: unknown): string {
-  mkdirSync(RESULTS, { recursive: true });
-  const path = join(RESULTS, file);
+  const path = resolve(RESULTS, file);
+  mkdirSync(dirname(path), { recursive: true });
   writeFileSync(path, JSON.stringify(data, null, 2) + '\n');
   return relative(ROOT, path);
 }

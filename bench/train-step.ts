@@ -19,15 +19,14 @@
  * When a batch does not fit in the wasm heap (4 GiB; the child aborts), the step is measured with
  * gradient accumulation instead: 2 micro-batches of 32, else 4 of 16 (the same gradient and one
  * Adam update); the results say so (`tfjs_micro_batches`, `tfjs_attempts`).
- * --prototype-memory-fix runs the tfjs side with bench/memory-fix-prototype.ts (a wasm Identity
- * that shares buffers, and a backward pass that frees as it goes) and writes
- * bench/results/train-step-prototype.json instead: what those runtime changes would give.
+ *
+ * --no-torch skips the PyTorch side; --out FILE writes the results to FILE (relative to
+ * bench/results/) instead, e.g. for a tfjs-only check that should not replace the recorded run.
  */
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { selectBackend } from '../src/runtime/backend/select.ts';
-import { shareIdentity, variableGradsEager } from './memory-fix-prototype.ts';
 import {
   argValue,
   emitIr,
@@ -66,7 +65,6 @@ interface KernelRow {
 interface ChildResult {
   name: string;
   micro: number;
-  prototype: boolean;
   spec: string;
   from: string;
   backend: string;
@@ -103,13 +101,11 @@ async function child(spec: string): Promise<void> {
   const warmup = Number(argValue('--warmup') ?? 3);
   const steps = Number(argValue('--steps') ?? 10);
   const micro = Number(argValue('--micro') ?? 1);
-  const prototype = hasFlag('--prototype-memory-fix');
   const threads = argValue('--threads') === undefined ? undefined : Number(argValue('--threads'));
   const backend = await selectBackend({ name: 'wasm', threads, log: (m) => process.stderr.write(m + '\n') });
-  if (prototype) shareIdentity();
   const { mod, from } = await loadModel(join(ROOT, spec));
   const model = mod.createModel(0);
-  const trainer = new Trainer(mod, model.params, batch, 0, prototype ? variableGradsEager : undefined);
+  const trainer = new Trainer(mod, model.params, batch, 0);
   const times: number[] = [];
   const losses: number[] = [];
   let tensorsAfterWarmup = 0;
@@ -127,7 +123,6 @@ async function child(spec: string): Promise<void> {
   const result: ChildResult = {
     name: mod.config.name,
     micro,
-    prototype,
     spec,
     from,
     backend: backend.name,
@@ -203,7 +198,7 @@ async function child(spec: string): Promise<void> {
 /** Runs the tfjs side of one model in a fresh node process. */
 function runChild(
   spec: string,
-  o: { batch: number; warmup: number; steps: number; profile: boolean; micro: number; prototype: boolean; threads?: number },
+  o: { batch: number; warmup: number; steps: number; profile: boolean; micro: number; threads?: number },
 ): Promise<ChildResult> {
   const args = [
     join(ROOT, 'bin', 'run-ts.mjs'),
@@ -220,7 +215,6 @@ function runChild(
     String(o.micro),
   ];
   if (o.profile) args.push('--profile');
-  if (o.prototype) args.push('--prototype-memory-fix');
   if (o.threads !== undefined) args.push('--threads', String(o.threads));
   return new Promise((resolve, reject) => {
     const p = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -254,7 +248,7 @@ class ChildFailure extends Error {
 /** The step at the full batch, else with 2, then 4 micro-batches when the child runs out of wasm memory. */
 async function runWithFallback(
   spec: string,
-  o: { batch: number; warmup: number; steps: number; profile: boolean; prototype: boolean; threads?: number },
+  o: { batch: number; warmup: number; steps: number; profile: boolean; threads?: number },
 ): Promise<{ res: ChildResult; attempts: { micro: number; error: string }[] }> {
   const attempts: { micro: number; error: string }[] = [];
   for (const micro of [1, 2, 4]) {
@@ -280,9 +274,8 @@ async function main(): Promise<void> {
   const steps = Number(argValue('--steps') ?? 10);
   const profile = hasFlag('--profile');
   const only = argValue('--only');
-  const torch1 = !hasFlag('--no-torch1') && !hasFlag('--prototype-memory-fix');
-  const prototype = hasFlag('--prototype-memory-fix');
-  const noTorch = hasFlag('--no-torch') || prototype;
+  const torch1 = !hasFlag('--no-torch1');
+  const noTorch = hasFlag('--no-torch');
   const threads = argValue('--threads') === undefined ? undefined : Number(argValue('--threads'));
   const machine = machineInfo();
   const torch = torchStatus();
@@ -304,7 +297,7 @@ async function main(): Promise<void> {
     const doProfile = profile && m.key === 'b';
     console.log(`\n(${m.key}) ${m.spec}: tfjs (wasm) at batch ${batch}, ${warmup} warm-up + ${steps} steps`);
     const load0 = loadAvg();
-    const { res: tfjs, attempts } = await runWithFallback(m.spec, { batch, warmup, steps, profile: doProfile, prototype, threads });
+    const { res: tfjs, attempts } = await runWithFallback(m.spec, { batch, warmup, steps, profile: doProfile, threads });
     if (tfjs.profile) profileOut = tfjs.profile;
     let tw2: TwinResult | undefined;
     let tw1: TwinResult | undefined;
@@ -328,7 +321,6 @@ async function main(): Promise<void> {
       tfjs_threads: tfjs.threads,
       tfjs_micro_batches: tfjs.micro,
       tfjs_attempts: attempts,
-      tfjs_runtime: tfjs.prototype ? 'PROTOTYPE memory fix (bench/memory-fix-prototype.ts)' : 'unetc runtime as is',
       tfjs_ms: round(tfjs.median_ms),
       tfjs_min_ms: round(tfjs.min_ms),
       torch_ms: tw2 ? round(tw2.median_ms) : null,
@@ -374,7 +366,7 @@ async function main(): Promise<void> {
       `${(m.loadavg_before as number[])[0]}/${(m.loadavg_after as number[])[0]}`,
     ];
   };
-  console.log(`\ntraining step at batch ${batch} (median of ${steps} after ${warmup} warm-up; ms)${prototype ? ' -- tfjs with the PROTOTYPE memory fix' : ''}`);
+  console.log(`\ntraining step at batch ${batch} (median of ${steps} after ${warmup} warm-up; ms)`);
   console.log(table(['model', 'params', 'tfjs wasm', 'torch 2thr', 'ratio', 'torch 1thr', 'ratio', 'wasm heap', 'max RSS', 'load 1m'], models.map(row)));
 
   if (profileOut) {
@@ -423,13 +415,12 @@ async function main(): Promise<void> {
       threads !== undefined && threads > 1
         ? `wasm (${threads} threads, threaded build forced by src/runtime/backend/wasmThreads.ts)`
         : 'wasm (1 thread: tfjs-backend-wasm disables threads under Node)',
-    tfjs_runtime: prototype ? 'PROTOTYPE memory fix (bench/memory-fix-prototype.ts), not the runtime' : 'unetc runtime as is',
     torch: torch.ok ? { version: torch.version, python: torch.python, threads: 2, openblas_threads: 1, config: torch.config } : { skipped: torch.why },
     models,
     profile: profileOut ? { tfjs: profileOut, torch_top_ops: torchProfile } : undefined,
     machine: { ...machine, loadavg_end: loadAvg() },
   };
-  console.log(`\nwrote ${writeResult(prototype ? 'train-step-prototype.json' : threads !== undefined ? `train-step-threads${threads}.json` : 'train-step.json', out)}`);
+  console.log(`\nwrote ${writeResult(argValue('--out') ?? (threads !== undefined ? `train-step-threads${threads}.json` : 'train-step.json'), out)}`);
   for (const m of models) {
     const mem = m.memory as { full_batch_fits: boolean; measured_at: string; wasm_heap_gib: number | null; headroom_gib: number | null };
     console.log(
@@ -445,6 +436,27 @@ async function main(): Promise<void> {
 
 const round = (x: number, d = 1) => Math.round(x * 10 ** d) / 10 ** d;
 
+const USAGE = `npm run bench:train-step [-- options]
+
+One training step (forward, backward, Adam) at batch 64: tfjs (wasm, each model in a child process)
+vs the PyTorch twin, for (a) specs/nano-mnist.unet and (b) specs/attn-unet-mnist-uc-lora.unet.
+
+  --steps N      timed steps (default 10)
+  --warmup N     warm-up steps before them (default 3)
+  --batch N      batch size (default 64); a batch that does not fit in the wasm heap is retried
+                 as 2, then 4 micro-batches (gradient accumulation)
+  --only a|b     one model only
+  --no-torch     skip the PyTorch side
+  --no-torch1    skip only the 1-thread PyTorch run
+  --threads N    wasm threads (default 1); results to train-step-threadsN.json
+  --profile      one tf.profile'd step of (b) after the timed ones, top kernels and torch's top ops
+  --out FILE     write the results to FILE (relative to bench/results/) instead of train-step.json
+  --help         this text
+
+Records per model the median step time and the wasm heap size at the end (the heap only grows,
+so that is its high-water mark).`;
+
 const childSpec = argValue('--child');
-if (childSpec) await child(childSpec);
+if (hasFlag('--help')) console.log(USAGE);
+else if (childSpec) await child(childSpec);
 else await main();
