@@ -67,6 +67,17 @@ def numel(shape):
 # Layers, one per IR module, built from its attributes.
 
 
+MAX_PATCH_BYTES = 64 * 2**20
+
+
+def per_sample_weights_cheaper(cin, cout, pixels, kernel, batch):
+    """The runtime's choice of formulation for a conv with LoRA layers (src/runtime/lora.ts)."""
+    k2 = kernel * kernel
+    if kernel > 1 and batch * pixels * k2 * cin * 4 > MAX_PATCH_BYTES:
+        return False
+    return k2 * cin * cout < pixels * (k2 * cin + cout)
+
+
 class LoraLayer(nn.Module):
     """time_lora / class_lora / uc_lora on a conv with input channels cin, output cout, kernel k."""
 
@@ -183,6 +194,7 @@ class Twin(nn.Module):
     def __init__(self, ir):
         super().__init__()
         self.ir = ir
+        self.path_only = False  # True: always the down/up LoRA path (FLOP counting)
         self.mods = {m["path"]: m for m in ir["modules"]}
         self.layers = nn.ModuleDict()
         self.key = {}
@@ -260,9 +272,40 @@ class Twin(nn.Module):
         return self.L(f"{path}.mlp{i}")(h)
 
     def conv_with_lora(self, path, x, loras, inp):
-        y = self.L(path)(x)
+        conv = self.L(path)
+        n, cin, h, w = x.shape
+        k = conv.kernel_size[0]
+        if loras and not self.path_only and per_sample_weights_cheaper(cin, conv.out_channels, h * w, k, n):
+            return self.conv_per_sample(conv, x, [(self.L(lp), self.omega(lp, inp)) for lp in loras])
+        y = conv(x)
         for lp in loras:
             y = y + self.L(lp).delta(x, self.omega(lp, inp))
+        return y
+
+    def conv_per_sample(self, conv, x, loras):
+        """The runtime's other exact formulation (lora.ts convWithLoraWeights): per-sample weights
+        W_n = W + s sum_l A_l diag(rep_l[n]) B_l, run here as one grouped conv (groups = N)."""
+        n, cin, h, w = x.shape
+        k, cout = conv.kernel_size[0], conv.out_channels
+        weights = conv.weight.unsqueeze(0)  # [1, C_out, C_in, k, k]
+        extra = None
+        for lora, omega in loras:
+            rep = omega.repeat_interleave(lora.r, dim=1)  # [N, m r]
+            a = lora.down.weight.reshape(1, -1, cin * k * k) * rep.unsqueeze(2)  # [N, m r, C_in k k]
+            dw = torch.matmul(lora.up.weight[:, :, 0, 0], a).reshape(n, cout, cin, k, k)
+            db = (rep @ lora.bias) if lora.kind == "uc_lora" and lora.has_bias else None
+            if lora.kind == "uc_lora" and lora.trainable_scale:
+                dw = dw * lora.scale
+                db = db * lora.scale if db is not None else None
+            weights = weights + dw
+            if db is not None:
+                extra = db if extra is None else extra + db
+        pad = (k - 1) // 2
+        y = F.conv2d(x.reshape(1, n * cin, h, w), weights.reshape(n * cout, cin, k, k), padding=pad, groups=n).reshape(n, cout, h, w)
+        if conv.bias is not None:
+            y = y + conv.bias.view(1, -1, 1, 1)
+        if extra is not None:
+            y = y + extra.view(n, -1, 1, 1)
         return y
 
     def norm(self, path, x):
@@ -488,10 +531,14 @@ def flops_check(ir, twin, x0, cond):
                 counts[path] = counts.get(path, 0) + f  # per sample (run at batch 1 below)
 
             hooks.append(layer.register_forward_hook(hook))
+    # The conv modules run as modules only on the down/up path (per-sample weights call F.conv2d
+    # with their weight: the same conv FLOPs, by construction), so count on that path.
+    twin.path_only = True
     with torch.no_grad():
         twin.eval()
         twin(x0[:1], {k: v[:1] for k, v in cond.items()})
         twin.train()
+    twin.path_only = False
     for h in hooks:
         h.remove()
     ir_f = {m["path"]: m["flops"] for m in ir["modules"] if m["kind"] in ("conv2d", "linear", "conv_transpose2d")}

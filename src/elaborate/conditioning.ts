@@ -90,7 +90,10 @@ export function loraModules(ctx: Ctx, c: CondSettings, t: LoraTarget, s: Setting
     );
     return [];
   }
-  const flopsPerRank = (k: number) => 2 * t.hw * k * (fanIn + t.cout);
+  // Per unit of (bases x rank): the down/up path costs H W (k^2 C_in + C_out) multiply-adds, per-sample
+  // weights k^2 C_in C_out (the conv with them is the target conv, counted there); the runtime runs
+  // whichever is cheaper (src/runtime/lora.ts perSampleWeightsCheaper), so that is what is counted.
+  const flopsPerRank = (k: number) => 2 * k * Math.min(t.hw * (fanIn + t.cout), fanIn * t.cout);
   const path = `${t.path}.${c.kind}`;
   const attrs = (extra: Module['attrs']): Module['attrs'] => ({ target: t.path, cin: t.cin, cout: t.cout, kernel: t.kernel, rank: r, ...extra });
   if (c.kind === 'time_lora') {
@@ -148,7 +151,7 @@ export function loraModules(ctx: Ctx, c: CondSettings, t: LoraTarget, s: Setting
   const params = [param('down', [r * m, fanIn], `normal(${1 / r})`, ctx.trainable), param('up', [t.cout, r * m], 'zeros', ctx.trainable)];
   if (bias) params.push(param('bias', [r * m, t.cout], 'zeros', ctx.trainable));
   if (scale === 'trainable') params.push(param('scale', [1], 'ones', ctx.trainable));
-  const out: Module[] = [makeModule(ctx, path, 'uc_lora', params, attrs({ bases: m, bias, scale }), flopsPerRank(r * m) + (bias ? 2 * t.hw * r * m * t.cout : 0), t.cout * t.hw)];
+  const out: Module[] = [makeModule(ctx, path, 'uc_lora', params, attrs({ bases: m, bias, scale }), flopsPerRank(r * m) + (bias ? 2 * r * m * t.cout : 0) /* omega_rep Bias: once per sample */, t.cout * t.hw)];
   const widths = (c.args.get('mlp')?.kind === 'list' ? argList(c, 'mlp')!.map(Number) : [128, 64]).filter((w) => Number.isFinite(w));
   let d = embedDim;
   widths.forEach((w, i) => {
