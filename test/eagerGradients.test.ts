@@ -171,6 +171,30 @@ describe('variableGradsEager', () => {
     tf.dispose([used, unused, frozen]);
   });
 
+  it('leaves nothing behind when f or a gradient function throws', () => {
+    const v = tf.variable(tf.tensor1d([1, 2]), true, 'eager_throws');
+    const broken = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+      const [x, save] = args as [tf.Tensor, tf.GradSaveFunc];
+      save([x]);
+      return {
+        value: tf.mul(x, 3),
+        gradFunc: () => {
+          throw new Error('broken gradient');
+        },
+      };
+    }) as (x: tf.Tensor) => tf.Tensor;
+    expectNoLeak(() => {
+      expect(() => variableGradsEager(() => tf.sum(tf.square(broken(tf.exp(v)))) as tf.Scalar, [v])).toThrow(/broken gradient/);
+      expect(() =>
+        variableGradsEager(() => {
+          tf.square(v);
+          throw new Error('broken forward');
+        }, [v]),
+      ).toThrow(/broken forward/);
+    });
+    v.dispose();
+  });
+
   it('handles gradient functions that pass their dy through unchanged (one tensor, several gradients)', () => {
     const v = tf.variable(tf.tensor1d([0.5, -1, 2]), true, 'eager_passthrough');
     const passthrough = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {

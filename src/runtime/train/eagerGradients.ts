@@ -187,7 +187,31 @@ export function variableGradsEager(f: () => tf.Scalar, varList?: tf.Variable[]):
     for (const n of tape) if (!onPath.has(n.id)) releaseSaved(n, undefined);
   }
 
-  const grads = tf.tidy('backward', () => {
+  let grads: tf.NamedTensorMap;
+  try {
+    grads = backward(filtered, vars, y, nested);
+  } catch (err) {
+    // (tfjs leaves the tape and y behind when a gradient function throws; this does not.)
+    if (!nested) releaseTape(e);
+    y.dispose();
+    throw err;
+  }
+  if (!nested) releaseTape(e, new Set(Object.values(grads)));
+  if (Object.keys(grads).length === 0) {
+    y.dispose();
+    throw new Error('Cannot find a connection between any variable and the result of the loss function y=f(x). Please make sure the operations that use variables are inside the function f passed to minimize().');
+  }
+  if (y.rank !== 0) {
+    tf.dispose([y, ...Object.values(grads)]);
+    throw new Error(`The f passed in variableGrads(f) must return a scalar, but it returned a rank-${y.rank} tensor`);
+  }
+  for (const v of nonTrainable) (grads as Record<string, tf.Tensor | null>)[v.name] = null;
+  return { value: y as tf.Scalar, grads };
+}
+
+/** The walk over the filtered tape (tape.ts backpropagateGradients, freeing as it goes). */
+function backward(filtered: FilteredNode[], vars: tf.Variable[], y: tf.Tensor, nested: boolean): tf.NamedTensorMap {
+  return tf.tidy('backward', () => {
     // Accumulated gradient per tensor id. A gradient function may return one of its dys
     // unchanged, so one tensor can be the gradient of several ids: count the references.
     const acc = new Map<number, tf.Tensor>();
@@ -250,17 +274,6 @@ export function variableGradsEager(f: () => tf.Scalar, varList?: tf.Variable[]):
     }
     return named;
   });
-  if (!nested) releaseTape(e, new Set(Object.values(grads)));
-  if (Object.keys(grads).length === 0) {
-    y.dispose();
-    throw new Error('Cannot find a connection between any variable and the result of the loss function y=f(x). Please make sure the operations that use variables are inside the function f passed to minimize().');
-  }
-  if (y.rank !== 0) {
-    tf.dispose([y, ...Object.values(grads)]);
-    throw new Error(`The f passed in variableGrads(f) must return a scalar, but it returned a rank-${y.rank} tensor`);
-  }
-  for (const v of nonTrainable) (grads as Record<string, tf.Tensor | null>)[v.name] = null;
-  return { value: y as tf.Scalar, grads };
 }
 
 /** Disposes a node's saved tensors (except any that is a live gradient) and forgets them. */
