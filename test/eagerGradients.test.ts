@@ -10,7 +10,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { selectBackend } from '../src/runtime/backend/select.ts';
 import { groupNormFused, siluFused } from '../src/runtime/memoryEfficient.ts';
 import type { ParamStore } from '../src/runtime/params.ts';
-import { eagerGradientsSupported, variableGradsEager } from '../src/runtime/train/eagerGradients.ts';
+import { eagerGradientsSupported, shapeOnlySavedKernels, variableGradsEager } from '../src/runtime/train/eagerGradients.ts';
 import { batchCond, type ModelModule } from '../src/runtime/train/loop.ts';
 import { makeProcess, type NetFn } from '../src/runtime/train/process.ts';
 import { compileAndImport, fixture } from './modelHelpers.ts';
@@ -104,6 +104,37 @@ beforeAll(async () => {
 describe('variableGradsEager', () => {
   it('uses the eager walk on this tfjs (the engine internals it reads are there)', () => {
     expect(eagerGradientsSupported()).toBe(true);
+    // tfjs 4.22's gradients of these read only the shapes of what they save.
+    expect(shapeOnlySavedKernels().sort()).toEqual([tf.Add, tf.AddN, tf.Concat, tf.Mean, tf.PadV2, tf.Reshape, tf.Slice, tf.Sub, tf.Sum].sort());
+  });
+
+  it('lets a scope inside f free what is saved only for its shape (a conv output the bias Add saves)', () => {
+    const w = tf.variable(tf.randomNormal([3, 3, 4, 4], 0, 0.2, 'float32', 50), true, 'eager_scope_w');
+    const bias = tf.variable(tf.tensor1d([0.1, -0.2, 0.3, 0]), true, 'eager_scope_b');
+    const x = tf.randomNormal([2, 5, 5, 4], 0, 1, 'float32', 51) as tf.Tensor4D;
+    const added: Record<string, number> = {};
+    const f = (label: string) => () =>
+      tf.tidy(() => {
+        const before = tf.memory().numDataBuffers;
+        // A "block" in its own scope: conv (saves x and w), then the bias Add (saves both inputs).
+        const h = tf.tidy(() => tf.add(tf.conv2d(x, w as tf.Tensor4D, 1, 'same'), bias));
+        added[label] = tf.memory().numDataBuffers - before;
+        return tf.sum(tf.square(h)) as tf.Scalar;
+      });
+    expectNoLeak(() => {
+      expect(compare(f('compared'), [w, bias])).toBeLessThanOrEqual(TOLERANCE);
+    });
+    for (const [label, vg] of [
+      ['stock', tf.variableGrads],
+      ['eager', variableGradsEager],
+    ] as const) {
+      const r = vg(f(label), [w, bias]);
+      tf.dispose([r.value, ...Object.values(r.grads)]);
+    }
+    // Under tf.variableGrads the conv output outlives the scope (Add saved it); here only h does.
+    expect(added.stock).toBe(2);
+    expect(added.eager).toBe(1);
+    tf.dispose([w, bias, x]);
   });
 
   for (const [backend, seed] of [

@@ -20,7 +20,10 @@
  *   are disposed (every consumer of a tensor comes after its producer on the tape, so they are
  *   complete and used) and so are its saved tensors; everything a gradient function creates is
  *   disposed when that node is done (one tidy per node); saved tensors of nodes that are not on
- *   the path from the variables to y are disposed before the walk starts.
+ *   the path from the variables to y are disposed before the walk starts; and the saved tensors of
+ *   kernels whose gradients read only their shapes (Add, Sub, Reshape, Concat, Sum, Mean, ...;
+ *   checked once on tiny examples) are disposed as soon as they are recorded, so that a scope
+ *   inside f (tf.tidy) can free, e.g., a conv's pre-bias output, which the bias Add saves.
  * - Inside another gradient computation (engine gradientDepth > 0 on entry, e.g. a tf.grad
  *   around this call) the tape is shared with the outer computation, which may still need the
  *   saved tensors: they are then left alone, as tfjs leaves them, and only gradients are freed.
@@ -104,6 +107,7 @@ export function eagerGradientsSupported(): boolean {
     const node = nodes.find((n) => isTapeNode(n) && n.outputs[0] === y) as TapeNode | undefined;
     supported = nodes.length > 0 && nodes.every(isTapeNode) && node !== undefined && node.inputs['0'] === x && node.saved?.length === 1 && typeof node.gradient === 'function';
     if (Array.isArray(tape)) releaseTape(e);
+    if (supported) shapeOnlySaved = probeShapeOnlySaved(e);
   } catch {
     supported = false;
   } finally {
@@ -167,6 +171,7 @@ export function variableGradsEager(f: () => tf.Scalar, varList?: tf.Variable[]):
   const nested = e.state.gradientDepth > 0;
   let y: tf.Tensor;
   e.startTape();
+  if (!nested) releaseShapeOnlySavedOnRecord(e);
   try {
     y = tf.tidy('forward', f);
   } catch (err) {
@@ -274,6 +279,88 @@ function backward(filtered: FilteredNode[], vars: tf.Variable[], y: tf.Tensor, n
     }
     return named;
   });
+}
+
+/**
+ * Kernels whose tfjs gradient (tfjs-core 4.x gradients/*_grad.ts) reads nothing of the tensors the
+ * engine saves for it but their shapes (broadcast reductions of Add and Sub, split sizes of Concat,
+ * ...), each with a tiny example for {@link probeShapeOnlySaved}.
+ */
+const SHAPE_ONLY_CANDIDATES: readonly [string, (x: tf.Tensor2D, b: tf.Tensor1D) => tf.Tensor][] = [
+  [tf.Add, (x, b) => tf.add(x, b)],
+  [tf.Sub, (x, b) => tf.sub(x, b)],
+  [tf.AddN, (x) => tf.addN([x, x])],
+  [tf.Reshape, (x) => tf.reshape(x, [3, 2])],
+  [tf.Sum, (x) => tf.sum(x, 1)],
+  [tf.Mean, (x) => tf.mean(x, 0)],
+  [tf.Concat, (x) => tf.concat([x, x], 1)],
+  [tf.PadV2, (x) => tf.pad(x, [[1, 0], [0, 2]])],
+  [tf.Slice, (x) => tf.slice(x, [0, 1], [2, 2])],
+];
+
+/** The kernels of SHAPE_ONLY_CANDIDATES that passed {@link probeShapeOnlySaved} (set with `supported`). */
+let shapeOnlySaved: ReadonlySet<string> = new Set();
+
+/** Kernels whose saved tensors variableGradsEager disposes as they are recorded (after its first use). */
+export function shapeOnlySavedKernels(): string[] {
+  return [...shapeOnlySaved];
+}
+
+/**
+ * Of SHAPE_ONLY_CANDIDATES, the kernels whose registered gradient runs on its example with the
+ * saved tensors disposed (reading their data would throw), i.e. tfjs's own gradients and not some
+ * replacement registered since.
+ */
+function probeShapeOnlySaved(e: EngineInternals): Set<string> {
+  const ok = new Set<string>();
+  const x = tf.tensor2d([1, 2, 3, 4, 5, 6], [2, 3]);
+  const b = tf.tensor1d([1, -1, 2]);
+  for (const [kernel, op] of SHAPE_ONLY_CANDIDATES) {
+    let out: tf.Tensor | undefined;
+    try {
+      e.startTape();
+      try {
+        out = op(x, b);
+      } finally {
+        e.endTape();
+      }
+      const node = (e.state.activeTape ?? []).find((n) => n.kernelName === kernel && n.outputs.includes(out!));
+      if (node?.gradient !== undefined && node.saved !== undefined && node.saved.length > 0) {
+        for (const t of node.saved) t.dispose();
+        const grad = node.gradient;
+        tf.tidy(() => {
+          const g = grad(node.outputs.map((o) => tf.onesLike(o)));
+          for (const name of Object.keys(node.inputs)) g[name]!();
+        });
+        ok.add(kernel);
+      }
+    } catch {
+      // Its gradient reads more than shapes: its saved tensors stay.
+    } finally {
+      releaseTape(e);
+      out?.dispose();
+    }
+  }
+  x.dispose();
+  b.dispose();
+  return ok;
+}
+
+/**
+ * Makes the tape being recorded dispose, as each node is recorded, the saved tensors of the kernels
+ * in `shapeOnlySaved` (a disposed tensor keeps its shape, all their gradients read). Saved, they
+ * would keep, e.g., every conv's pre-bias output (saved by the bias Add) alive until the backward
+ * pass reaches that Add, only for its shape, and no scope inside f could free them earlier. Only
+ * for a tape of our own (not nested in another gradient computation, whose tape it is).
+ */
+function releaseShapeOnlySavedOnRecord(e: EngineInternals): void {
+  const tape = e.state.activeTape;
+  if (!Array.isArray(tape) || shapeOnlySaved.size === 0) return;
+  const push = tape.push;
+  tape.push = function (this: TapeNode[], ...nodes: TapeNode[]): number {
+    for (const n of nodes) if (shapeOnlySaved.has(n.kernelName)) for (const t of n.saved ?? []) t.dispose();
+    return push.apply(this, nodes);
+  };
 }
 
 /** Disposes a node's saved tensors (except any that is a live gradient) and forgets them. */
