@@ -73,6 +73,14 @@ export function ucLoraMlp(p: ParamStore, path: string, o: UcLoraOpts, v: tf.Tens
   return linear(p, `${path}.mlp${o.mlp.length}`, h);
 }
 
+/**
+ * Computes now what the LoRA layers of every block share (the batched UC-LoRA omegas), so that it
+ * belongs to the forward pass's scope rather than to the first block's tf.tidy. Idempotent.
+ */
+export function prepareLoraInputs(p: ParamStore, inp: LoraInputs): void {
+  if (inp.ucLora && inp.ucLora.length > 1) batchedUcLoraOmegas(p, inp);
+}
+
 /** Per forward pass (one LoraInputs object each), the omegas of every listed UC-LoRA layer. */
 const omegasOfPass = new WeakMap<LoraInputs, Map<string, tf.Tensor2D>>();
 
