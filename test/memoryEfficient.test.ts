@@ -2,7 +2,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { selectBackend } from '../src/runtime/backend/select.ts';
-import { groupNormFused, siluFused } from '../src/runtime/memoryEfficient.ts';
+import { groupNormFused, groupNormOps, siluFused } from '../src/runtime/memoryEfficient.ts';
 
 beforeAll(async () => {
   await selectBackend({ name: 'wasm', log: () => {} });
@@ -29,17 +29,30 @@ describe('memory-efficient layers', () => {
     expect(maxAbs(g1, g2)).toBeLessThan(1e-5);
   });
 
-  it('GroupNorm: value and gradients w.r.t. x, gamma, beta equal the op-level version (< 1e-4)', () => {
-    const x = tf.randomNormal([2, 4, 4, 8], 1, 2, 'float32', 3) as tf.Tensor4D;
-    const g = tf.randomNormal([8], 1, 0.5, 'float32', 4);
-    const b = tf.randomNormal([8], 0, 0.5, 'float32', 5);
-    const dy = tf.randomNormal(x.shape, 0, 1, 'float32', 6);
-    expect(maxAbs(groupNormFused(x, g, b, 4, 1e-5), groupNormRef(x, g, b, 4, 1e-5))).toBeLessThan(1e-5);
-    const f = (fn: typeof groupNormRef) => tf.grads((xi: tf.Tensor, gi: tf.Tensor, bi: tf.Tensor) => tf.sum(tf.mul(fn(xi as tf.Tensor4D, gi, bi, 4, 1e-5), dy)));
-    const [dx1, dg1, db1] = f(groupNormFused)([x, g, b]);
-    const [dx2, dg2, db2] = f(groupNormRef)([x, g, b]);
-    expect(maxAbs(dx1, dx2)).toBeLessThan(1e-4);
-    expect(maxAbs(dg1, dg2)).toBeLessThan(1e-4);
-    expect(maxAbs(db1, db2)).toBeLessThan(1e-4);
-  });
+  // groupNormFused runs loops over the data on wasm and cpu (groupNormKernels.ts), groupNormOps
+  // tfjs ops (the path of the other backends): both against the definition.
+  const impls = { groupNormFused, groupNormOps };
+  const shapes: [shape: [number, number, number, number], groups: number][] = [
+    [[2, 4, 4, 8], 4],
+    [[3, 5, 3, 12], 1],
+    [[2, 6, 6, 32], 8],
+  ];
+  for (const [name, impl] of Object.entries(impls)) {
+    for (const [shape, groups] of shapes) {
+      it(`GroupNorm (${name}), [${shape}], ${groups} groups: value and gradients w.r.t. x, gamma, beta equal the op-level definition (< 1e-4)`, () => {
+        const c = shape[3];
+        const x = tf.randomNormal(shape, 1, 2, 'float32', 3) as tf.Tensor4D;
+        const g = tf.randomNormal([c], 1, 0.5, 'float32', 4);
+        const b = tf.randomNormal([c], 0, 0.5, 'float32', 5);
+        const dy = tf.randomNormal(x.shape, 0, 1, 'float32', 6);
+        expect(maxAbs(impl(x, g, b, groups, 1e-5), groupNormRef(x, g, b, groups, 1e-5))).toBeLessThan(1e-5);
+        const f = (fn: typeof groupNormRef) => tf.grads((xi: tf.Tensor, gi: tf.Tensor, bi: tf.Tensor) => tf.sum(tf.mul(fn(xi as tf.Tensor4D, gi, bi, groups, 1e-5), dy)));
+        const [dx1, dg1, db1] = f(impl)([x, g, b]);
+        const [dx2, dg2, db2] = f(groupNormRef)([x, g, b]);
+        expect(maxAbs(dx1, dx2)).toBeLessThan(1e-4);
+        expect(maxAbs(dg1, dg2)).toBeLessThan(1e-4);
+        expect(maxAbs(db1, db2)).toBeLessThan(1e-4);
+      });
+    }
+  }
 });

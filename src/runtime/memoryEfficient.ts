@@ -8,6 +8,7 @@
  * Checked against the op-level versions in tests.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { groupNormBackward, groupNormForward } from './groupNormKernels.ts';
 
 /** x * sigmoid(x); d/dx = s (1 + x (1 - s)) with s = sigmoid(x). */
 type Arg = tf.Tensor | tf.GradSaveFunc;
@@ -34,6 +35,38 @@ export const siluFused: (x: tf.Tensor) => tf.Tensor = tf.customGrad((...args: Ar
  * GroupNorm alive from the forward pass to the backward one.
  */
 export function groupNormFused(x: tf.Tensor4D, gamma: tf.Tensor, beta: tf.Tensor, groups: number, eps: number): tf.Tensor4D {
+  const backend = tf.getBackend();
+  if (backend === 'wasm' || backend === 'cpu') return groupNormLoops(x, gamma, beta, groups, eps);
+  return groupNormOps(x, gamma, beta, groups, eps);
+}
+
+/**
+ * The same GroupNorm computed by loops over the data (groupNormKernels.ts), for the CPU backends:
+ * saves x and the per-(sample, group) mean and rstd, like groupNormOps.
+ */
+function groupNormLoops(x: tf.Tensor4D, gamma: tf.Tensor, beta: tf.Tensor, groups: number, eps: number): tf.Tensor4D {
+  const [n, h, w, c] = x.shape;
+  const geometry = { n, pixels: h * w, c, groups };
+  const f = tf.customGrad((...args: Arg[]) => {
+    const [xi, g, b, save] = args as [tf.Tensor, tf.Tensor, tf.Tensor, tf.GradSaveFunc];
+    const r = groupNormForward(xi.dataSync() as Float32Array, g.dataSync() as Float32Array, b.dataSync() as Float32Array, geometry, eps);
+    const mean = tf.tensor1d(r.mean);
+    const rstd = tf.tensor1d(r.rstd);
+    save([xi, mean, rstd, g]);
+    return {
+      value: tf.tensor4d(r.y, [n, h, w, c]),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [xs, mu, rs, gm] = saved.map((t) => t.dataSync() as Float32Array);
+        const d = groupNormBackward(dy.dataSync() as Float32Array, xs, mu, rs, gm, geometry);
+        return [tf.tensor4d(d.dx, [n, h, w, c]), tf.tensor1d(d.dgamma), tf.tensor1d(d.dbeta)];
+      },
+    };
+  });
+  return f(x, gamma, beta) as tf.Tensor4D;
+}
+
+/** GroupNorm from tfjs ops (any backend; on GPUs the data never leave the device). */
+export function groupNormOps(x: tf.Tensor4D, gamma: tf.Tensor, beta: tf.Tensor, groups: number, eps: number): tf.Tensor4D {
   const [n, h, w, c] = x.shape;
   const gshape = [n, h, w, groups, c / groups];
   const f = tf.customGrad((...args: Arg[]) => {
