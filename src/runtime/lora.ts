@@ -136,6 +136,26 @@ function batchedUcLoraOmegas(p: ParamStore, inp: LoraInputs): Map<string, tf.Ten
   return out;
 }
 
+type Arg = tf.Tensor | tf.GradSaveFunc;
+
+/**
+ * x_n W_n for every sample: [N, P, K] x [N, K, C] -> [N, P, C], with the gradients written so that
+ * no large operand is transposed: dW_n = (dy_n^T x_n)^T transposes only dy and the small result
+ * (tfjs's own BatchMatMul gradient transposes x, the large im2col patches, explicitly on wasm).
+ */
+const perSampleProduct = tf.customGrad((...args: Arg[]) => {
+  const [x, w, save] = args as [tf.Tensor3D, tf.Tensor3D, tf.GradSaveFunc];
+  save([x, w]);
+  return {
+    value: tf.matMul(x, w),
+    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+      const [xs, ws] = saved as [tf.Tensor3D, tf.Tensor3D];
+      const dy3 = dy as tf.Tensor3D;
+      return [tf.matMul(dy3, ws, false, true), tf.transpose(tf.matMul(dy3, xs, true, false), [0, 2, 1])];
+    },
+  };
+}) as (x: tf.Tensor, w: tf.Tensor) => tf.Tensor;
+
 /** The learnable scale s of a LoRA layer's delta (1 unless UC-LoRA has a trainable scale). */
 function trainableScale(p: ParamStore, path: string, o: LoraOpts): tf.Tensor | null {
   return o.kind === 'uc_lora' && o.scale === 'trainable' ? p.get(`${path}.scale`) : null;
@@ -212,7 +232,7 @@ export function convWithLoraWeights(p: ParamStore, path: string, x: tf.Tensor4D,
     weights = tf.add(weights, dw);
     if (db) perSampleBias = perSampleBias ? tf.add(perSampleBias, db) : db;
   }
-  let y: tf.Tensor = tf.reshape(tf.matMul(tf.reshape(cols, [n, h * w, cin]), weights), [n, h, w, cout]);
+  let y: tf.Tensor = tf.reshape(perSampleProduct(tf.reshape(cols, [n, h * w, cin]), tf.broadcastTo(weights, [n, cin, cout])), [n, h, w, cout]);
   if (bias) y = tf.add(y, p.get(`${path}.bias`));
   if (perSampleBias) y = tf.add(y, tf.reshape(perSampleBias, [n, 1, 1, cout]));
   return y as tf.Tensor4D;
