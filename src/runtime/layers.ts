@@ -65,13 +65,17 @@ export function groupNorm(p: ParamStore, path: string, x: tf.Tensor4D, groups: n
   return affine ? tf.add(tf.mul(y, p.get(`${path}.weight`)), p.get(`${path}.bias`)) : y;
 }
 
+/** Normalises each of `groups` equal groups of the last axis of x (any rank) to mean 0, variance 1. */
+export function normalizeLastAxisGroups<T extends tf.Tensor>(x: T, groups: number, eps: number): T {
+  const c = x.shape[x.rank - 1];
+  const g = tf.reshape(x, [...x.shape.slice(0, -1), groups, c / groups]);
+  const { mean, variance } = tf.moments(g, [x.rank], true);
+  return tf.reshape(tf.div(tf.sub(g, mean), tf.sqrt(tf.add(variance, eps))), x.shape) as T;
+}
+
 /** GroupNorm of vectors [N, C] (the UC-LoRA composition MLP). */
 export function groupNorm1d(p: ParamStore, path: string, x: tf.Tensor2D, groups: number, eps: number): tf.Tensor2D {
-  const [n, c] = x.shape;
-  const g = tf.reshape(x, [n, groups, c / groups]);
-  const { mean, variance } = tf.moments(g, [2], true);
-  const y = tf.reshape(tf.div(tf.sub(g, mean), tf.sqrt(tf.add(variance, eps))), [n, c]);
-  return tf.add(tf.mul(y, p.get(`${path}.weight`)), p.get(`${path}.bias`));
+  return tf.add(tf.mul(normalizeLastAxisGroups(x, groups, eps), p.get(`${path}.weight`)), p.get(`${path}.bias`));
 }
 
 /** LayerNorm over the whole (C, H, W) tensor of each sample, with an elementwise affine. */

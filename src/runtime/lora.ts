@@ -1,17 +1,19 @@
 /**
- * The LoRA conditioning layers (DESIGN.md section 3), computed through the down-projection, the
- * per-sample composition weights and the up-projection, never by materialising per-sample weights:
+ * The LoRA conditioning layers (DESIGN.md section 3), in two exact formulations, whichever costs
+ * less for the layer's shapes (perSampleWeightsCheaper): through the down-projection, the
+ * per-sample composition weights and the up-projection (loraDelta),
  *
  *   delta(x) = s * [ up( omega_rep * down(x) ) + omega_rep @ Bias ]
  *
- * with down a kxk conv to m*r channels (the stacked A_i), omega_rep each basis weight repeated r
+ * or with the per-sample weights W + s A diag(omega_rep) B composed first (convWithLoraWeights);
+ * down is a kxk conv to m*r channels (the stacked A_i), omega_rep each basis weight repeated r
  * times (basis-major: channel i*r + j belongs to basis i), up the stacked B_i as a 1x1 map.
  *   TimeLoRA:  omega = table[t]           (m bases, table T x m)
  *   ClassLoRA: omega = the class vector c  (one basis per class)
  *   UC-LoRA:   omega = MLP(v), plus the bias term and the scale s
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { conv2dRaw, groupNorm1d, linear, silu } from './layers.ts';
+import { conv2dRaw, groupNorm1d, linear, normalizeLastAxisGroups, silu } from './layers.ts';
 import type { ParamStore } from './params.ts';
 import { patches } from './patches.ts';
 
@@ -60,8 +62,7 @@ export function repeatBases(omega: tf.Tensor2D, r: number): tf.Tensor2D {
 export function compositionWeights(p: ParamStore, path: string, o: LoraOpts, inp: LoraInputs): tf.Tensor2D {
   if (o.kind === 'time_lora') return tf.gather(p.get(`${path}.omega`), tf.cast(inp.t!, 'int32')) as tf.Tensor2D;
   if (o.kind === 'class_lora') return inp.classes!;
-  const batched = inp.ucLora && inp.ucLora.length > 1 ? batchedUcLoraOmegas(p, inp).get(path) : undefined;
-  return batched ?? ucLoraMlp(p, path, o, inp.v!);
+  return batchedUcLoraOmegas(p, inp)?.get(path) ?? ucLoraMlp(p, path, o, inp.v!);
 }
 
 /** The composition MLP of one UC-LoRA layer: [Linear, GroupNorm, SiLU] per hidden width, then Linear to m. */
@@ -78,7 +79,7 @@ export function ucLoraMlp(p: ParamStore, path: string, o: UcLoraOpts, v: tf.Tens
  * belongs to the forward pass's scope rather than to the first block's tf.tidy. Idempotent.
  */
 export function prepareLoraInputs(p: ParamStore, inp: LoraInputs): void {
-  if (inp.ucLora && inp.ucLora.length > 1) batchedUcLoraOmegas(p, inp);
+  batchedUcLoraOmegas(p, inp);
 }
 
 /** Per forward pass (one LoraInputs object each), the omegas of every listed UC-LoRA layer. */
@@ -91,7 +92,8 @@ const omegasOfPass = new WeakMap<LoraInputs, Map<string, tf.Tensor2D>>();
  * for the whole group instead of per layer (a model with 22 UC-LoRA layers ran ~1,200 tiny kernels
  * per step for them, forward and backward).
  */
-function batchedUcLoraOmegas(p: ParamStore, inp: LoraInputs): Map<string, tf.Tensor2D> {
+function batchedUcLoraOmegas(p: ParamStore, inp: LoraInputs): Map<string, tf.Tensor2D> | undefined {
+  if (!inp.ucLora || inp.ucLora.length < 2) return undefined; // nothing to batch
   const cached = omegasOfPass.get(inp);
   if (cached) return cached;
   const out = new Map<string, tf.Tensor2D>();
@@ -120,10 +122,7 @@ function batchedUcLoraOmegas(p: ParamStore, inp: LoraInputs): Map<string, tf.Ten
         h = tf.add(tf.matMul(h, stacked(`mlp${i}.weight`, [count, width, out_])), stacked(`mlp${i}.bias`, [count, 1, out_]));
       }
       if (i < o.mlp.length) {
-        const g = o.groups[i];
-        const hg = tf.reshape(h, [count, n, g, out_ / g]);
-        const { mean, variance } = tf.moments(hg, [3], true);
-        const normed = tf.reshape(tf.div(tf.sub(hg, mean), tf.sqrt(tf.add(variance, 1e-6))), [count, n, out_]);
+        const normed = normalizeLastAxisGroups(h, o.groups[i], 1e-6);
         h = silu(tf.add(tf.mul(normed, stacked(`mlp${i}_norm.weight`, [count, 1, out_])), stacked(`mlp${i}_norm.bias`, [count, 1, out_])));
       }
       width = out_;
@@ -161,6 +160,11 @@ function trainableScale(p: ParamStore, path: string, o: LoraOpts): tf.Tensor | n
   return o.kind === 'uc_lora' && o.scale === 'trainable' ? p.get(`${path}.scale`) : null;
 }
 
+/** UC-LoRA's bias term omega_rep @ Bias ([N, C_out]), before the scale; null without one. */
+function loraBiasTerm(p: ParamStore, path: string, o: LoraOpts, rep: tf.Tensor2D): tf.Tensor2D | null {
+  return o.kind === 'uc_lora' && o.bias ? (tf.matMul(rep, p.get(`${path}.bias`) as tf.Tensor2D) as tf.Tensor2D) : null;
+}
+
 /** The LoRA delta for a conv with input x; add it to the conv's output. */
 export function loraDelta(p: ParamStore, path: string, x: tf.Tensor4D, t: LoraTargetOpts, o: LoraOpts, inp: LoraInputs): tf.Tensor4D {
   const omega = compositionWeights(p, path, o, inp);
@@ -172,11 +176,10 @@ export function loraDelta(p: ParamStore, path: string, x: tf.Tensor4D, t: LoraTa
   const scaled = tf.mul(down, tf.reshape(rep, [n, 1, 1, mr]));
   const up = p.get(`${path}.up`) as tf.Tensor2D; // [m r, C_out]
   let delta = tf.reshape(tf.matMul(tf.reshape(scaled, [n * ho * wo, mr]), up), [n, ho, wo, up.shape[1]]) as tf.Tensor4D;
-  if (o.kind === 'uc_lora') {
-    if (o.bias) delta = tf.add(delta, tf.reshape(tf.matMul(rep, p.get(`${path}.bias`) as tf.Tensor2D), [n, 1, 1, up.shape[1]]));
-    const s = trainableScale(p, path, o);
-    if (s) delta = tf.mul(delta, s);
-  }
+  const biasTerm = loraBiasTerm(p, path, o, rep);
+  if (biasTerm) delta = tf.add(delta, tf.reshape(biasTerm, [n, 1, 1, up.shape[1]]));
+  const s = trainableScale(p, path, o);
+  if (s) delta = tf.mul(delta, s);
   return delta;
 }
 
@@ -206,7 +209,7 @@ export function perSampleWeightsCheaper(cin: number, cout: number, pixels: numbe
  * per-sample weights: y_n = patches(x_n) W_n + b + sum_l s_l omega_rep_l[n] Bias_l, one batched
  * matmul [N, HoWo, k^2 C_in] x [N, k^2 C_in, C_out]. Equal to conv + loraDelta per layer (tested).
  */
-export function convWithLoraWeights(p: ParamStore, path: string, x: tf.Tensor4D, kernel: number, loras: readonly LoraOpts[], inp: LoraInputs, bias = true): tf.Tensor4D {
+export function convWithLoraWeights(p: ParamStore, path: string, x: tf.Tensor4D, kernel: number, loras: readonly LoraOpts[], inp: LoraInputs): tf.Tensor4D {
   const pad = Math.floor((kernel - 1) / 2);
   const cols = patches(x, kernel, pad);
   const [n, h, w, cin] = cols.shape; // cin: k^2 C_in
@@ -223,7 +226,7 @@ export function convWithLoraWeights(p: ParamStore, path: string, x: tf.Tensor4D,
     // A diag(rep_n) B for every n: scale A's columns per sample, then one [N k^2 C_in, m r] x [m r, C_out] product.
     const scaledDown = tf.reshape(tf.mul(down, tf.reshape(rep, [n, 1, mr])), [n * cin, mr]);
     let dw: tf.Tensor = tf.reshape(tf.matMul(scaledDown, up), [n, cin, cout]);
-    let db: tf.Tensor | null = o.kind === 'uc_lora' && o.bias ? tf.matMul(rep, p.get(`${lp}.bias`) as tf.Tensor2D) : null;
+    let db: tf.Tensor | null = loraBiasTerm(p, lp, o, rep);
     const s = trainableScale(p, lp, o);
     if (s) {
       dw = tf.mul(dw, s);
@@ -233,7 +236,7 @@ export function convWithLoraWeights(p: ParamStore, path: string, x: tf.Tensor4D,
     if (db) perSampleBias = perSampleBias ? tf.add(perSampleBias, db) : db;
   }
   let y: tf.Tensor = tf.reshape(perSampleProduct(tf.reshape(cols, [n, h * w, cin]), tf.broadcastTo(weights, [n, cin, cout])), [n, h, w, cout]);
-  if (bias) y = tf.add(y, p.get(`${path}.bias`));
+  y = tf.add(y, p.get(`${path}.bias`));
   if (perSampleBias) y = tf.add(y, tf.reshape(perSampleBias, [n, 1, 1, cout]));
   return y as tf.Tensor4D;
 }
