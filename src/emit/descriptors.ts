@@ -21,10 +21,14 @@ function normOf(m: Module | undefined): NormOpts | null {
 
 function loraOf(c: ConditioningRef, mods: Map<string, Module>, layerPath: string, ir: IR): LoraOpts | undefined {
   const m = mods.get(`${layerPath}.${c.kind}`);
-  if (!m) return undefined;
+  return m ? loraOptsOf(m, mods, ir) : undefined;
+}
+
+/** The runtime options of a LoRA module, read from it and (UC-LoRA) its MLP's norms among `mods`. */
+function loraOptsOf(m: Module, mods: Map<string, Module>, ir: IR): LoraOpts {
   const rank = Number(m.attrs.rank);
-  if (c.kind === 'time_lora') return { kind: 'time_lora', rank, bases: Number(m.attrs.bases) };
-  if (c.kind === 'class_lora') return { kind: 'class_lora', rank, bases: ir.input.classes };
+  if (m.kind === 'time_lora') return { kind: 'time_lora', rank, bases: Number(m.attrs.bases) };
+  if (m.kind === 'class_lora') return { kind: 'class_lora', rank, bases: ir.input.classes };
   const mlp: number[] = [];
   const groups: number[] = [];
   for (let i = 0; mods.has(`${m.path}.mlp${i}_norm`); i++) {
@@ -37,13 +41,7 @@ function loraOf(c: ConditioningRef, mods: Map<string, Module>, layerPath: string
 
 /** Every UC-LoRA layer of the model, in IR order (the runtime batches their composition MLPs). */
 export function ucLoraLayers(ir: IR): UcLoraLayer[] {
-  return ir.modules
-    .filter((m) => m.kind === 'uc_lora')
-    .map((m) => {
-      const layerPath = m.path.slice(0, -'.uc_lora'.length);
-      const o = loraOf({ kind: 'uc_lora', options: {} } as unknown as ConditioningRef, modulesOf(ir, m.block), layerPath, ir) as UcLoraOpts;
-      return [m.path, o] as const;
-    });
+  return ir.modules.filter((m) => m.kind === 'uc_lora').map((m) => [m.path, loraOptsOf(m, modulesOf(ir, m.block), ir) as UcLoraOpts] as const);
 }
 
 function lorasOn(conds: ConditioningRef[], mods: Map<string, Module>, layerPath: string, ir: IR): LoraOpts[] {
