@@ -2,6 +2,10 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { formatDiagnostics } from '../diagnostics/format.ts';
 import type { CheckResult } from '../check/check.ts';
+// Type only: the CLI must not load tfjs (select.ts) just to parse options.
+import type { BackendName } from '../runtime/backend/select.ts';
+
+export type { BackendName };
 
 export class UsageError extends Error {}
 
@@ -29,7 +33,6 @@ export function intOption(v: string | undefined, name: string, min = 1): number 
   return n;
 }
 
-export type BackendName = 'tensorflow' | 'wasm' | 'cpu';
 
 /** `--backend NAME`, validated; undefined picks the best available backend. */
 export function backendOption(v: string | undefined): BackendName | undefined {
