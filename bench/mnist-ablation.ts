@@ -13,7 +13,7 @@ import { buildVariants } from '../src/ablate/variants.ts';
 import { parseEdit } from '../src/ablate/edits.ts';
 import { compileSpec } from '../src/emit/compile.ts';
 import { computeStats } from '../src/analysis/stats.ts';
-import { selectBackend } from '../src/runtime/backend/select.ts';
+import { selectBackend } from '../src/runtime/engine/select.ts';
 import { loadMnist } from '../src/runtime/data/index.ts';
 import { trainRun, type ModelModule } from '../src/runtime/train/loop.ts';
 import { encodePngGrid } from '../src/runtime/images/pngGrid.ts';

@@ -9,7 +9,7 @@
  */
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { selectBackend } from '../src/runtime/backend/select.ts';
+import { selectBackend } from '../src/runtime/engine/select.ts';
 import { batchCond } from '../src/runtime/train/loop.ts';
 import { makeProcess, type NetFn } from '../src/runtime/train/process.ts';
 import { argValue, loadAvg, loadModel, machineInfo, median, ROOT, table, writeResult } from './common.ts';

@@ -71,7 +71,7 @@ MAX_PATCH_BYTES = 64 * 2**20
 
 
 def per_sample_weights_cheaper(cin, cout, pixels, kernel, batch):
-    """The runtime's choice of formulation for a conv with LoRA layers (src/runtime/lora.ts)."""
+    """The runtime's choice of formulation for a conv with LoRA layers (src/runtime/model/lora.ts)."""
     k2 = kernel * kernel
     if kernel > 1 and batch * pixels * k2 * cin * 4 > MAX_PATCH_BYTES:
         return False

@@ -10,7 +10,7 @@
  *
  *   npm run bench:train-step [-- --profile] [-- --steps N --warmup N --batch N --only a|b --no-torch1 --threads N]
  *
- * --threads N runs the wasm backend with N threads (src/runtime/backend/wasmThreads.ts; default 1)
+ * --threads N runs the wasm backend with N threads (src/runtime/engine/wasmThreads.ts; default 1)
  * and writes bench/results/train-step-threadsN.json instead.
  *
  * --profile adds one tf.profile'd step of model (b) after the timed ones and prints the top
@@ -26,7 +26,7 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { selectBackend } from '../src/runtime/backend/select.ts';
+import { selectBackend } from '../src/runtime/engine/select.ts';
 import {
   argValue,
   emitIr,
@@ -413,7 +413,7 @@ async function main(): Promise<void> {
     steps,
     tfjs_backend:
       threads !== undefined && threads > 1
-        ? `wasm (${threads} threads, threaded build forced by src/runtime/backend/wasmThreads.ts)`
+        ? `wasm (${threads} threads, threaded build forced by src/runtime/engine/wasmThreads.ts)`
         : 'wasm (1 thread: tfjs-backend-wasm disables threads under Node)',
     torch: torch.ok ? { version: torch.version, python: torch.python, threads: 2, openblas_threads: 1, config: torch.config } : { skipped: torch.why },
     models,

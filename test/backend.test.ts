@@ -4,8 +4,8 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
-import { createBackendSelector, selectBackend } from '../src/runtime/backend/select.ts';
-import { isExtraWasmKernel } from '../src/runtime/backend/wasmKernels.ts';
+import { createBackendSelector, selectBackend } from '../src/runtime/engine/select.ts';
+import { isExtraWasmKernel } from '../src/runtime/engine/wasmKernels.ts';
 
 describe('selectBackend', () => {
   const logged: string[] = [];

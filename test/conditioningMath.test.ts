@@ -6,10 +6,10 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { selectBackend } from '../src/runtime/backend/select.ts';
-import { compositionWeights, convWithLoraWeights, loraDelta, perSampleWeightsCheaper, repeatBases, ucLoraMlp, type LoraOpts, type UcLoraLayer, type UcLoraOpts } from '../src/runtime/lora.ts';
-import { conv } from '../src/runtime/layers.ts';
-import { interpolationTable, ParamStore, type ParamSpec } from '../src/runtime/params.ts';
+import { selectBackend } from '../src/runtime/engine/select.ts';
+import { compositionWeights, convWithLoraWeights, loraDelta, perSampleWeightsCheaper, repeatBases, ucLoraMlp, type LoraOpts, type UcLoraLayer, type UcLoraOpts } from '../src/runtime/model/lora.ts';
+import { conv } from '../src/runtime/model/layers.ts';
+import { interpolationTable, ParamStore, type ParamSpec } from '../src/runtime/model/params.ts';
 
 beforeAll(async () => {
   await selectBackend({ name: 'wasm', log: () => {} });

@@ -1,5 +1,5 @@
 /**
- * variableGradsEager (src/runtime/train/eagerGradients.ts) against tf.variableGrads: the same
+ * variableGradsEager (src/runtime/engine/eagerGradients.ts) against tf.variableGrads: the same
  * gradients (it runs the same gradient functions in the same order, so they agree to ~1e-6 relative
  * or better; in practice bit for bit), the same keys (variables without a gradient left out,
  * non-trainable ones null), no leaked tensors, nested use (a gradient of a gradient), and a lower
@@ -7,10 +7,10 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { selectBackend } from '../src/runtime/backend/select.ts';
-import { groupNormFused, siluFused } from '../src/runtime/memoryEfficient.ts';
-import type { ParamStore } from '../src/runtime/params.ts';
-import { eagerGradientsSupported, shapeOnlySavedKernels, variableGradsEager } from '../src/runtime/train/eagerGradients.ts';
+import { selectBackend } from '../src/runtime/engine/select.ts';
+import { groupNormFused, siluFused } from '../src/runtime/engine/memoryEfficient.ts';
+import type { ParamStore } from '../src/runtime/model/params.ts';
+import { eagerGradientsSupported, shapeOnlySavedKernels, variableGradsEager } from '../src/runtime/engine/eagerGradients.ts';
 import { batchCond, type ModelModule } from '../src/runtime/train/loop.ts';
 import { makeProcess, type NetFn } from '../src/runtime/train/process.ts';
 import { compileAndImport, fixture } from './modelHelpers.ts';

@@ -9,7 +9,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } fro
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { selectBackend } from '../src/runtime/backend/select.ts';
+import { selectBackend } from '../src/runtime/engine/select.ts';
 import { loadMnist } from '../src/runtime/data/index.ts';
 import { latestCheckpoint, listCheckpoints, readCheckpoint } from '../src/runtime/train/checkpoint.ts';
 import { trainRun, type ModelModule } from '../src/runtime/train/loop.ts';

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Matrix } from 'ml-matrix';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { selectBackend } from '../src/runtime/backend/select.ts';
+import { selectBackend } from '../src/runtime/engine/select.ts';
 import { loadMnist } from '../src/runtime/data/mnist.ts';
 import { readSafetensorsFile } from '../src/runtime/io/safetensors.ts';
 import { mulberry32, normals } from '../src/runtime/train/rng.ts';

@@ -3,8 +3,8 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { selectBackend } from '../src/runtime/backend/select.ts';
-import { upsampleNearest } from '../src/runtime/layers.ts';
+import { selectBackend } from '../src/runtime/engine/select.ts';
+import { upsampleNearest } from '../src/runtime/model/layers.ts';
 
 beforeAll(async () => {
   await selectBackend({ name: 'wasm', log: () => {} });

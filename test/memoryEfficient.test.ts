@@ -1,8 +1,8 @@
 /** The custom-gradient SiLU and GroupNorm equal their op-level definitions, values and gradients. */
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { selectBackend } from '../src/runtime/backend/select.ts';
-import { groupNormFused, groupNormOps, siluFused } from '../src/runtime/memoryEfficient.ts';
+import { selectBackend } from '../src/runtime/engine/select.ts';
+import { groupNormFused, groupNormOps, siluFused } from '../src/runtime/engine/memoryEfficient.ts';
 
 beforeAll(async () => {
   await selectBackend({ name: 'wasm', log: () => {} });

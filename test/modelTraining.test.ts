@@ -11,9 +11,9 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { selectBackend } from '../src/runtime/backend/select.ts';
-import type { Cond } from '../src/runtime/embedding.ts';
-import type { ParamStore } from '../src/runtime/params.ts';
+import { selectBackend } from '../src/runtime/engine/select.ts';
+import type { Cond } from '../src/runtime/model/embedding.ts';
+import type { ParamStore } from '../src/runtime/model/params.ts';
 import { compileAndImport, fixture, spec, type CompiledModel } from './modelHelpers.ts';
 
 beforeAll(async () => {

@@ -1,12 +1,12 @@
 /**
- * im2col for per-sample-weight convs (src/runtime/patches.ts): the fused version equals the
+ * im2col for per-sample-weight convs (src/runtime/engine/patches.ts): the fused version equals the
  * pad/slice/concat definition, col2im is its adjoint (<im2col x, y> = <x, col2im y>), and a conv
  * equals the patches times the flattened weight.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { selectBackend } from '../src/runtime/backend/select.ts';
-import { col2im, im2col, patches, patchesFromOps } from '../src/runtime/patches.ts';
+import { selectBackend } from '../src/runtime/engine/select.ts';
+import { col2im, im2col, patches, patchesFromOps } from '../src/runtime/engine/patches.ts';
 
 beforeAll(async () => {
   await selectBackend({ name: 'wasm', log: () => {} });

@@ -6,7 +6,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { selectBackend } from '../src/runtime/backend/select.ts';
+import { selectBackend } from '../src/runtime/engine/select.ts';
 import { statsOf, specFiles } from './helpers.ts';
 
 const ROOT = join(import.meta.dirname, '..');

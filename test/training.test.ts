@@ -8,7 +8,7 @@ import { mkdtempSync, readFileSync, truncateSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { selectBackend } from '../src/runtime/backend/select.ts';
+import { selectBackend } from '../src/runtime/engine/select.ts';
 import { loadMnist } from '../src/runtime/data/index.ts';
 import type { Dataset } from '../src/runtime/data/common.ts';
 import { readSafetensorsFile } from '../src/runtime/io/safetensors.ts';

@@ -1,5 +1,5 @@
 /**
- * The wasm Identity kernel of src/runtime/backend/wasmKernels.ts, which shares its input's buffer
+ * The wasm Identity kernel of src/runtime/engine/wasmKernels.ts, which shares its input's buffer
  * (one more reference) instead of copying it, as the cpu backend's does: what it shares, that the
  * sharing is invisible (disposal order, variable assignment), that the stock kernel comes back
  * with unregisterWasmKernels, and that a training step computes exactly what it computed with the
@@ -8,11 +8,11 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { selectBackend } from '../src/runtime/backend/select.ts';
-import { isExtraWasmKernel, registerWasmKernels, unregisterWasmKernels, WASM_MEMORY_KERNEL_NAMES } from '../src/runtime/backend/wasmKernels.ts';
-import { replacedStock } from '../src/runtime/backend/wasmScratch.ts';
-import type { ParamStore } from '../src/runtime/params.ts';
-import { variableGradsEager } from '../src/runtime/train/eagerGradients.ts';
+import { selectBackend } from '../src/runtime/engine/select.ts';
+import { isExtraWasmKernel, registerWasmKernels, unregisterWasmKernels, WASM_MEMORY_KERNEL_NAMES } from '../src/runtime/engine/wasmKernels.ts';
+import { replacedStock } from '../src/runtime/engine/wasmScratch.ts';
+import type { ParamStore } from '../src/runtime/model/params.ts';
+import { variableGradsEager } from '../src/runtime/engine/eagerGradients.ts';
 import { batchCond, type ModelModule } from '../src/runtime/train/loop.ts';
 import { Adam } from '../src/runtime/train/optimizer.ts';
 import { makeProcess, type NetFn } from '../src/runtime/train/process.ts';

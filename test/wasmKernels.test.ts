@@ -1,5 +1,5 @@
 /**
- * The extra wasm kernels (src/runtime/backend/wasmKernels.ts) against the
+ * The extra wasm kernels (src/runtime/engine/wasmKernels.ts) against the
  * tfjs cpu backend's reference kernels.
  *
  * Tolerance: max |wasm - cpu| / max |cpu| < 1e-4 per result tensor. Both
@@ -19,8 +19,8 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { selectBackend } from '../src/runtime/backend/select.ts';
-import { isExtraWasmKernel, registerWasmKernels, WASM_EXTRA_KERNEL_NAMES } from '../src/runtime/backend/wasmKernels.ts';
+import { selectBackend } from '../src/runtime/engine/select.ts';
+import { isExtraWasmKernel, registerWasmKernels, WASM_EXTRA_KERNEL_NAMES } from '../src/runtime/engine/wasmKernels.ts';
 
 const TOLERANCE = 1e-4;
 

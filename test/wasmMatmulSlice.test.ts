@@ -1,6 +1,6 @@
 /**
  * The wasm BatchMatMul, Slice, SplitV and Unpack replacements
- * (src/runtime/backend/wasmMatMulSlice.ts) against the tfjs cpu backend.
+ * (src/runtime/engine/wasmMatMulSlice.ts) against the tfjs cpu backend.
  *
  * Matmul tolerance: max |wasm - cpu| / max |cpu| < 1e-5 per result tensor.
  * Both compute in float32, but XNNPACK adds the products in a blocked SIMD
@@ -18,13 +18,13 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { selectBackend } from '../src/runtime/backend/select.ts';
+import { selectBackend } from '../src/runtime/engine/select.ts';
 import {
   isExtraWasmKernel,
   registerWasmKernels,
   unregisterWasmKernels,
   WASM_MATMUL_SLICE_KERNEL_NAMES,
-} from '../src/runtime/backend/wasmKernels.ts';
+} from '../src/runtime/engine/wasmKernels.ts';
 
 const TOLERANCE = 1e-5;
 

@@ -1,5 +1,5 @@
 /**
- * The multithreaded wasm backend (src/runtime/backend/wasmThreads.ts), in
+ * The multithreaded wasm backend (src/runtime/engine/wasmThreads.ts), in
  * child processes: the thread count is fixed once per process, and whether
  * a process with live pthreads exits on its own is part of what is tested.
  *
@@ -16,7 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { requestedThreads, threadsUnsupported } from '../src/runtime/backend/wasmThreads.ts';
+import { requestedThreads, threadsUnsupported } from '../src/runtime/engine/wasmThreads.ts';
 
 const ROOT = join(import.meta.dirname, '..');
 const url = (f: string) => JSON.stringify(pathToFileURL(join(ROOT, f)).href);
@@ -147,7 +147,7 @@ describe('thread count option', () => {
 
 describe('watchdog', () => {
   const script = (body: string) => `
-import { startWatchdog } from ${url('src/runtime/backend/wasmThreads.ts')};
+import { startWatchdog } from ${url('src/runtime/engine/wasmThreads.ts')};
 startWatchdog({ timeoutSeconds: 1.5, pollMs: 100, what: 'test' });
 await new Promise((r) => setTimeout(r, 300)); // the watchdog worker starts
 ${body}

@@ -3,7 +3,7 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { formatDiagnostics } from '../diagnostics/format.ts';
 import type { CheckResult } from '../check/check.ts';
 // Type only: the CLI must not load tfjs (select.ts) just to parse options.
-import type { BackendName } from '../runtime/backend/select.ts';
+import type { BackendName } from '../runtime/engine/select.ts';
 
 export type { BackendName };
 

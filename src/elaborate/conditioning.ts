@@ -92,7 +92,7 @@ export function loraModules(ctx: Ctx, c: CondSettings, t: LoraTarget, s: Setting
   }
   // Per unit of (bases x rank): the down/up path costs H W (k^2 C_in + C_out) multiply-adds, per-sample
   // weights k^2 C_in C_out (the conv with them is the target conv, counted there); the runtime runs
-  // whichever is cheaper (src/runtime/lora.ts perSampleWeightsCheaper), so that is what is counted.
+  // whichever is cheaper (src/runtime/model/lora.ts perSampleWeightsCheaper), so that is what is counted.
   const flopsPerRank = (k: number) => 2 * k * Math.min(t.hw * (fanIn + t.cout), fanIn * t.cout);
   const path = `${t.path}.${c.kind}`;
   const attrs = (extra: Module['attrs']): Module['attrs'] => ({ target: t.path, cin: t.cin, cout: t.cout, kernel: t.kernel, rank: r, ...extra });

@@ -1,13 +1,13 @@
 /**
- * IR blocks -> the literal option objects the runtime's blocks take (src/runtime/blocks.ts).
+ * IR blocks -> the literal option objects the runtime's blocks take (src/runtime/model/blocks.ts).
  * Everything here is read from the IR; nothing reaches back into the spec.
  */
 import type { Block, ConditioningRef, IR, Module } from '../ir/types.ts';
-import type { AttentionOpts, ModulationOpts, ResBlockOpts, ResampleOpts } from '../runtime/blocks.ts';
-import type { EmbeddingOpts } from '../runtime/embedding.ts';
-import type { NormOpts } from '../runtime/layers.ts';
-import type { LoraOpts, UcLoraLayer, UcLoraOpts } from '../runtime/lora.ts';
-import type { Layout, ParamSpec } from '../runtime/params.ts';
+import type { AttentionOpts, ModulationOpts, ResBlockOpts, ResampleOpts } from '../runtime/model/blocks.ts';
+import type { EmbeddingOpts } from '../runtime/model/embedding.ts';
+import type { NormOpts } from '../runtime/model/layers.ts';
+import type { LoraOpts, UcLoraLayer, UcLoraOpts } from '../runtime/model/lora.ts';
+import type { Layout, ParamSpec } from '../runtime/model/params.ts';
 
 export function modulesOf(ir: IR, block: string): Map<string, Module> {
   return new Map(ir.modules.filter((m) => m.block === block).map((m) => [m.path, m]));

@@ -4,7 +4,7 @@
  * has one, as `unetc sample` uses; class-conditional models get balanced labels (i mod classes).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { ParamStore, paramSpecsFromRows } from '../runtime/params.ts';
+import { ParamStore, paramSpecsFromRows } from '../runtime/model/params.ts';
 import { readCheckpoint, restoreInto } from '../runtime/train/checkpoint.ts';
 import { batchCond, type ModelModule } from '../runtime/train/loop.ts';
 import { makeProcess, type NetFn } from '../runtime/train/process.ts';

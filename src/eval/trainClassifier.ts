@@ -15,7 +15,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { selectBackend, type BackendName } from '../runtime/backend/select.ts';
+import { selectBackend, type BackendName } from '../runtime/engine/select.ts';
 import { loadMnist } from '../runtime/data/mnist.ts';
 import { Adam } from '../runtime/train/optimizer.ts';
 import { epochPermutation, mulberry32, normals, Stream, stepSeed } from '../runtime/train/rng.ts';

@@ -9,7 +9,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { existsSync, mkdirSync, readdirSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { readSafetensorsFile, SafetensorsError, writeSafetensorsAtomic, type SafeTensor } from '../io/safetensors.ts';
-import { tfjsShape, type Layout, type ParamSpec } from '../params.ts';
+import { tfjsShape, type Layout, type ParamSpec } from '../model/params.ts';
 
 export const CHECKPOINT_FORMAT = 'unetc-checkpoint-1';
 

@@ -4,7 +4,7 @@
  * of a: a c_i + (1 - a) c_j, or of b: b c_i, and the same noise in every row.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { ParamStore, paramSpecsFromRows } from '../params.ts';
+import { ParamStore, paramSpecsFromRows } from '../model/params.ts';
 import { readCheckpoint, restoreInto } from './checkpoint.ts';
 import { batchCond, type ModelModule } from './loop.ts';
 import { writeSampleGrid } from './outputs.ts';

@@ -3,7 +3,7 @@
  * code reads like the architecture: conv(p, 'enc.32x32.stem.conv', x, { kernel: 3 }).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { groupNormFused, siluFused } from './memoryEfficient.ts';
+import { groupNormFused, siluFused } from '../engine/memoryEfficient.ts';
 import type { ParamStore } from './params.ts';
 
 export interface ConvOpts {
@@ -45,7 +45,7 @@ export function linear(p: ParamStore, path: string, x: tf.Tensor2D, bias = true)
   return bias ? tf.add(y, p.get(`${path}.bias`)) : y;
 }
 
-/** SiLU, with a gradient that keeps only x (src/runtime/memoryEfficient.ts). */
+/** SiLU, with a gradient that keeps only x (src/runtime/engine/memoryEfficient.ts). */
 export const silu = <T extends tf.Tensor>(x: T): T => siluFused(x) as T;
 
 export interface NormOpts {

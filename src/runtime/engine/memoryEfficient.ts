@@ -4,7 +4,7 @@
  * (x for SiLU; x, the group means and 1/std for GroupNorm), which is what lets batch 64 fit in
  * wasm's 4 GiB heap (tfjs-wasm-notes.md). Both save their input rather than anything new: the
  * input is alive until the forward pass ends anyway (tfjs disposes a forward pass's intermediates
- * only then), and saving shares its buffer (the wasm Identity of backend/wasmKernels.ts).
+ * only then), and saving shares its buffer (the wasm Identity of wasmKernels.ts).
  * Checked against the op-level versions in tests.
  */
 import * as tf from '@tensorflow/tfjs-core';

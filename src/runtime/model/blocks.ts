@@ -78,7 +78,7 @@ function convWithLora(p: ParamStore, path: string, x: tf.Tensor4D, kernel: numbe
  * A residual block (with its attention, if any). Its body runs in a tf.tidy: tfjs otherwise keeps
  * every intermediate of the forward pass alive until the whole forward pass ends, though the
  * backward pass needs only what the kernels saved (the engine keeps those apart). With the
- * shape-only saves freed early (train/eagerGradients.ts) this cuts the forward peak of the
+ * shape-only saves freed early (engine/eagerGradients.ts) this cuts the forward peak of the
  * attention U-Net at batch 64 by ~1 GiB. UC-LoRA omegas shared by all blocks are computed first,
  * outside the scope.
  */

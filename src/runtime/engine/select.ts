@@ -13,7 +13,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
-import '../gradients.ts';
+import './gradients.ts';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { registerWasmKernels } from './wasmKernels.ts';

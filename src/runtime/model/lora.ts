@@ -15,7 +15,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { conv2dRaw, groupNorm1d, linear, normalizeLastAxisGroups, silu } from './layers.ts';
 import type { ParamStore } from './params.ts';
-import { patches } from './patches.ts';
+import { patches } from '../engine/patches.ts';
 
 export interface LoraTargetOpts {
   kernel: number;
