@@ -7,15 +7,38 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { selectBackend } from '../src/runtime/engine/select.ts';
-import { compositionWeights, convWithLoraWeights, loraDelta, perSampleWeightsCheaper, repeatBases, ucLoraMlp, type LoraOpts, type UcLoraLayer, type UcLoraOpts } from '../src/runtime/model/lora.ts';
-import { conv } from '../src/runtime/model/layers.ts';
+import { compositionWeights, convWithLoraWeights, loraDelta, perSampleWeightsCheaper, repeatBases, ucLoraMlp, type UcLoraSite } from '../src/runtime/model/lora.ts';
+import { conv, Weights } from '../src/runtime/model/layers.ts';
 import { interpolationTable, ParamStore, type ParamSpec } from '../src/runtime/model/params.ts';
+import type { ClassLoraOp, ConvOp, Init, TimeLoraOp, UcLoraOp } from '../src/ir/types.ts';
 
 beforeAll(async () => {
   await selectBackend({ name: 'wasm', log: () => {} });
 });
 
-const spec = (name: string, shape: number[], init: string, layout: ParamSpec['layout'] = 'plain'): ParamSpec => ({ name, shape, init, trainable: true, layout, fanIn: 4 });
+const initOf = (s: string): Init => ({ fn: 'normal', std: Number(/^normal\(([^)]+)\)$/.exec(s)![1]) });
+const spec = (name: string, shape: number[], init: string, layout: ParamSpec['layout'] = 'plain'): ParamSpec => ({ name, shape, init: initOf(init), trainable: true, layout });
+
+/** The op of a UC-LoRA layer at `site` (refs relative to its block), MLP widths and GroupNorm groups as given. */
+function ucOp(site: string, r: number, m: number, mlp: number[], groups: number[], o: { bias: boolean; scale: 'trainable' | 'fixed'; eps?: number; din?: number }): UcLoraOp {
+  const widths = [o.din ?? 5, ...mlp];
+  return {
+    kind: 'uc_lora',
+    site,
+    rank: r,
+    bases: m,
+    down: `${site}.down`,
+    up: `${site}.up`,
+    hidden: mlp.map((w, i) => ({
+      linear: { weight: `${site}.mlp${i}.weight`, bias: `${site}.mlp${i}.bias`, din: widths[i], dout: w },
+      norm: { kind: 'group', groups: groups[i], eps: o.eps ?? 1e-6, weight: `${site}.mlp${i}_norm.weight`, bias: `${site}.mlp${i}_norm.bias` },
+    })),
+    out: { weight: `${site}.mlp${mlp.length}.weight`, bias: `${site}.mlp${mlp.length}.bias`, din: widths[widths.length - 1], dout: m },
+    ...(o.bias ? { bias: `${site}.bias` } : {}),
+    scale: o.scale === 'trainable' ? `${site}.scale` : 1,
+  };
+}
+const convOp = (cin: number, cout: number, k: number, lora: ConvOp['lora'] = []): ConvOp => ({ weight: 'weight', bias: 'bias', cin, cout, kernel: k, stride: 1, pad: (k - 1) / 2, lora });
 const maxAbs = (a: tf.Tensor, b: tf.Tensor) => tf.tidy(() => tf.max(tf.abs(tf.sub(a, b))).dataSync()[0]);
 
 describe('UC-LoRA', () => {
@@ -38,10 +61,10 @@ describe('UC-LoRA', () => {
       ],
       7,
     );
-    const o: LoraOpts = { kind: 'uc_lora', rank: r, bases: m, mlp: [8], groups: [2], bias: true, scale: 'trainable' };
+    const o = ucOp('uc_lora', r, m, [8], [2], { bias: true, scale: 'trainable' });
     const x = tf.randomNormal([n, h, w, cin], 0, 1, 'float32', 1) as tf.Tensor4D;
     const v = tf.randomNormal([n, 5], 0, 1, 'float32', 2) as tf.Tensor2D;
-    const fast = loraDelta(p, path, x, { kernel: k, stride: 1, pad: 1 }, o, { v });
+    const fast = loraDelta(new Weights(p, 'layer'), x, convOp(cin, cout, k, [o]), o, { v });
 
     // Reference: omega from the same MLP written out by hand, then per sample a materialised kernel.
     const down = p.get(`${path}.down`) as tf.Tensor4D; // [k, k, cin, m r]
@@ -106,9 +129,9 @@ describe('ClassLoRA', () => {
     const [n, cls, cin, cout, r] = [1, 4, 5, 6, 2];
     const path = 'layer.class_lora';
     const p = new ParamStore([spec(`${path}.down`, [cls * r, cin], 'normal(0.5)', { loraDown: 1 }), spec(`${path}.up`, [cout, cls * r], 'normal(0.5)', 'linear')], 3);
-    const o: LoraOpts = { kind: 'class_lora', rank: r, bases: cls };
+    const o: ClassLoraOp = { kind: 'class_lora', site: 'class_lora', rank: r, classes: cls, down: 'class_lora.down', up: 'class_lora.up' };
     const x = tf.randomNormal([n, 3, 3, cin], 0, 1, 'float32', 5) as tf.Tensor4D;
-    const d = (c: number[]) => loraDelta(p, path, x, { kernel: 1, stride: 1, pad: 0 }, o, { classes: tf.tensor2d([c]) });
+    const d = (c: number[]) => loraDelta(new Weights(p, 'layer'), x, convOp(cin, cout, 1, [o]), o, { classes: tf.tensor2d([c]) });
     const ci = [0, 1, 0, 0];
     const cj = [0, 0, 0, 1];
     for (const a of [0.3, -1, 2.5]) {
@@ -126,8 +149,9 @@ describe.each([1, 3])('LoRA on a conv of kernel %i through per-sample weights', 
   // Two LoRA layers on one conv (UC-LoRA with bias and trainable scale, and TimeLoRA), random
   // weights everywhere so no term is trivially zero.
   const [n, h, w, cin, cout, r] = [3, 4, 4, 6, 5, 2];
-  const uc: LoraOpts = { kind: 'uc_lora', rank: r, bases: 3, mlp: [4], groups: [2], bias: true, scale: 'trainable' };
-  const time: LoraOpts = { kind: 'time_lora', rank: r, bases: 2 };
+  const uc = ucOp('uc_lora', r, 3, [4], [2], { bias: true, scale: 'trainable' });
+  const time: TimeLoraOp = { kind: 'time_lora', site: 'time_lora', rank: r, bases: 2, steps: 10, down: 'time_lora.down', up: 'time_lora.up', omega: 'time_lora.omega' };
+  const c = convOp(cin, cout, k, [uc, time]);
   const build = () =>
     new ParamStore(
       [
@@ -154,12 +178,13 @@ describe.each([1, 3])('LoRA on a conv of kernel %i through per-sample weights', 
     const p = build();
     const x = tf.randomNormal([n, h, w, cin], 0, 1, 'float32', 3) as tf.Tensor4D;
     const inp = { v: tf.randomNormal([n, 5], 0, 1, 'float32', 4) as tf.Tensor2D, t: tf.tensor1d([0, 7, 9], 'int32') as tf.Tensor1D };
+    const wc = new Weights(p, 'c');
     const viaPath = (xi: tf.Tensor4D) => {
-      let y = conv(p, 'c', xi, { kernel: k });
-      for (const o of [uc, time]) y = tf.add(y, loraDelta(p, `c.${o.kind}`, xi, { kernel: k, stride: 1, pad: (k - 1) / 2 }, o, inp));
+      let y = conv(wc, xi, c);
+      for (const o of [uc, time]) y = tf.add(y, loraDelta(wc, xi, c, o, inp));
       return y;
     };
-    const viaWeights = (xi: tf.Tensor4D) => convWithLoraWeights(p, 'c', xi, k, [uc, time], inp);
+    const viaWeights = (xi: tf.Tensor4D) => convWithLoraWeights(wc, xi, c, inp);
     // A fixed random cotangent makes the scalar loss sensitive to every output element.
     const dy = tf.randomNormal([n, h, w, cout], 0, 1, 'float32', 5);
     const vars = p.trainable();
@@ -203,24 +228,22 @@ describe.each([1, 3])('LoRA on a conv of kernel %i through per-sample weights', 
 
 describe('UC-LoRA composition MLPs batched across layers', () => {
   it('give each layer the omegas (and gradients) of its own MLP, for layers of two different shapes (rel. error < 1e-5)', () => {
-    const a: UcLoraOpts = { kind: 'uc_lora', rank: 2, bases: 3, mlp: [8, 4], groups: [2, 2], bias: false, scale: 'fixed' };
-    const b: UcLoraOpts = { kind: 'uc_lora', rank: 2, bases: 5, mlp: [6], groups: [3], bias: false, scale: 'fixed' };
-    const mlpSpecs = (path: string, o: UcLoraOpts) => {
-      const widths = [5, ...o.mlp, o.bases];
-      return widths.slice(1).flatMap((w, i) => [
-        spec(`${path}.mlp${i}.weight`, [w, widths[i]], 'normal(0.5)', 'linear'),
-        spec(`${path}.mlp${i}.bias`, [w], 'normal(0.5)'),
-        ...(i < o.mlp.length ? [spec(`${path}.mlp${i}_norm.weight`, [w], 'normal(1)'), spec(`${path}.mlp${i}_norm.bias`, [w], 'normal(1)')] : []),
+    const a = ucOp('uc_lora', 2, 3, [8, 4], [2, 2], { bias: false, scale: 'fixed' });
+    const b = ucOp('uc_lora', 2, 5, [6], [3], { bias: false, scale: 'fixed' });
+    const mlpSpecs = (block: string, o: UcLoraOp) =>
+      [...o.hidden.map((h) => h.linear), o.out].flatMap((l, i) => [
+        spec(`${block}.${l.weight}`, [l.dout, l.din], 'normal(0.5)', 'linear'),
+        spec(`${block}.${l.bias}`, [l.dout], 'normal(0.5)'),
+        ...(i < o.hidden.length ? [spec(`${block}.${o.hidden[i].norm.weight}`, [l.dout], 'normal(1)'), spec(`${block}.${o.hidden[i].norm.bias}`, [l.dout], 'normal(1)')] : []),
       ]);
-    };
-    const layers: UcLoraLayer[] = [['x.uc_lora', a], ['y.uc_lora', b], ['z.uc_lora', a]];
-    const p = new ParamStore(layers.flatMap(([path, o]) => mlpSpecs(path, o)), 13);
+    const layers: UcLoraSite[] = [['x', a], ['y', b], ['z', a]];
+    const p = new ParamStore(layers.flatMap(([block, o]) => mlpSpecs(block, o)), 13);
     const v = tf.randomNormal([4, 5], 0, 1, 'float32', 9) as tf.Tensor2D;
     const inp = { v, ucLora: layers };
     // Different random weights per layer, so a mix-up of layers would show.
     for (const [path, o] of layers) {
-      const one = ucLoraMlp(p, path, o, v);
-      const batched = compositionWeights(p, path, o, inp);
+      const one = ucLoraMlp(new Weights(p, path), o, v);
+      const batched = compositionWeights(new Weights(p, path), o, inp);
       expect(batched.shape).toEqual([4, o.bases]);
       expect(maxAbs(one, batched) / tf.max(tf.abs(one)).dataSync()[0], path).toBeLessThan(1e-5);
     }
@@ -229,7 +252,7 @@ describe('UC-LoRA composition MLPs batched across layers', () => {
     const vVar = tf.variable(v, true, 'v');
     const vars = [...p.trainable(), vVar];
     const loss = (batched: boolean) => () =>
-      tf.addN(layers.map(([path, o], i) => tf.sum(tf.mul(batched ? compositionWeights(p, path, o, { v: vVar as tf.Tensor2D, ucLora: layers }) : ucLoraMlp(p, path, o, vVar as tf.Tensor2D), i + 1)))) as tf.Scalar;
+      tf.addN(layers.map(([path, o], i) => tf.sum(tf.mul(batched ? compositionWeights(new Weights(p, path), o, { v: vVar as tf.Tensor2D, ucLora: layers }) : ucLoraMlp(new Weights(p, path), o, vVar as tf.Tensor2D), i + 1)))) as tf.Scalar;
     const ga = tf.variableGrads(loss(false), vars).grads;
     const gb = tf.variableGrads(loss(true), vars).grads;
     expect(Object.keys(gb).sort()).toEqual(Object.keys(ga).sort());

@@ -38,13 +38,17 @@ describe('generated/', () => {
     const diags = ts.getPreEmitDiagnostics(program).map((d) => `${d.file?.fileName}: ${ts.flattenDiagnosticMessageText(d.messageText, '\n')}`);
     expect(diags).toEqual([]);
     // The generated sources really are in the program (not silently skipped).
-    expect(program.getSourceFiles().filter((s) => s.fileName.includes('/generated/')).length).toBe(3 * files.length); // model, train, index
+    expect(program.getSourceFiles().filter((s) => s.fileName.includes('/generated/')).length).toBe(4 * files.length); // model, params, train, index
   }, 120_000);
 
   it('modules name the spec line of each block', () => {
     const text = readFileSync(join(ROOT, 'generated', 'edm-cifar10', 'model.ts'), 'utf8');
-    expect(text).toMatch(/\/\/ enc\.16x16\.block0: 256@16x16 -> 256@16x16 \(specs\/edm-cifar10\.unet:\d+\)/);
+    // One line per block: the block, the op it applies, its shapes and its spec line.
+    expect(text).toMatch(/^ {2}h = keep\(resBlock\(p, 'enc\.16x16\.block0', h, v, res256Attn, ctx\)\); \/\/ 256@16 -> 256@16, specs\/edm-cifar10\.unet:\d+$/m);
     expect(text).toContain("from 'unetc/runtime'");
+    // Each distinct op is declared once: the 4 + 1 attention blocks at 16x16 in the encoder and the bottleneck share one.
+    expect(text.match(/^const res256Attn: ResBlockOp = /gm)?.length).toBe(1);
+    expect(text.match(/, res256Attn, ctx\)/g)?.length).toBe(5);
   });
   void SPECS_DIR;
 });

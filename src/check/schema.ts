@@ -105,6 +105,7 @@ export const conditioningKinds: Record<string, CallSchema> = {
     groups: { ty: int(1, 4096), doc: 'GroupNorm groups in the MLP (default min(32, width/4))' },
     bias: { ty: bool, doc: 'the extra (r*m x C_out) bias term' },
     scale: { ty: en('fixed', 'trainable') },
+    eps: { ty: num({ gt: 0, lt: 1 }), doc: 'eps of the MLP GroupNorms (default 1e-5, as the LoRA paper code)' },
   },
 };
 
@@ -147,6 +148,7 @@ export const modelSchema: SectionSpec = {
         sigma_max: { ty: num({ gt: 0 }) },
         steps: { ty: int(1, 100000), doc: 'sampling steps' },
         rho: { ty: num({ gt: 0 }) },
+        rescale_timesteps: { ty: bool, doc: 'ddpm: feed the network t * 1000 / T instead of t (improved-diffusion; default true)' },
       },
     },
     embedding: {
@@ -170,6 +172,7 @@ export const modelSchema: SectionSpec = {
           doc: 'how class labels join v',
         },
         label_at: { ty: en('input', 'output'), doc: 'add the label embedding before or after the MLP' },
+        label_scale: { ty: { t: 'union', of: [en('sqrt_classes'), num({ gt: 0 })] }, doc: 'multiply the class vector by this before it joins v (EDM: sqrt_classes; default 1)' },
         augment: { ty: { t: 'call', kinds: { none: {}, linear: { bias: { ty: bool } } } }, doc: 'how augmentation labels join v (at the MLP input)' },
         mlp: { ty: listOf(int(1, LIMITS.embedDim), 0, 8), doc: 'widths of the shared MLP (Linear, SiLU between layers)' },
         out_act: { ty: bool, doc: 'apply SiLU after the last MLP layer' },
@@ -209,6 +212,7 @@ export const modelSchema: SectionSpec = {
         },
         resample_filter: { ty: listOf(num(), 1, 8), doc: 'FIR filter of resampling blocks' },
         middle: { ty: listOf({ t: 'call', kinds: { block: blockCallSchema } }, 0, LIMITS.blocksPerLevel), doc: 'blocks of the bottleneck' },
+        init: { ty: en('torch', 'edm'), doc: "weight initialisation: PyTorch's defaults with exact zeros, or EDM's xavier_uniform scheme" },
         head: { ty: { t: 'call', kinds: { conv: { kernel: { ty: int(1, 15) }, norm: { ty: bool }, zero_init: { ty: bool, doc: 'start the output conv at zero (default true)' } } } }, doc: 'output layer' },
       },
       sections: {
@@ -235,6 +239,7 @@ export const modelSchema: SectionSpec = {
             encoder: { ty: en('all', 'none') },
             decoder: { ty: en('all', 'last', 'none') },
             norm: { ty: normCall },
+            qkv_layout: { ty: en('interleaved', 'per_head'), doc: "how qkv's channels split into heads: EDM's interleaved q/k/v, or improved-diffusion's per head" },
           },
         },
       },
@@ -264,6 +269,10 @@ export const modelSchema: SectionSpec = {
         weight_decay: { ty: num({ min: 0 }) },
         sample_every: { ty: int(1) },
         checkpoint_every: { ty: int(1) },
+        loss_reduction: { ty: en('mean', 'sum_pixels'), doc: 'mean over everything, or sum over pixels and mean over the batch (EDM)' },
+        nonfinite_grads: { ty: en('stop', 'zero'), doc: "stop on a non-finite loss, or replace non-finite gradients as EDM's nan_to_num does" },
+        ramp: { ty: en('after_step', 'before_step'), doc: "count images after (default) or before the step in the lr and EMA ramps (EDM: before; its first step has lr 0)" },
+        ema_warmup: { ty: bool, doc: 'warm a fixed EMA decay up as (1 + step) / (10 + step) (default true; improved-diffusion: false)' },
       },
     },
   },

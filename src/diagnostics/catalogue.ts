@@ -84,12 +84,16 @@ export const Diag = {
   LabelsUnused: e('E0511'),
   ConditioningNotAllowedHere: e('E0512'),
   AblationTargetMissing: e('E0513'),
+  ModulationTargetMissing: e('E0514'),
 
   // --- diffusion and training ---
   ProcessOptionMismatch: e('E0601'),
   EmaOutOfRange: e('E0602'),
   HybridLossNeedsLearnedSigma: e('E0603'),
   TableNeedsSteps: e('E0604'),
+
+  // --- the compiler's own consistency (a bug in unetc, reported rather than thrown) ---
+  IrInvariantBroken: e('E0901'),
 
   // --- warnings ---
   TooManyErrors: w('W0702'),

@@ -4,8 +4,8 @@
  * kxk convolutions of a block (TimeLoRA, ClassLoRA, UC-LoRA).
  */
 import type { DiagnosticSink } from '../diagnostics/diagnostic.ts';
-import type { ConditioningRef, Module } from '../ir/types.ts';
-import { groupNorm, linear, makeModule, param, type Ctx } from './layers.ts';
+import type { ConditioningRef, LoraOp, Module, UcLoraOp } from '../ir/types.ts';
+import { groupNorm, linear, makeModule, param, rel, type Ctx } from './layers.ts';
 import type { CondSettings, Settings } from './settings.ts';
 
 export const LORA_KINDS = ['time_lora', 'class_lora', 'uc_lora'];
@@ -69,8 +69,8 @@ export function uclGroups(c: CondSettings, width: number): number {
   return g && g.kind === 'num' ? g.v : Math.max(1, Math.min(32, Math.floor(width / 4)));
 }
 
-/** Modules of one LoRA kind wrapping one conv. Checks rank and bases against the layer. */
-export function loraModules(ctx: Ctx, c: CondSettings, t: LoraTarget, s: Settings, embedDim: number, sink: DiagnosticSink, reported: Set<string>): Module[] {
+/** Modules of one LoRA kind wrapping one conv, and the op that reads them. Checks rank and bases against the layer. */
+export function loraModules(ctx: Ctx, c: CondSettings, t: LoraTarget, s: Settings, embedDim: number, sink: DiagnosticSink, reported: Set<string>): { modules: Module[]; op: LoraOp } | undefined {
   const r = argNum(c, 'rank', 4);
   const fanIn = t.cin * t.kernel * t.kernel;
   const once = (key: string, f: () => void) => {
@@ -82,89 +82,84 @@ export function loraModules(ctx: Ctx, c: CondSettings, t: LoraTarget, s: Setting
   };
   if (r < 1) {
     once('rank', () => sink.report('RankTooSmall', `LoRA rank must be at least 1, got ${r}`, c.args.get('rank')?.span ?? c.span));
-    return [];
+    return undefined;
   }
   if (r > Math.min(fanIn, t.cout)) {
     once('rankmax' + t.name + fanIn + t.cout, () =>
       sink.report('RankTooLarge', `LoRA rank ${r} exceeds min(${t.kernel > 1 ? `C_in x ${t.kernel} x ${t.kernel}` : 'C_in'}, C_out) = ${Math.min(fanIn, t.cout)} of ${t.path}`, c.args.get('rank')?.span ?? c.span),
     );
-    return [];
+    return undefined;
   }
   // Per unit of (bases x rank): the down/up path costs H W (k^2 C_in + C_out) multiply-adds, per-sample
   // weights k^2 C_in C_out (the conv with them is the target conv, counted there); the runtime runs
   // whichever is cheaper (src/runtime/model/lora.ts perSampleWeightsCheaper), so that is what is counted.
   const flopsPerRank = (k: number) => 2 * k * Math.min(t.hw * (fanIn + t.cout), fanIn * t.cout);
   const path = `${t.path}.${c.kind}`;
-  const attrs = (extra: Module['attrs']): Module['attrs'] => ({ target: t.path, cin: t.cin, cout: t.cout, kernel: t.kernel, rank: r, ...extra });
+  const site = rel(ctx, t.path, c.kind);
+  const downUp = (cols: number) => [
+    param('down', [cols, fanIn], { fn: 'normal', std: 1 / r }, ctx.trainable, { loraDown: t.kernel }),
+    param('up', [t.cout, cols], { fn: 'zeros' }, ctx.trainable, 'linear'),
+  ];
+  const common = { site, rank: r, down: rel(ctx, path, 'down'), up: rel(ctx, path, 'up') };
   if (c.kind === 'time_lora') {
     const m = argNum(c, 'bases', 1);
     if (m < 1) {
       once('bases', () => sink.report('BasesTooFew', `LoRA needs at least 1 basis, got ${m}`, c.args.get('bases')?.span ?? c.span));
-      return [];
+      return undefined;
     }
     const T = loraTableSize(c, s);
-    if (T === undefined) return [];
+    if (T === undefined) return undefined;
     if (m > T) {
       once('basesT', () => sink.report('BasesExceedSteps', `time_lora has ${m} bases but only ${T} timesteps`, c.args.get('bases')?.span ?? c.span));
-      return [];
+      return undefined;
     }
     const init = argSym(c, 'init', 'interp');
-    return [
-      makeModule(
-        ctx,
-        path,
-        'time_lora',
-        [
-          param('down', [m * r, fanIn], `normal(${1 / r})`, ctx.trainable),
-          param('up', [t.cout, m * r], 'zeros', ctx.trainable),
-          param('omega', [T, m], init === 'random' ? 'normal(1)' : 'interp', ctx.trainable),
-        ],
-        attrs({ bases: m, T, init }),
-        flopsPerRank(m * r),
-        t.cout * t.hw,
-      ),
-    ];
+    const params = [...downUp(m * r), param('omega', [T, m], init === 'random' ? { fn: 'normal', std: 1 } : { fn: 'interp' }, ctx.trainable)];
+    return {
+      modules: [makeModule(ctx, path, 'time_lora', params, flopsPerRank(m * r), t.cout * t.hw)],
+      op: { kind: 'time_lora', ...common, bases: m, steps: T, omega: rel(ctx, path, 'omega') },
+    };
   }
   if (c.kind === 'class_lora') {
     const n = s.input.classes;
-    if (n < 1) return [];
-    return [
-      makeModule(
-        ctx,
-        path,
-        'class_lora',
-        [param('down', [n * r, fanIn], `normal(${1 / r})`, ctx.trainable), param('up', [t.cout, n * r], 'zeros', ctx.trainable)],
-        attrs({ classes: n }),
-        flopsPerRank(n * r),
-        t.cout * t.hw,
-      ),
-    ];
+    if (n < 1) return undefined;
+    return { modules: [makeModule(ctx, path, 'class_lora', downUp(n * r), flopsPerRank(n * r), t.cout * t.hw)], op: { kind: 'class_lora', ...common, classes: n } };
   }
   // uc_lora
   const m = argNum(c, 'bases', 1);
   if (m < 1) {
     once('bases', () => sink.report('BasesTooFew', `LoRA needs at least 1 basis, got ${m}`, c.args.get('bases')?.span ?? c.span));
-    return [];
+    return undefined;
   }
   const bias = argBool(c, 'bias', true);
   const scale = argSym(c, 'scale', 'fixed');
-  const params = [param('down', [r * m, fanIn], `normal(${1 / r})`, ctx.trainable), param('up', [t.cout, r * m], 'zeros', ctx.trainable)];
-  if (bias) params.push(param('bias', [r * m, t.cout], 'zeros', ctx.trainable));
-  if (scale === 'trainable') params.push(param('scale', [1], 'ones', ctx.trainable));
-  const out: Module[] = [makeModule(ctx, path, 'uc_lora', params, attrs({ bases: m, bias, scale }), flopsPerRank(r * m) + (bias ? 2 * r * m * t.cout : 0) /* omega_rep Bias: once per sample */, t.cout * t.hw)];
+  const params = downUp(r * m);
+  if (bias) params.push(param('bias', [r * m, t.cout], { fn: 'zeros' }, ctx.trainable));
+  if (scale === 'trainable') params.push(param('scale', [1], { fn: 'ones' }, ctx.trainable));
+  const out: Module[] = [makeModule(ctx, path, 'uc_lora', params, flopsPerRank(r * m) + (bias ? 2 * r * m * t.cout : 0) /* omega_rep Bias: once per sample */, t.cout * t.hw)];
   const widths = (c.args.get('mlp')?.kind === 'list' ? argList(c, 'mlp')!.map(Number) : [128, 64]).filter((w) => Number.isFinite(w));
+  // The LoRA paper's code (training/lora.py) builds the MLP from its training/nn.py Linear (kaiming_normal
+  // weights, zero biases) and GroupNorm (min(32, C/4) groups, eps 1e-5).
+  const eps = argNum(c, 'eps', 1e-5);
+  const hidden: UcLoraOp['hidden'] = [];
   let d = embedDim;
   widths.forEach((w, i) => {
-    out.push(linear(ctx, `${path}.mlp${i}`, d, w));
+    const lin = linear(ctx, `${path}.mlp${i}`, d, w, { init: 'kaiming_normal' });
     const g = uclGroups(c, w);
     if (w % g !== 0) {
       once('groups' + w, () => sink.report('GroupsNotDivisible', `UC-LoRA MLP width ${w} is not divisible by its ${g} GroupNorm groups (set groups:)`, c.args.get('mlp')?.span ?? c.span));
     }
-    out.push(groupNorm(ctx, `${path}.mlp${i}_norm`, w, g, 1e-6, true, 1));
+    const norm = groupNorm(ctx, `${path}.mlp${i}_norm`, w, g, eps, true, 1);
+    out.push(lin.module, norm.module);
+    hidden.push({ linear: lin.op, norm: norm.op });
     d = w;
   });
-  out.push(linear(ctx, `${path}.mlp${widths.length}`, d, m));
-  return out;
+  const last = linear(ctx, `${path}.mlp${widths.length}`, d, m, { init: 'kaiming_normal' });
+  out.push(last.module);
+  return {
+    modules: out,
+    op: { kind: 'uc_lora', ...common, bases: m, hidden, out: last.op, ...(bias ? { bias: rel(ctx, path, 'bias') } : {}), scale: scale === 'trainable' ? rel(ctx, path, 'scale') : 1 },
+  };
 }
 
 /** Does this conditioning read the shared condition vector v? */

@@ -8,10 +8,11 @@ import type { DiagnosticSink } from '../diagnostics/diagnostic.ts';
 import type { Span } from '../diagnostics/span.ts';
 import { evaluate } from '../check/evaluate.ts';
 import type { Scope } from '../check/evaluate.ts';
-import type { Block, BlockKind, IR, Module, Shape } from '../ir/types.ts';
+import type { Block, BlockKind, BlockOp, ConvOp, EmbeddingOp, IR, LinearOp, Module, NormOp, Ref, ResBlockOp, Shape } from '../ir/types.ts';
+import { invariantErrors } from '../ir/invariants.ts';
 import { LIMITS } from '../check/schema.ts';
 import { conditioningRef, LORA_KINDS, loraModules, readsEmbedding, type LoraTarget } from './conditioning.ts';
-import { attentionCore, conv2d, convTranspose2d, embeddingTable, groupNorm, layerNorm, linear, noiseEmbedding, resample, type Ctx } from './layers.ts';
+import { attentionCore, conv2d, convTranspose2d, embeddingTable, groupNorm, layerNorm, linear, noiseEmbedding, resample, type Built, type Ctx } from './layers.ts';
 import { matchesPath } from './selectors.ts';
 import { widthsOf, type CondSettings, type NormSettings, type Settings, type Width } from './settings.ts';
 
@@ -99,32 +100,24 @@ export class Elaborator {
       return undefined;
     }
     if (this.sink.errorCount() > errorsBefore) return undefined;
-    return {
-      irVersion: 1,
+    const ir: IR = {
+      irVersion: 2,
       name: s.name,
       input: { size: s.input.size, channels: s.input.channels, classes: s.input.classes, augment: s.input.augment },
       diffusion: { ...s.diffusion },
       training: { ...s.training },
       embedDim: vUsed ? this.embedDim : 0,
-      embedding: {
-        noise: {
-          kind: s.embedding.noise.kind as IR['embedding']['noise']['kind'],
-          dim: s.embedding.noise.dim,
-          maxPositions: s.embedding.noise.maxPositions,
-          endpoint: s.embedding.noise.endpoint,
-          flip: s.embedding.noise.flip,
-          scale: s.embedding.noise.scale,
-        },
-        label: { kind: s.input.classes > 0 ? s.embedding.label.kind : 'none', at: s.embedding.label.at },
-        augment: { kind: s.input.augment > 0 ? s.embedding.augment.kind : 'none' },
-        mlp: s.embedding.mlp,
-        outAct: s.embedding.outAct,
-      },
-      resampleFilter: u.resampleFilter,
       blocks: this.blocks,
       modules: this.modules,
       elided,
     };
+    // The builder's own consistency: every parameter read by exactly one op, every op's inputs present.
+    const broken = invariantErrors(ir);
+    if (broken.length > 0) {
+      this.sink.report('IrInvariantBroken', `internal error: the elaborated model is inconsistent (${broken.slice(0, 3).join('; ')}); please report this spec`, u.span);
+      return undefined;
+    }
+    return ir;
   }
 
   private checkLists(): void {
@@ -341,33 +334,58 @@ export class Elaborator {
     );
   }
 
+  private ctx(block: string, role: Module['role'] = 'base', trainable = true): Ctx {
+    return { block, role, trainable, init: this.s.unet.init };
+  }
+
   private buildEmbedding(vUsed: boolean, elided: string[]): void {
     const s = this.s;
     const e = s.embedding;
-    const ctx: Ctx = { block: 'emb', role: 'base', trainable: true };
+    const ctx = this.ctx('emb');
     const mods: Module[] = [];
+    const take = <Op>(b: Built<Op>): Op => {
+      mods.push(b.module);
+      return b.op;
+    };
+    let table: Ref | undefined;
     if (e.noise.kind === 'table') {
       const T = typeof s.diffusion.T === 'number' ? s.diffusion.T : 0;
-      mods.push(embeddingTable({ ...ctx, trainable: !e.noise.frozen }, 'emb.noise', T, e.noise.dim, 'sinusoidal', !e.noise.frozen));
+      table = take(embeddingTable({ ...ctx, trainable: !e.noise.frozen }, 'emb.noise', T, e.noise.dim, { fn: 'sinusoidal' }, !e.noise.frozen));
     } else {
-      mods.push(noiseEmbedding(ctx, 'emb.noise', e.noise.kind, e.noise.dim, {}));
+      mods.push(noiseEmbedding(ctx, 'emb.noise', e.noise.dim));
     }
     const nd = e.noise.dim;
     const E = this.embedDim;
+    let label: EmbeddingOp['label'];
     if (e.label.kind !== 'none' && s.input.classes > 0) {
       const d = e.label.at === 'input' ? nd : E;
-      mods.push(e.label.kind === 'embedding' ? embeddingTable(ctx, 'emb.label', s.input.classes, d, 'normal', true) : linear(ctx, 'emb.label', s.input.classes, d, { bias: e.label.bias }));
+      label =
+        e.label.kind === 'embedding'
+          ? { at: e.label.at, scale: e.labelScale, table: take(embeddingTable(ctx, 'emb.label', s.input.classes, d, { fn: 'normal', std: 1 }, true)) }
+          : { at: e.label.at, scale: e.labelScale, linear: take(linear(ctx, 'emb.label', s.input.classes, d, { bias: e.label.bias })) };
     }
-    if (e.augment.kind === 'linear' && s.input.augment > 0) mods.push(linear(ctx, 'emb.augment', s.input.augment, nd, { bias: e.augment.bias }));
+    const augment = e.augment.kind === 'linear' && s.input.augment > 0 ? take(linear(ctx, 'emb.augment', s.input.augment, nd, { bias: e.augment.bias })) : undefined;
     let d = nd;
-    e.mlp.forEach((w, i) => {
-      mods.push(linear(ctx, `emb.mlp${i}`, d, w));
+    const mlp = e.mlp.map((w, i) => {
+      const l = take(linear(ctx, `emb.mlp${i}`, d, w));
       d = w;
+      return l;
     });
     if (!vUsed) {
       elided.push(...mods.map((m) => m.path));
       return;
     }
+    // improved-diffusion feeds the network t * 1000 / T (rescale_timesteps, its default); a table is indexed by t itself.
+    const T = typeof s.diffusion.T === 'number' ? s.diffusion.T : 1000;
+    const inputScale = s.diffusion.process === 'ddpm' && s.diffusion.rescale_timesteps !== false && e.noise.kind !== 'table' ? 1000 / T : 1;
+    const op: EmbeddingOp = {
+      op: 'embedding',
+      noise: { kind: e.noise.kind as EmbeddingOp['noise']['kind'], dim: nd, maxPositions: e.noise.maxPositions, endpoint: e.noise.endpoint, flip: e.noise.flip, scale: e.noise.scale, inputScale, ...(table ? { table } : {}) },
+      ...(label ? { label } : {}),
+      ...(augment ? { augment } : {}),
+      mlp,
+      outAct: e.outAct,
+    };
     this.modules.push(...mods);
     this.blocks.push({
       path: 'emb',
@@ -378,11 +396,12 @@ export class Elaborator {
       pushSkip: false,
       attention: false,
       conditioning: { residual: [], attention: [] },
+      op,
       origin: { file: e.span.file, line: e.span.line },
     });
   }
 
-  private norm(ctx: Ctx, path: string, n: NormSettings, s: Shape): Module | undefined {
+  private norm(ctx: Ctx, path: string, n: NormSettings, s: Shape): Built<NormOp> | undefined {
     if (n.kind === 'none') return undefined;
     if (n.kind === 'layer') return layerNorm(ctx, path, s, n.eps, n.affine);
     const groups = n.minGroupChannels ? Math.max(1, Math.min(n.groups, Math.floor(s.c / n.minGroupChannels))) : n.groups;
@@ -400,72 +419,90 @@ export class Elaborator {
   private buildBlock(p: BlockPlan): void {
     const s = this.s;
     const u = s.unet;
-    const base: Ctx = { block: p.path, role: 'base', trainable: true };
-    const condCtx: Ctx = { block: p.path, role: 'conditioning', trainable: true };
+    const base = this.ctx(p.path);
+    const condCtx = this.ctx(p.path, 'conditioning');
     const mods: Module[] = [];
+    const take = <Op>(b: Built<Op>): Op => {
+      mods.push(b.module);
+      return b.op;
+    };
     let out: Shape = { ...p.in };
     const resCond = p.kind === 'res' ? this.condFor(p, 'residual') : [];
     const attnCond = p.attention ? this.condFor(p, 'attention') : [];
-    const loraTargets: LoraTarget[] = [];
+    const loraTargets: (LoraTarget & { op: ConvOp })[] = [];
+    let op: BlockOp;
 
     if (p.kind === 'stem') {
-      const m = conv2d(base, `${p.path}.conv`, p.in.c, p.widths[0], u.stem.kernel, p.in);
-      mods.push(m);
+      op = { op: 'stem', conv: take(conv2d(base, `${p.path}.conv`, p.in.c, p.widths[0], u.stem.kernel, p.in)) };
       out = { c: p.widths[0], h: p.in.h, w: p.in.w };
     } else if (p.kind === 'down' || p.kind === 'up') {
       const r = p.kind === 'down' ? u.down : u.up;
       const newH = p.kind === 'down' ? p.in.h / 2 : p.in.h * 2;
       out = { c: p.in.c, h: newH, w: newH };
-      if (r.kind === 'conv') mods.push(conv2d(base, `${p.path}.conv`, p.in.c, p.in.c, r.kernel, p.in, { stride: 2 }));
-      else if (r.kind === 'conv_transpose') mods.push(convTranspose2d(base, `${p.path}.conv`, p.in.c, p.in.c, r.kernel, p.in));
+      if (r.kind === 'conv') op = { op: 'resample', mode: 'conv', conv: take(conv2d(base, `${p.path}.conv`, p.in.c, p.in.c, r.kernel, p.in, { stride: 2 })) };
+      else if (r.kind === 'conv_transpose') op = { op: 'resample', mode: 'conv_transpose', conv: take(convTranspose2d(base, `${p.path}.conv`, p.in.c, p.in.c, r.kernel, p.in)) };
       else if (r.kind === 'nearest_conv') {
-        mods.push(resample(base, `${p.path}.resample`, 'nearest', p.in, out, [1]));
-        mods.push(conv2d(base, `${p.path}.conv`, p.in.c, p.in.c, r.kernel, out));
-      } else mods.push(resample(base, `${p.path}.resample`, r.kind === 'avgpool' ? 'avgpool' : 'nearest', p.in, out, r.kind === 'avgpool' ? [1, 1] : [1]));
-    } else if (p.kind === 'head') {
-      if (u.head.norm) {
-        const n = this.norm(base, `${p.path}.norm`, u.block.norm, p.in);
-        if (n) mods.push(n);
+        mods.push(resample(base, `${p.path}.resample`, out, [1]));
+        op = { op: 'resample', mode: 'nearest_conv', conv: take(conv2d(base, `${p.path}.conv`, p.in.c, p.in.c, r.kernel, out)) };
+      } else {
+        mods.push(resample(base, `${p.path}.resample`, out, r.kind === 'avgpool' ? [1, 1] : [1]));
+        op = { op: 'resample', mode: r.kind === 'avgpool' ? 'avgpool' : 'nearest' };
       }
-      mods.push(conv2d(base, `${p.path}.conv`, p.in.c, p.widths[0], u.head.kernel, p.in, { init: u.head.zeroInit ? 'zeros' : 'default' }));
+    } else if (p.kind === 'head') {
+      const n = u.head.norm ? this.norm(base, `${p.path}.norm`, u.block.norm, p.in) : undefined;
+      const norm = n ? take(n) : null;
+      const conv = take(conv2d(base, `${p.path}.conv`, p.in.c, p.widths[0], u.head.kernel, p.in, { role: u.head.zeroInit ? 'zero' : 'plain' }));
+      op = { op: 'head', norm, conv };
       out = { c: p.widths[0], h: p.in.h, w: p.in.w };
     } else {
       // A residual (or plain) block.
       const b = u.block;
       const condWidth = (c: CondSettings, target: number) => (c.kind === 'scale_shift' ? 2 * target : target);
+      const modMlp: LinearOp[] = [];
       const addEmb = (c: CondSettings, target: number, path: string) => {
         const hidden = this.evalWidths(mlpWidths(c), mlpWidths(c)?.length ?? 0, p.in.c, target) ?? [];
         let d = this.embedDim;
         hidden.forEach((h, i) => {
-          mods.push(linear(condCtx, `${path}${i}`, d, h));
+          modMlp.push(take(linear(condCtx, `${path}${i}`, d, h)));
           d = h;
         });
-        mods.push(linear(condCtx, hidden.length > 0 ? `${path}${hidden.length}` : path, d, condWidth(c, target)));
+        modMlp.push(take(linear(condCtx, hidden.length > 0 ? `${path}${hidden.length}` : path, d, condWidth(c, target))));
       };
       const modulation = resCond.find((c) => c.kind === 'shift' || c.kind === 'scale_shift');
-      const atInput = modulation && modulation.args.get('at')?.kind === 'sym' && (modulation.args.get('at') as { name: string }).name === 'input';
-      if (modulation && atInput) addEmb(modulation, p.in.c, `${p.path}.emb`);
+      const atArg = modulation?.args.get('at');
+      const at: 'input' | 'conv0' | 'norm1' = atArg?.kind === 'sym' ? (atArg.name as 'input' | 'conv0' | 'norm1') : modulation?.kind === 'shift' ? 'conv0' : 'norm1';
+      if (modulation && at === 'norm1' && p.widths.length < 2) {
+        // scale_shift(at: norm1) modulates the second norm's output, which a one-conv block does not have.
+        this.once(`modnorm1@${modulation.span.offset}`, () =>
+          this.sink.report('ModulationTargetMissing', `${p.path} has ${p.widths.length} conv, so no second norm for '${modulation.kind}' at norm1 to modulate; use at: input, or convs: 2 or more`, modulation.span),
+        );
+      }
+      if (modulation && at === 'input') addEmb(modulation, p.in.c, `${p.path}.emb`);
       let c = p.in.c;
       let cur: Shape = { ...p.in };
+      const norms: (NormOp | null)[] = [];
+      const convs: ConvOp[] = [];
       p.widths.forEach((w, i) => {
         const n = this.norm(base, `${p.path}.norm${i}`, b.norm, cur);
-        if (n) mods.push(n);
+        norms.push(n ? take(n) : null);
         const resampleHere = i === 0 ? p.resample : undefined;
-        if (modulation && !atInput && i === 1 && modulation.kind === 'scale_shift') addEmb(modulation, c, `${p.path}.emb`);
-        const conv = conv2d(base, `${p.path}.conv${i}`, c, w, b.kernel, cur, { up: resampleHere === 'up', down: resampleHere === 'down', init: i === p.widths.length - 1 && b.residual ? 'zeros' : 'default' });
-        mods.push(conv);
+        if (modulation && at === 'norm1' && i === 1) addEmb(modulation, c, `${p.path}.emb`);
+        const conv = take(conv2d(base, `${p.path}.conv${i}`, c, w, b.kernel, cur, { up: resampleHere === 'up', down: resampleHere === 'down', role: i === p.widths.length - 1 && b.residual ? 'zero' : 'plain' }));
+        convs.push(conv);
         const h = resampleHere === 'up' ? cur.h * 2 : resampleHere === 'down' ? cur.h / 2 : cur.h;
         cur = { c: w, h, w: h };
-        loraTargets.push({ name: `conv${i}`, path: conv.path, cin: c, cout: w, kernel: b.kernel, hw: h * h });
-        if (modulation && !atInput && i === 0 && modulation.kind === 'shift') addEmb(modulation, w, `${p.path}.emb`);
+        loraTargets.push({ name: `conv${i}`, path: `${p.path}.conv${i}`, cin: c, cout: w, kernel: b.kernel, hw: h * h, op: conv });
+        if (modulation && at === 'conv0' && i === 0) addEmb(modulation, w, `${p.path}.emb`);
         c = w;
       });
-      if (modulation && !atInput && modulation.kind === 'scale_shift' && p.widths.length < 2) addEmb(modulation, c, `${p.path}.emb`);
       const cout = p.widths[p.widths.length - 1];
+      let skip: ConvOp | undefined;
       if (b.residual && (p.in.c !== cout || (b.skipProj === 'changed_or_resampled' && p.resample))) {
-        mods.push(conv2d(base, `${p.path}.skip`, p.in.c, cout, 1, p.in, { up: p.resample === 'up', down: p.resample === 'down' }));
+        skip = take(conv2d(base, `${p.path}.skip`, p.in.c, cout, 1, p.in, { up: p.resample === 'up', down: p.resample === 'down' }));
       }
       out = cur;
+      let attention: ResBlockOp['attention'];
+      const attnTargets: (LoraTarget & { op: ConvOp })[] = [];
       if (p.attention) {
         const C = cout;
         const hw = cur.h * cur.w;
@@ -473,19 +510,16 @@ export class Elaborator {
         const heads = this.headsFor(C);
         if (C % heads !== 0) this.once(`heads:${C}`, () => this.sink.report('HeadsNotDivisible', `${C} channels cannot be split into ${heads} attention heads`, a.headsSpan));
         const n = this.norm(base, `${p.path}.attn.norm`, a.norm, cur);
-        if (n) mods.push(n);
-        if (attnCond.some((x) => x.kind === 'adaln')) mods.push(linear(condCtx, `${p.path}.attn.adaln`, this.embedDim, 2 * C));
-        const qkv = conv2d(base, `${p.path}.attn.qkv`, C, 3 * C, 1, cur);
-        mods.push(qkv, attentionCore(base, `${p.path}.attn.core`, C, heads, hw));
-        const proj = conv2d(base, `${p.path}.attn.proj`, C, C, 1, cur, { init: 'zeros' });
-        mods.push(proj);
-        const attnTargets: LoraTarget[] = [
-          { name: 'qkv', path: qkv.path, cin: C, cout: 3 * C, kernel: 1, hw },
-          { name: 'proj', path: proj.path, cin: C, cout: C, kernel: 1, hw },
-        ];
+        const norm = n ? take(n) : null;
+        const adaln = attnCond.some((x) => x.kind === 'adaln') ? take(linear(condCtx, `${p.path}.attn.adaln`, this.embedDim, 2 * C)) : undefined;
+        const qkv = take(conv2d(base, `${p.path}.attn.qkv`, C, 3 * C, 1, cur, { role: 'attn' }));
+        mods.push(attentionCore(base, `${p.path}.attn.core`, C, heads, hw));
+        const proj = take(conv2d(base, `${p.path}.attn.proj`, C, C, 1, cur, { role: 'zero' }));
+        attention = { norm, ...(adaln ? { adaln } : {}), qkv, proj, heads, layout: a.qkvLayout, outputScale: b.scale };
+        attnTargets.push({ name: 'qkv', path: `${p.path}.attn.qkv`, cin: C, cout: 3 * C, kernel: 1, hw, op: qkv }, { name: 'proj', path: `${p.path}.attn.proj`, cin: C, cout: C, kernel: 1, hw, op: proj });
         for (const lc of attnCond.filter((x) => LORA_KINDS.includes(x.kind))) {
           const names = targetNames(lc) ?? ['qkv', 'proj'];
-          for (const t of attnTargets.filter((t) => names.includes(t.name))) mods.push(...loraModules(condCtx, lc, t, s, this.embedDim, this.sink, this.reported));
+          for (const t of attnTargets.filter((t) => names.includes(t.name))) this.addLora(condCtx, lc, t, mods);
         }
       }
       for (const lc of resCond.filter((x) => LORA_KINDS.includes(x.kind))) {
@@ -499,8 +533,21 @@ export class Elaborator {
             );
           }
         }
-        for (const t of loraTargets.filter((t) => names.includes(t.name))) mods.push(...loraModules(condCtx, lc, t, s, this.embedDim, this.sink, this.reported));
+        for (const t of loraTargets.filter((t) => names.includes(t.name))) this.addLora(condCtx, lc, t, mods);
       }
+      op = {
+        op: 'res_block',
+        order: b.order,
+        norms,
+        convs,
+        dropout: b.dropout,
+        ...(p.resample ? { resample: { mode: p.resample, filter: u.resampleFilter } } : {}),
+        residual: b.residual,
+        ...(skip ? { skip } : {}),
+        outputScale: b.scale,
+        ...(modulation ? { modulation: { kind: modulation.kind as 'shift' | 'scale_shift', at, mlp: modMlp } } : {}),
+        ...(attention ? { attention } : {}),
+      };
     }
     this.modules.push(...mods);
     this.blocks.push({
@@ -514,10 +561,18 @@ export class Elaborator {
       attention: p.attention,
       resample: p.resample,
       conditioning: { residual: resCond.map((c) => conditioningRef(c, s)), attention: attnCond.map((c) => conditioningRef(c, s)) },
-      ...(p.kind === 'res' ? { style: { order: u.block.order, residual: u.block.residual, outputScale: u.block.scale, dropout: u.block.dropout } } : {}),
+      op,
       ...(p.attention ? { heads: this.headsFor(p.widths[p.widths.length - 1]) } : {}),
       origin: { file: p.origin.file, line: p.origin.line },
     });
+  }
+
+  /** One LoRA on a conv: its modules join the block's, its op the conv's. */
+  private addLora(ctx: Ctx, c: CondSettings, t: LoraTarget & { op: ConvOp }, mods: Module[]): void {
+    const built = loraModules(ctx, c, t, this.s, this.embedDim, this.sink, this.reported);
+    if (!built) return;
+    mods.push(...built.modules);
+    t.op.lora.push(built.op);
   }
 }
 

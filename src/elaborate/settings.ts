@@ -49,6 +49,8 @@ export interface Settings {
     augment: { kind: 'none' | 'linear'; bias: boolean };
     mlp: number[];
     outAct: boolean;
+    /** Multiplies the class vector before it joins v. */
+    labelScale: number;
     span: Span;
   };
   unet: {
@@ -68,10 +70,11 @@ export interface Settings {
     up: { kind: 'nearest_conv' | 'nearest' | 'conv_transpose' | 'block'; kernel: number; span: Span };
     middle: { attention: boolean; widths?: Width[]; span: Span }[];
     head: { kernel: number; norm: boolean; zeroInit: boolean; span: Span };
+    init: 'torch' | 'edm';
     resampleFilter: number[];
     block: BlockSettings;
     blockSpan: Span;
-    attention: { at: number[]; atSpans: Span[]; heads: number; headsSpan: Span; headChannels?: number; encoder: 'all' | 'none'; decoder: 'all' | 'last' | 'none'; norm: NormSettings; span: Span };
+    attention: { at: number[]; atSpans: Span[]; heads: number; headsSpan: Span; headChannels?: number; encoder: 'all' | 'none'; decoder: 'all' | 'last' | 'none'; norm: NormSettings; qkvLayout: 'interleaved' | 'per_head'; span: Span };
     span: Span;
   };
   conditioning: {
@@ -164,6 +167,11 @@ function record(s: SectionValues): Record<string, number | string | boolean> {
   return out;
 }
 
+function labelScale(v: Value | undefined, classes: number): number {
+  if (v && v.kind === 'sym' && v.name === 'sqrt_classes') return Math.sqrt(classes);
+  return v && v.kind === 'num' ? v.v : 1;
+}
+
 export function readSettings(cfg: Config): Settings {
   const sec = (k: string) => cfg.root.sections.get(k)!;
   const input = sec('input');
@@ -227,6 +235,7 @@ export function readSettings(cfg: Config): Settings {
       augment: { kind: (augment?.name ?? (num(input, 'augment', 0) > 0 ? 'linear' : 'none')) as 'none' | 'linear', bias: argBool(augment, 'bias', false) },
       mlp: numList(emb.values.get('mlp')) ?? [],
       outAct: bool(emb, 'out_act', false),
+      labelScale: labelScale(emb.values.get('label_scale'), num(input, 'classes', 0)),
       span: emb.span,
     },
     unet: {
@@ -246,6 +255,7 @@ export function readSettings(cfg: Config): Settings {
       middle,
       head: { kernel: argNum(head, 'kernel', 3), norm: argBool(head, 'norm', true), zeroInit: argBool(head, 'zero_init', true), span: head?.span ?? unet.span },
       resampleFilter: numList(unet.values.get('resample_filter')) ?? [1, 1],
+      init: sym(unet, 'init', 'torch'),
       block: {
         convs: num(block, 'convs', 2),
         kernel: num(block, 'kernel', 3),
@@ -269,6 +279,7 @@ export function readSettings(cfg: Config): Settings {
         decoder: sym(attn, 'decoder', 'all'),
         // Attention uses the block's norm unless it names its own.
         norm: call(attn, 'norm') ? readNorm(call(attn, 'norm'), { kind: 'group', groups: 32, eps: 1e-5, affine: true }, attn.span) : readNorm(call(block, 'norm'), { kind: 'group', groups: 32, eps: 1e-5, affine: true }, block.span),
+        qkvLayout: sym(attn, 'qkv_layout', 'interleaved'),
         span: attn.span,
       },
       span: unet.span,

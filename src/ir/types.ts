@@ -10,13 +10,43 @@ export interface Shape {
   w: number;
 }
 
+import type { BlockOp } from './ops.ts';
+export type * from './ops.ts';
+
 export interface Param {
   name: string;
   shape: number[];
   trainable: boolean;
-  /** How the emitter initialises it (e.g. `zeros`, `ones`, `normal(1/r)`, `kaiming_uniform`). */
-  init: string;
+  /** How it is initialised: named like EDM's weight_init(shape, mode, fan_in, fan_out), times a gain. */
+  init: Init;
+  /** How its PyTorch-layout shape maps to the runtime's (tfjs, NHWC) layout. */
+  layout: Layout;
 }
+
+/**
+ * Initialisation of one tensor. The fan modes follow EDM's `weight_init`: xavier_uniform
+ * sqrt(6 / (fan_in + fan_out)) U(-1, 1), xavier_normal sqrt(2 / (fan_in + fan_out)) N(0, 1),
+ * kaiming_uniform sqrt(3 / fan_in) U(-1, 1), kaiming_normal sqrt(1 / fan_in) N(0, 1), each times
+ * `gain` (EDM's init_weight). PyTorch's default for conv and linear layers (weights and biases:
+ * U(-1/sqrt(fan_in), 1/sqrt(fan_in))) is kaiming_uniform with gain 1/sqrt(3).
+ */
+export type Init =
+  | { fn: 'zeros' }
+  | { fn: 'ones' }
+  | { fn: 'normal'; std: number }
+  | { fn: 'xavier_uniform' | 'xavier_normal' | 'kaiming_uniform' | 'kaiming_normal'; fanIn: number; fanOut: number; gain: number }
+  /** TimeLoRA's omega table: linear interpolation between evenly spaced knots (DESIGN.md section 3). */
+  | { fn: 'interp' }
+  /** A [rows, dim] sinusoidal timestep table (row t: cos and sin of t f_i, f_i = 10000^(-i / half)). */
+  | { fn: 'sinusoidal' };
+
+/** How a PyTorch-layout parameter maps to the runtime's layout. */
+export type Layout =
+  | 'plain' // same shape
+  | 'conv' // [O, I, kh, kw] -> [kh, kw, I, O]; also ConvTranspose2d [I, O, kh, kw] -> [kh, kw, O, I]
+  | 'linear' // [O, I] -> [I, O]
+  | 'chw' // [C, H, W] -> [H, W, C]
+  | { loraDown: number }; // [r*m, I*k*k] -> [k, k, I, r*m] (a kxk conv to r*m channels)
 
 export type ModuleKind =
   | 'conv2d'
@@ -40,7 +70,6 @@ export interface Module {
   /** `base` for the network itself, `conditioning` for the layers a conditioning adds. */
   role: 'base' | 'conditioning';
   params: Param[];
-  attrs: Record<string, number | string | boolean | number[]>;
   /** Multiply-adds x 2 of one forward pass at batch 1. */
   flops: number;
   /** Floats this module's output holds at batch 1. */
@@ -68,44 +97,22 @@ export interface Block {
   attention: boolean;
   resample?: 'down' | 'up';
   conditioning: { residual: ConditioningRef[]; attention: ConditioningRef[] };
-  /** How a residual block computes (absent on other kinds). */
-  style?: BlockStyle;
+  /** What the block computes: the one statement of its semantics (src/ir/ops.ts). */
+  op: BlockOp;
   /** Attention heads, when the block has attention. */
   heads?: number;
   /** Where in the spec this block comes from: file and line. */
   origin: { file: string; line: number };
 }
 
-export interface BlockStyle {
-  /** `pre`: norm, SiLU, conv; `post`: norm, conv, SiLU. */
-  order: 'pre' | 'post';
-  residual: boolean;
-  /** Output multiplied by this (EDM: sqrt(0.5)). */
-  outputScale: number;
-  dropout: number;
-}
-
-/** How the shared condition vector v is made from the noise level / timestep, labels and augmentation. */
-export interface EmbeddingSpec {
-  noise: { kind: 'sinusoidal' | 'positional' | 'fourier' | 'table'; dim: number; maxPositions: number; endpoint: boolean; flip: boolean; scale: number };
-  label: { kind: 'none' | 'embedding' | 'linear'; at: 'input' | 'output' };
-  augment: { kind: 'none' | 'linear' };
-  mlp: number[];
-  /** SiLU after the last layer (after the output-side label is added). */
-  outAct: boolean;
-}
-
 export interface IR {
-  irVersion: 1;
+  irVersion: 2;
   name: string;
   input: { size: number; channels: number; classes: number; augment: number };
   diffusion: Record<string, number | string | boolean>;
   training: Record<string, number | string | boolean>;
   /** Width of the shared condition vector v (0 when nothing consumes it). */
   embedDim: number;
-  embedding: EmbeddingSpec;
-  /** FIR filter of resampling inside blocks and of parameter-free resample modules. */
-  resampleFilter: number[];
   blocks: Block[];
   modules: Module[];
   /** Modules the spec describes that nothing consumes (e.g. an embedding MLP only LoRA-free blocks used). */

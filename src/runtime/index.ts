@@ -3,6 +3,7 @@
  * LoRA conditioning and backend selection.
  */
 export * as tf from '@tensorflow/tfjs-core';
+export type * from '../ir/ops.ts';
 export * from './model/params.ts';
 export * from './model/layers.ts';
 export * from './model/embedding.ts';

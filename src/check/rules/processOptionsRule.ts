@@ -2,7 +2,7 @@
 import type { DiagnosticSink } from '../../diagnostics/diagnostic.ts';
 import type { Settings } from '../../elaborate/settings.ts';
 
-const DDPM_ONLY = ['T', 'schedule', 'predict', 'learn_sigma', 'loss', 'vlb_weight'];
+const DDPM_ONLY = ['T', 'schedule', 'predict', 'learn_sigma', 'loss', 'vlb_weight', 'rescale_timesteps'];
 const EDM_ONLY = ['precond', 'sigma_data', 'P_mean', 'P_std', 'sigma_min', 'sigma_max', 'rho'];
 
 export function processOptionsRule(s: Settings, sink: DiagnosticSink): void {

@@ -1,45 +1,14 @@
 /**
- * The blocks of a U-Net, configured by literal descriptors that the emitter writes out per block.
- * One residual block type covers IDDPM's ResBlock, EDM's UNetBlock and nano diffusion's plain conv
- * stacks: conv widths, norm, order, residual path, resampling, attention and conditioning are
- * options of it, as in EDM's networks.py.
+ * The blocks of a U-Net, each reading its typed op (src/ir/ops.ts). One residual block covers
+ * IDDPM's ResBlock, EDM's UNetBlock and nano diffusion's plain conv stacks: conv widths, norms,
+ * order, residual path, resampling, attention and conditioning are fields of its op, as in EDM's
+ * networks.py.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { attentionCore, conv, convTranspose, dropout, linear, norm, resample, silu, type NormOpts } from './layers.ts';
-import { convWithLoraWeights, loraDelta, perSampleWeightsCheaper, prepareLoraInputs, type LoraInputs, type LoraOpts } from './lora.ts';
+import type { AttentionOp, HeadOp, ModulationOp, ResampleOp, ResBlockOp, StemOp } from '../../ir/ops.ts';
+import { attentionCore, conv, convTranspose, dropout, linear, norm, resample, silu, Weights } from './layers.ts';
+import { convWithLora, prepareLoraInputs, type LoraInputs } from './lora.ts';
 import { nameSeed, type ParamStore } from './params.ts';
-
-/** A modulation by v: shift or scale-and-shift, at the block input, after conv0, or on norm1. */
-export interface ModulationOpts {
-  kind: 'shift' | 'scale_shift';
-  at: 'input' | 'conv0' | 'norm1';
-  /** Hidden layers of the projection MLP (0 for a single linear layer). */
-  hidden: number;
-}
-
-export interface AttentionOpts {
-  heads: number;
-  norm: NormOpts;
-  adaln: boolean;
-  lora: { qkv: LoraOpts[]; proj: LoraOpts[] };
-}
-
-export interface ResBlockOpts {
-  widths: number[];
-  kernel: number;
-  /** Norm before each conv (index i normalises conv i's input). */
-  norms: (NormOpts | null)[];
-  order: 'pre' | 'post';
-  residual: boolean;
-  skipConv: boolean;
-  outputScale: number;
-  dropout: number;
-  resample?: { mode: 'down' | 'up'; filter: number[] };
-  modulation?: ModulationOpts;
-  /** LoRA layers on conv i: lora[i]. */
-  lora: LoraOpts[][];
-  attention?: AttentionOpts;
-}
 
 export interface BlockContext {
   training: boolean;
@@ -48,10 +17,14 @@ export interface BlockContext {
   seed?: number;
 }
 
-function modulationParams(p: ParamStore, path: string, v: tf.Tensor2D, hidden: number): tf.Tensor2D {
+/** The modulation's parameters [N, C] or [N, 2C] from v: its MLP with SiLU between layers. */
+function modulationParams(w: Weights, v: tf.Tensor2D, m: ModulationOp): tf.Tensor2D {
   let h = v;
-  for (let i = 0; i < hidden; i++) h = silu(linear(p, `${path}${i}`, h));
-  return linear(p, hidden > 0 ? `${path}${hidden}` : path, h);
+  m.mlp.forEach((l, i) => {
+    h = linear(w, h, l);
+    if (i < m.mlp.length - 1) h = silu(h);
+  });
+  return h;
 }
 
 /** x * (1 + scale) + shift, or x + shift, with [N, C] parameters broadcast over H, W. */
@@ -62,18 +35,6 @@ function modulate(x: tf.Tensor4D, params: tf.Tensor2D, kind: 'shift' | 'scale_sh
   return tf.add(tf.mul(x, tf.add(tf.reshape(scale, [n, 1, 1, c]), 1)), tf.reshape(shift, [n, 1, 1, c]));
 }
 
-/** A stride-1 conv plus its LoRA layers, in whichever exact formulation costs less here (lora.ts). */
-function convWithLora(p: ParamStore, path: string, x: tf.Tensor4D, kernel: number, loras: LoraOpts[], ctx: BlockContext): tf.Tensor4D {
-  const [n, h, w, cin] = x.shape;
-  if (loras.length > 0 && perSampleWeightsCheaper(cin, p.get(`${path}.weight`).shape[3]!, h * w, kernel, n)) {
-    return convWithLoraWeights(p, path, x, kernel, loras, ctx.lora);
-  }
-  let y = conv(p, path, x, { kernel });
-  const pad = Math.floor((kernel - 1) / 2);
-  for (const l of loras) y = tf.add(y, loraDelta(p, `${path}.${l.kind}`, x, { kernel, stride: 1, pad }, l, ctx.lora));
-  return y;
-}
-
 /**
  * A residual block (with its attention, if any). Its body runs in a tf.tidy: tfjs otherwise keeps
  * every intermediate of the forward pass alive until the whole forward pass ends, though the
@@ -82,63 +43,68 @@ function convWithLora(p: ParamStore, path: string, x: tf.Tensor4D, kernel: numbe
  * attention U-Net at batch 64 by ~1 GiB. UC-LoRA omegas shared by all blocks are computed first,
  * outside the scope.
  */
-export function resBlock(p: ParamStore, path: string, x: tf.Tensor4D, v: tf.Tensor2D | undefined, o: ResBlockOpts, ctx: BlockContext): tf.Tensor4D {
+export function resBlock(p: ParamStore, path: string, x: tf.Tensor4D, v: tf.Tensor2D | undefined, op: ResBlockOp, ctx: BlockContext): tf.Tensor4D {
   prepareLoraInputs(p, ctx.lora);
-  return tf.tidy(() => resBlockBody(p, path, x, v, o, ctx));
+  return tf.tidy(() => resBlockBody(new Weights(p, path), x, v, op, ctx));
 }
 
-function resBlockBody(p: ParamStore, path: string, x: tf.Tensor4D, v: tf.Tensor2D | undefined, o: ResBlockOpts, ctx: BlockContext): tf.Tensor4D {
-  const mod = o.modulation;
-  const modParams = (_c: number) => modulationParams(p, `${path}.emb`, v!, mod!.hidden);
-  const input = mod && mod.at === 'input' ? modulate(x, modParams(x.shape[3]), mod.kind) : x;
+/**
+ * conv_i(drop_i(act(mod_i(norm_i(h))))) for each conv i (pre order; post order puts the
+ * activation after the conv), where mod modulates where the op says, drop is dropout before
+ * every conv but the first, and resampling precedes conv 0; then the residual path and the
+ * output scale, then attention.
+ */
+function resBlockBody(w: Weights, x: tf.Tensor4D, v: tf.Tensor2D | undefined, op: ResBlockOp, ctx: BlockContext): tf.Tensor4D {
+  const mod = op.modulation;
+  const modulated = (h: tf.Tensor4D, at: ModulationOp['at']) => (mod && mod.at === at ? modulate(h, modulationParams(w, v!, mod), mod.kind) : h);
+  const input = modulated(x, 'input');
   let h = input;
-  o.widths.forEach((w, i) => {
-    const nrm = o.norms[i];
-    if (i > 0) h = dropout(h, o.dropout, ctx.training, ctx.seed === undefined ? undefined : nameSeed(ctx.seed, `${path}.dropout${i}`));
-    if (nrm) h = norm(p, `${path}.norm${i}`, h, nrm);
-    if (mod && mod.at === 'norm1' && i === 1) h = modulate(h, modParams(h.shape[3]), mod.kind);
-    if (o.order === 'pre') h = silu(h);
-    if (i === 0 && o.resample) h = resample(h, o.resample.mode, o.resample.filter);
-    h = convWithLora(p, `${path}.conv${i}`, h, o.kernel, o.lora[i] ?? [], ctx);
-    if (o.order === 'post') h = silu(h);
-    if (mod && mod.at === 'conv0' && i === 0) h = modulate(h, modParams(w), mod.kind);
+  op.convs.forEach((c, i) => {
+    const nrm = op.norms[i];
+    if (nrm) h = norm(w, h, nrm);
+    if (i === 1) h = modulated(h, 'norm1');
+    if (op.order === 'pre') h = silu(h);
+    if (i > 0) h = dropout(h, op.dropout, ctx.training, ctx.seed === undefined ? undefined : nameSeed(ctx.seed, w.name(`dropout${i}`)));
+    if (i === 0 && op.resample) h = resample(h, op.resample.mode, op.resample.filter);
+    h = convWithLora(w, h, c, ctx.lora);
+    if (op.order === 'post') h = silu(h);
+    if (i === 0) h = modulated(h, 'conv0');
   });
-  if (o.residual) {
-    let skip = o.resample ? resample(input, o.resample.mode, o.resample.filter) : input;
-    if (o.skipConv) skip = conv(p, `${path}.skip`, skip, { kernel: 1 });
+  if (op.residual) {
+    let skip = op.resample ? resample(input, op.resample.mode, op.resample.filter) : input;
+    if (op.skip) skip = conv(w, skip, op.skip);
     h = tf.add(h, skip);
   }
-  if (o.outputScale !== 1) h = tf.mul(h, o.outputScale);
-  if (o.attention) h = attentionBlock(p, `${path}.attn`, h, v, o.attention, o.outputScale, ctx);
+  if (op.outputScale !== 1) h = tf.mul(h, op.outputScale);
+  if (op.attention) h = attentionBlock(w, h, v, op.attention, ctx);
   return h;
 }
 
-export function attentionBlock(p: ParamStore, path: string, x: tf.Tensor4D, v: tf.Tensor2D | undefined, o: AttentionOpts, outputScale: number, ctx: BlockContext): tf.Tensor4D {
-  let h = norm(p, `${path}.norm`, x, o.norm);
-  if (o.adaln) h = modulate(h, linear(p, `${path}.adaln`, v!), 'scale_shift');
-  const qkv = convWithLora(p, `${path}.qkv`, h, 1, o.lora.qkv, ctx);
-  const a = attentionCore(qkv, o.heads);
-  const out = convWithLora(p, `${path}.proj`, a, 1, o.lora.proj, ctx);
-  const y: tf.Tensor4D = tf.add(x, out);
-  return outputScale !== 1 ? tf.mul(y, outputScale) : y;
+/** x + proj(attention(qkv(adaLN(norm(x))))), times the output scale. */
+export function attentionBlock(w: Weights, x: tf.Tensor4D, v: tf.Tensor2D | undefined, op: AttentionOp, ctx: BlockContext): tf.Tensor4D {
+  let h = op.norm ? norm(w, x, op.norm) : x;
+  if (op.adaln) h = modulate(h, linear(w, v!, op.adaln), 'scale_shift');
+  const qkv = convWithLora(w, h, op.qkv, ctx.lora);
+  const a = attentionCore(qkv, op.heads, op.layout);
+  const y: tf.Tensor4D = tf.add(x, convWithLora(w, a, op.proj, ctx.lora));
+  return op.outputScale !== 1 ? tf.mul(y, op.outputScale) : y;
 }
 
-export type ResampleOpts =
-  | { kind: 'conv'; kernel: number; stride: number }
-  | { kind: 'conv_transpose'; kernel: number }
-  | { kind: 'nearest_conv'; kernel: number }
-  | { kind: 'nearest' }
-  | { kind: 'avgpool' };
+/** The first conv on the image. */
+export function stem(p: ParamStore, path: string, x: tf.Tensor4D, op: StemOp): tf.Tensor4D {
+  return conv(new Weights(p, path), x, op.conv);
+}
 
 /** A resampling step between levels that is not a residual block. */
-export function resampleStep(p: ParamStore, path: string, x: tf.Tensor4D, o: ResampleOpts): tf.Tensor4D {
-  switch (o.kind) {
+export function resampleStep(p: ParamStore, path: string, x: tf.Tensor4D, op: ResampleOp): tf.Tensor4D {
+  const w = new Weights(p, path);
+  switch (op.mode) {
     case 'conv':
-      return conv(p, `${path}.conv`, x, { kernel: o.kernel, stride: o.stride });
+      return conv(w, x, op.conv);
     case 'conv_transpose':
-      return convTranspose(p, `${path}.conv`, x, o.kernel);
+      return convTranspose(w, x, op.conv);
     case 'nearest_conv':
-      return conv(p, `${path}.conv`, resample(x, 'up', [1, 1]), { kernel: o.kernel });
+      return conv(w, resample(x, 'up', [1, 1]), op.conv);
     case 'nearest':
       return resample(x, 'up', [1, 1]);
     case 'avgpool':
@@ -147,7 +113,8 @@ export function resampleStep(p: ParamStore, path: string, x: tf.Tensor4D, o: Res
 }
 
 /** Output head: [norm, SiLU,] conv. */
-export function head(p: ParamStore, path: string, x: tf.Tensor4D, o: { norm: NormOpts | null; kernel: number }): tf.Tensor4D {
-  const h = o.norm ? silu(norm(p, `${path}.norm`, x, o.norm)) : x;
-  return conv(p, `${path}.conv`, h, { kernel: o.kernel });
+export function head(p: ParamStore, path: string, x: tf.Tensor4D, op: HeadOp): tf.Tensor4D {
+  const w = new Weights(p, path);
+  const h = op.norm ? silu(norm(w, x, op.norm)) : x;
+  return conv(w, h, op.conv);
 }

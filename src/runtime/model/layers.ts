@@ -1,17 +1,26 @@
 /**
- * Layer primitives on NHWC tensors. Each takes the parameter store and the layer's path, so emitted
- * code reads like the architecture: conv(p, 'enc.32x32.stem.conv', x, { kernel: 3 }).
+ * Layer primitives on NHWC tensors. Each reads one typed op fragment of the IR (src/ir/ops.ts)
+ * and the weights of the block it belongs to, so model code reads like the architecture:
+ * conv(w, x, op.conv).
  */
 import * as tf from '@tensorflow/tfjs-core';
+import type { ConvOp, ConvTransposeOp, LinearOp, NormOp, Ref } from '../../ir/ops.ts';
 import { groupNormFused, siluFused } from '../engine/memoryEfficient.ts';
 import type { ParamStore } from './params.ts';
 
-export interface ConvOpts {
-  kernel: number;
-  stride?: number;
-  /** Symmetric padding, PyTorch-style (default floor((k - 1) / 2)). */
-  pad?: number;
-  bias?: boolean;
+/** The parameters of one block: the op's relative names resolved against the block's path. */
+export class Weights {
+  constructor(
+    readonly store: ParamStore,
+    readonly path: string,
+  ) {}
+  get(ref: Ref): tf.Variable {
+    return this.store.get(`${this.path}.${ref}`);
+  }
+  /** The absolute name of a relative one (dropout seeds, batching keys). */
+  name(ref: Ref): string {
+    return `${this.path}.${ref}`;
+  }
 }
 
 /** Zero padding then a 'valid' conv: matches PyTorch's symmetric padding exactly. */
@@ -25,44 +34,42 @@ export function conv2dRaw(x: tf.Tensor4D, w: tf.Tensor4D, stride: number, pad: n
   ]);
 }
 
-export function conv(p: ParamStore, path: string, x: tf.Tensor4D, o: ConvOpts): tf.Tensor4D {
-  const pad = o.pad ?? Math.floor((o.kernel - 1) / 2);
-  const y = conv2dRaw(x, p.get(`${path}.weight`) as tf.Tensor4D, o.stride ?? 1, pad);
-  return o.bias === false ? y : tf.add(y, p.get(`${path}.bias`));
+/** The conv itself (its LoRA layers are applied by lora.ts convWithLora). */
+export function conv(w: Weights, x: tf.Tensor4D, c: ConvOp): tf.Tensor4D {
+  const y = conv2dRaw(x, w.get(c.weight) as tf.Tensor4D, c.stride, c.pad);
+  return c.bias ? tf.add(y, w.get(c.bias)) : y;
 }
 
 /** ConvTranspose2d(k, stride 2, padding (k - 2) / 2): doubles H and W, as PyTorch's k=4, p=1 does. */
-export function convTranspose(p: ParamStore, path: string, x: tf.Tensor4D, kernel: number): tf.Tensor4D {
-  const [n, h, w] = x.shape;
-  const wt = p.get(`${path}.weight`) as tf.Tensor4D;
-  const y = tf.conv2dTranspose(x, wt, [n, 2 * h, 2 * w, wt.shape[2]], 2, 'same');
-  void kernel;
-  return tf.add(y, p.get(`${path}.bias`));
+export function convTranspose(w: Weights, x: tf.Tensor4D, c: ConvTransposeOp): tf.Tensor4D {
+  const [n, h, wd] = x.shape;
+  const wt = w.get(c.weight) as tf.Tensor4D;
+  const y = tf.conv2dTranspose(x, wt, [n, 2 * h, 2 * wd, wt.shape[2]], 2, 'same');
+  return tf.add(y, w.get(c.bias));
 }
 
-export function linear(p: ParamStore, path: string, x: tf.Tensor2D, bias = true): tf.Tensor2D {
-  const y: tf.Tensor2D = tf.matMul(x, p.get(`${path}.weight`) as tf.Tensor2D);
-  return bias ? tf.add(y, p.get(`${path}.bias`)) : y;
+export function linear(w: Weights, x: tf.Tensor2D, l: LinearOp): tf.Tensor2D {
+  const y: tf.Tensor2D = tf.matMul(x, w.get(l.weight) as tf.Tensor2D);
+  return l.bias ? tf.add(y, w.get(l.bias)) : y;
 }
 
 /** SiLU, with a gradient that keeps only x (src/runtime/engine/memoryEfficient.ts). */
 export const silu = <T extends tf.Tensor>(x: T): T => siluFused(x) as T;
 
-export interface NormOpts {
-  kind: 'group' | 'layer';
-  groups: number;
-  eps: number;
-  affine: boolean;
-}
-
-/** GroupNorm over NHWC: statistics per sample and group over H, W and the group's channels. */
-export function groupNorm(p: ParamStore, path: string, x: tf.Tensor4D, groups: number, eps: number, affine = true): tf.Tensor4D {
-  if (affine) return groupNormFused(x, p.get(`${path}.weight`), p.get(`${path}.bias`), groups, eps);
-  const [n, h, w, c] = x.shape;
-  const g = tf.reshape(x, [n, h, w, groups, c / groups]);
+/** GroupNorm over NHWC (statistics per sample and group over H, W and the group's channels) or LayerNorm over (C, H, W). */
+export function norm(w: Weights, x: tf.Tensor4D, n: NormOp): tf.Tensor4D {
+  const gamma = n.weight ? w.get(n.weight) : undefined;
+  const beta = n.bias ? w.get(n.bias) : undefined;
+  if (n.kind === 'layer') {
+    const { mean, variance } = tf.moments(x, [1, 2, 3], true);
+    const y = tf.div(tf.sub(x, mean), tf.sqrt(tf.add(variance, n.eps))) as tf.Tensor4D;
+    return gamma && beta ? tf.add(tf.mul(y, gamma), beta) : y;
+  }
+  if (gamma && beta) return groupNormFused(x, gamma, beta, n.groups, n.eps);
+  const [b, h, wd, c] = x.shape;
+  const g = tf.reshape(x, [b, h, wd, n.groups, c / n.groups]);
   const { mean, variance } = tf.moments(g, [1, 2, 4], true);
-  const y: tf.Tensor4D = tf.reshape(tf.div(tf.sub(g, mean), tf.sqrt(tf.add(variance, eps))), [n, h, w, c]);
-  return affine ? tf.add(tf.mul(y, p.get(`${path}.weight`)), p.get(`${path}.bias`)) : y;
+  return tf.reshape(tf.div(tf.sub(g, mean), tf.sqrt(tf.add(variance, n.eps))), [b, h, wd, c]);
 }
 
 /** Normalises each of `groups` equal groups of the last axis of x (any rank) to mean 0, variance 1. */
@@ -74,19 +81,9 @@ export function normalizeLastAxisGroups<T extends tf.Tensor>(x: T, groups: numbe
 }
 
 /** GroupNorm of vectors [N, C] (the UC-LoRA composition MLP). */
-export function groupNorm1d(p: ParamStore, path: string, x: tf.Tensor2D, groups: number, eps: number): tf.Tensor2D {
-  return tf.add(tf.mul(normalizeLastAxisGroups(x, groups, eps), p.get(`${path}.weight`)), p.get(`${path}.bias`));
-}
-
-/** LayerNorm over the whole (C, H, W) tensor of each sample, with an elementwise affine. */
-export function layerNorm(p: ParamStore, path: string, x: tf.Tensor4D, eps: number, affine = true): tf.Tensor4D {
-  const { mean, variance } = tf.moments(x, [1, 2, 3], true);
-  const y = tf.div(tf.sub(x, mean), tf.sqrt(tf.add(variance, eps))) as tf.Tensor4D;
-  return affine ? tf.add(tf.mul(y, p.get(`${path}.weight`)), p.get(`${path}.bias`)) : y;
-}
-
-export function norm(p: ParamStore, path: string, x: tf.Tensor4D, o: NormOpts): tf.Tensor4D {
-  return o.kind === 'layer' ? layerNorm(p, path, x, o.eps, o.affine) : groupNorm(p, path, x, o.groups, o.eps, o.affine);
+export function groupNorm1d(w: Weights, x: tf.Tensor2D, n: NormOp): tf.Tensor2D {
+  const y = normalizeLastAxisGroups(x, n.groups, n.eps);
+  return n.weight && n.bias ? tf.add(tf.mul(y, w.get(n.weight)), w.get(n.bias)) : y;
 }
 
 export function dropout<T extends tf.Tensor>(x: T, rate: number, training: boolean, seed?: number): T {
@@ -142,16 +139,19 @@ export function upsampleNearest(x: tf.Tensor4D): tf.Tensor4D {
 }
 
 /**
- * Multi-head self-attention core on a qkv tensor [N, H, W, 3C] laid out as EDM's UNetBlock does
- * (channel = head * 3d + i * 3 + s, s in q, k, v): softmax(q k^T / sqrt(d)) v, back to [N, H, W, C].
+ * Multi-head self-attention core on a qkv tensor [N, H, W, 3C]: softmax(q k^T / sqrt(d)) v, back to
+ * [N, H, W, C], with d = C / heads. `interleaved` is EDM's UNetBlock layout (channel h 3d + 3 i + s,
+ * s the q/k/v index), `per_head` improved-diffusion's QKVAttention (channel h 3d + s d + i).
  */
-export function attentionCore(qkv: tf.Tensor4D, heads: number): tf.Tensor4D {
+export function attentionCore(qkv: tf.Tensor4D, heads: number, layout: 'interleaved' | 'per_head' = 'interleaved'): tf.Tensor4D {
   const [n, h, w, c3] = qkv.shape;
   const c = c3 / 3;
   const d = c / heads;
   const t = h * w;
   // [3, N, heads, T, d], split into q, k, v along the first axis (our wasm Unpack copies heap views).
-  const [q, k, v] = tf.unstack(tf.transpose(tf.reshape(qkv, [n, t, heads, d, 3]), [4, 0, 2, 1, 3])) as tf.Tensor4D[];
+  const split =
+    layout === 'interleaved' ? tf.transpose(tf.reshape(qkv, [n, t, heads, d, 3]), [4, 0, 2, 1, 3]) : tf.transpose(tf.reshape(qkv, [n, t, heads, 3, d]), [3, 0, 2, 1, 4]);
+  const [q, k, v] = tf.unstack(split) as tf.Tensor4D[];
   const logits = tf.mul(tf.matMul(q, k, false, true), 1 / Math.sqrt(d));
   const a = tf.matMul(tf.softmax(logits), v); // [N, heads, T, d]
   return tf.reshape(tf.transpose(a, [0, 2, 1, 3]), [n, h, w, c]);

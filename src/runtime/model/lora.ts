@@ -13,25 +13,13 @@
  *   UC-LoRA:   omega = MLP(v), plus the bias term and the scale s
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { conv2dRaw, groupNorm1d, linear, normalizeLastAxisGroups, silu } from './layers.ts';
+import type { BlockOp, ConvOp, LoraOp, UcLoraOp } from '../../ir/ops.ts';
+import { conv, conv2dRaw, groupNorm1d, linear, normalizeLastAxisGroups, silu, Weights } from './layers.ts';
 import type { ParamStore } from './params.ts';
 import { patches } from '../engine/patches.ts';
 
-export interface LoraTargetOpts {
-  kernel: number;
-  stride: number;
-  pad: number;
-}
-
-export type LoraOpts =
-  | { kind: 'time_lora'; rank: number; bases: number }
-  | { kind: 'class_lora'; rank: number; bases: number }
-  | UcLoraOpts;
-
-export type UcLoraOpts = { kind: 'uc_lora'; rank: number; bases: number; mlp: readonly number[]; groups: readonly number[]; bias: boolean; scale: 'fixed' | 'trainable' };
-
-/** One UC-LoRA layer of a model: its path (`<conv path>.uc_lora`) and options. */
-export type UcLoraLayer = readonly [path: string, opts: UcLoraOpts];
+/** One UC-LoRA layer of a model: the block it belongs to and its op (the generated module lists them). */
+export type UcLoraSite = readonly [block: string, op: UcLoraOp];
 
 export interface LoraInputs {
   /** ddpm timestep indices, for TimeLoRA. */
@@ -39,10 +27,21 @@ export interface LoraInputs {
   classes?: tf.Tensor2D;
   v?: tf.Tensor2D;
   /**
-   * Every UC-LoRA layer of the model (the generated module lists them). All their composition MLPs
-   * read the same v, so those of one shape run as one batched MLP on first use in a forward pass.
+   * Every UC-LoRA layer of the model. All their composition MLPs read the same v, so those of one
+   * shape run as one batched MLP on first use in a forward pass.
    */
-  ucLora?: readonly UcLoraLayer[];
+  ucLora?: readonly UcLoraSite[];
+}
+
+/** The UC-LoRA layers of the given blocks, in block order (qkv before proj, convs in order). */
+export function ucLoraSites(blocks: readonly (readonly [path: string, op: BlockOp])[]): UcLoraSite[] {
+  const out: UcLoraSite[] = [];
+  for (const [path, op] of blocks) {
+    if (op.op !== 'res_block') continue;
+    const convs = [...op.convs, ...(op.attention ? [op.attention.qkv, op.attention.proj] : [])];
+    for (const c of convs) for (const l of c.lora) if (l.kind === 'uc_lora') out.push([path, l]);
+  }
+  return out;
 }
 
 /**
@@ -59,19 +58,17 @@ export function repeatBases(omega: tf.Tensor2D, r: number): tf.Tensor2D {
 }
 
 /** The composition weights omega [N, m] of one LoRA layer. */
-export function compositionWeights(p: ParamStore, path: string, o: LoraOpts, inp: LoraInputs): tf.Tensor2D {
-  if (o.kind === 'time_lora') return tf.gather(p.get(`${path}.omega`), tf.cast(inp.t!, 'int32')) as tf.Tensor2D;
-  if (o.kind === 'class_lora') return inp.classes!;
-  return batchedUcLoraOmegas(p, inp)?.get(path) ?? ucLoraMlp(p, path, o, inp.v!);
+export function compositionWeights(w: Weights, l: LoraOp, inp: LoraInputs): tf.Tensor2D {
+  if (l.kind === 'time_lora') return tf.gather(w.get(l.omega), tf.cast(inp.t!, 'int32')) as tf.Tensor2D;
+  if (l.kind === 'class_lora') return inp.classes!;
+  return batchedUcLoraOmegas(w.store, inp)?.get(w.name(l.site)) ?? ucLoraMlp(w, l, inp.v!);
 }
 
-/** The composition MLP of one UC-LoRA layer: [Linear, GroupNorm, SiLU] per hidden width, then Linear to m. */
-export function ucLoraMlp(p: ParamStore, path: string, o: UcLoraOpts, v: tf.Tensor2D): tf.Tensor2D {
+/** The composition MLP of one UC-LoRA layer: [Linear, GroupNorm, SiLU] per hidden layer, then Linear to m. */
+export function ucLoraMlp(w: Weights, l: UcLoraOp, v: tf.Tensor2D): tf.Tensor2D {
   let h = v;
-  o.mlp.forEach((_, i) => {
-    h = silu(groupNorm1d(p, `${path}.mlp${i}_norm`, linear(p, `${path}.mlp${i}`, h), o.groups[i], 1e-6));
-  });
-  return linear(p, `${path}.mlp${o.mlp.length}`, h);
+  for (const layer of l.hidden) h = silu(groupNorm1d(w, linear(w, h, layer.linear), layer.norm));
+  return linear(w, h, l.out);
 }
 
 /**
@@ -87,7 +84,7 @@ const omegasOfPass = new WeakMap<LoraInputs, Map<string, tf.Tensor2D>>();
 
 /**
  * The omegas of all UC-LoRA layers, computed group by group: layers whose MLPs have the same
- * widths, groups and bases stack their weights ([L, in, out]) and run as one batched MLP on
+ * widths, groups, eps and bases stack their weights ([L, in, out]) and run as one batched MLP on
  * [L, N, width] activations. Same arithmetic as ucLoraMlp per layer, but ~15 kernels per MLP layer
  * for the whole group instead of per layer (a model with 22 UC-LoRA layers ran ~1,200 tiny kernels
  * per step for them, forward and backward).
@@ -97,39 +94,44 @@ function batchedUcLoraOmegas(p: ParamStore, inp: LoraInputs): Map<string, tf.Ten
   const cached = omegasOfPass.get(inp);
   if (cached) return cached;
   const out = new Map<string, tf.Tensor2D>();
-  const groups = new Map<string, UcLoraLayer[]>();
-  for (const layer of inp.ucLora!) {
-    const key = JSON.stringify([layer[1].mlp, layer[1].groups, layer[1].bases]);
-    groups.set(key, [...(groups.get(key) ?? []), layer]);
+  const groups = new Map<string, UcLoraSite[]>();
+  for (const site of inp.ucLora!) {
+    const l = site[1];
+    const key = JSON.stringify([l.hidden.map((h) => [h.linear.dout, h.norm.groups, h.norm.eps]), l.bases]);
+    groups.set(key, [...(groups.get(key) ?? []), site]);
   }
   const v = inp.v!;
   const [n, d] = v.shape;
-  for (const layers of groups.values()) {
-    const o = layers[0][1];
-    const count = layers.length;
-    const stacked = (name: string, shape: number[]) => tf.reshape(tf.stack(layers.map(([path]) => p.get(`${path}.${name}`))), shape);
+  for (const sites of groups.values()) {
+    const l0 = sites[0][1];
+    const count = sites.length;
+    const get = (block: string, ref: string) => p.get(`${block}.${ref}`);
+    const stacked = (pick: (l: UcLoraOp) => string, shape: number[]) => tf.reshape(tf.stack(sites.map(([block, l]) => get(block, pick(l)))), shape);
+    const layers = [...l0.hidden.map((_, i) => (l: UcLoraOp) => l.hidden[i].linear), (l: UcLoraOp) => l.out];
     let h: tf.Tensor = v;
     let width = d;
-    [...o.mlp, o.bases].forEach((out_, i) => {
+    layers.forEach((lin, i) => {
+      const out_ = lin(l0).dout;
       if (i === 0) {
         // All layers read v: one [N, d] x [d, L out] product, then [L, N, out]. (A batched product
         // of [1, N, d] by [L, d, out] would do too, but tfjs 4.22's BatchMatMul gradient does not
         // reduce a broadcast batch axis.)
-        const w0 = tf.concat(layers.map(([path]) => p.get(`${path}.mlp0.weight`)), 1);
+        const w0 = tf.concat(sites.map(([block, l]) => get(block, lin(l).weight)), 1);
         h = tf.transpose(tf.reshape(tf.matMul(v, w0 as tf.Tensor2D), [n, count, out_]), [1, 0, 2]);
-        h = tf.add(h, stacked('mlp0.bias', [count, 1, out_]));
       } else {
-        h = tf.add(tf.matMul(h, stacked(`mlp${i}.weight`, [count, width, out_])), stacked(`mlp${i}.bias`, [count, 1, out_]));
+        h = tf.matMul(h, stacked((l) => lin(l).weight, [count, width, out_]));
       }
-      if (i < o.mlp.length) {
-        const normed = normalizeLastAxisGroups(h, o.groups[i], 1e-6);
-        h = silu(tf.add(tf.mul(normed, stacked(`mlp${i}_norm.weight`, [count, 1, out_])), stacked(`mlp${i}_norm.bias`, [count, 1, out_])));
+      if (lin(l0).bias) h = tf.add(h, stacked((l) => lin(l).bias!, [count, 1, out_]));
+      if (i < l0.hidden.length) {
+        const nrm = l0.hidden[i].norm;
+        const normed = normalizeLastAxisGroups(h, nrm.groups, nrm.eps);
+        h = silu(tf.add(tf.mul(normed, stacked((l) => l.hidden[i].norm.weight!, [count, 1, out_])), stacked((l) => l.hidden[i].norm.bias!, [count, 1, out_])));
       }
       width = out_;
     });
     // (tfjs's Unpack gradient breaks for a single output: it is handed the tensor, not a list.)
-    const omegas = count === 1 ? [tf.reshape(h, [n, o.bases])] : tf.unstack(h);
-    omegas.forEach((omega, i) => out.set(layers[i][0], omega as tf.Tensor2D));
+    const omegas = count === 1 ? [tf.reshape(h, [n, l0.bases])] : tf.unstack(h);
+    omegas.forEach((omega, i) => out.set(`${sites[i][0]}.${sites[i][1].site}`, omega as tf.Tensor2D));
   }
   omegasOfPass.set(inp, out);
   return out;
@@ -155,32 +157,44 @@ const perSampleProduct = tf.customGrad((...args: Arg[]) => {
   };
 }) as (x: tf.Tensor, w: tf.Tensor) => tf.Tensor;
 
-/** The learnable scale s of a LoRA layer's delta (1 unless UC-LoRA has a trainable scale). */
-function trainableScale(p: ParamStore, path: string, o: LoraOpts): tf.Tensor | null {
-  return o.kind === 'uc_lora' && o.scale === 'trainable' ? p.get(`${path}.scale`) : null;
+/** The scale s of a LoRA layer's delta: a trainable scalar, or null when it is fixed at 1. */
+function loraScale(w: Weights, l: LoraOp): tf.Tensor | number | null {
+  if (l.kind !== 'uc_lora') return null;
+  if (typeof l.scale === 'string') return w.get(l.scale);
+  return l.scale === 1 ? null : l.scale;
 }
 
 /** UC-LoRA's bias term omega_rep @ Bias ([N, C_out]), before the scale; null without one. */
-function loraBiasTerm(p: ParamStore, path: string, o: LoraOpts, rep: tf.Tensor2D): tf.Tensor2D | null {
-  return o.kind === 'uc_lora' && o.bias ? (tf.matMul(rep, p.get(`${path}.bias`) as tf.Tensor2D) as tf.Tensor2D) : null;
+function loraBiasTerm(w: Weights, l: LoraOp, rep: tf.Tensor2D): tf.Tensor2D | null {
+  return l.kind === 'uc_lora' && l.bias ? (tf.matMul(rep, w.get(l.bias) as tf.Tensor2D) as tf.Tensor2D) : null;
 }
 
-/** The LoRA delta for a conv with input x; add it to the conv's output. */
-export function loraDelta(p: ParamStore, path: string, x: tf.Tensor4D, t: LoraTargetOpts, o: LoraOpts, inp: LoraInputs): tf.Tensor4D {
-  const omega = compositionWeights(p, path, o, inp);
-  const rep = repeatBases(omega, o.rank);
+/** The LoRA delta for the conv `c` with input x; add it to the conv's output. */
+export function loraDelta(w: Weights, x: tf.Tensor4D, c: ConvOp, l: LoraOp, inp: LoraInputs): tf.Tensor4D {
+  const omega = compositionWeights(w, l, inp);
+  const rep = repeatBases(omega, l.rank);
   const [n] = x.shape;
   const mr = rep.shape[1];
-  const down = conv2dRaw(x, p.get(`${path}.down`) as tf.Tensor4D, t.stride, t.pad); // [N, Ho, Wo, m r]
+  const down = conv2dRaw(x, w.get(l.down) as tf.Tensor4D, c.stride, c.pad); // [N, Ho, Wo, m r]
   const [, ho, wo] = down.shape;
   const scaled = tf.mul(down, tf.reshape(rep, [n, 1, 1, mr]));
-  const up = p.get(`${path}.up`) as tf.Tensor2D; // [m r, C_out]
+  const up = w.get(l.up) as tf.Tensor2D; // [m r, C_out]
   let delta = tf.reshape(tf.matMul(tf.reshape(scaled, [n * ho * wo, mr]), up), [n, ho, wo, up.shape[1]]) as tf.Tensor4D;
-  const biasTerm = loraBiasTerm(p, path, o, rep);
+  const biasTerm = loraBiasTerm(w, l, rep);
   if (biasTerm) delta = tf.add(delta, tf.reshape(biasTerm, [n, 1, 1, up.shape[1]]));
-  const s = trainableScale(p, path, o);
-  if (s) delta = tf.mul(delta, s);
+  const s = loraScale(w, l);
+  if (s !== null) delta = tf.mul(delta, s);
   return delta;
+}
+
+/** A conv plus its LoRA layers, in whichever exact formulation costs less here. */
+export function convWithLora(w: Weights, x: tf.Tensor4D, c: ConvOp, inp: LoraInputs): tf.Tensor4D {
+  if (c.lora.length === 0) return conv(w, x, c);
+  const [n, h, wd] = x.shape;
+  if (c.stride === 1 && perSampleWeightsCheaper(c.cin, c.cout, h * wd, c.kernel, n)) return convWithLoraWeights(w, x, c, inp);
+  let y = conv(w, x, c);
+  for (const l of c.lora) y = tf.add(y, loraDelta(w, x, c, l, inp));
+  return y;
 }
 
 /** Patches larger than this (bytes, whole batch) keep a k x k conv on the down/up path. */
@@ -209,34 +223,32 @@ export function perSampleWeightsCheaper(cin: number, cout: number, pixels: numbe
  * per-sample weights: y_n = patches(x_n) W_n + b + sum_l s_l omega_rep_l[n] Bias_l, one batched
  * matmul [N, HoWo, k^2 C_in] x [N, k^2 C_in, C_out]. Equal to conv + loraDelta per layer (tested).
  */
-export function convWithLoraWeights(p: ParamStore, path: string, x: tf.Tensor4D, kernel: number, loras: readonly LoraOpts[], inp: LoraInputs): tf.Tensor4D {
-  const pad = Math.floor((kernel - 1) / 2);
-  const cols = patches(x, kernel, pad);
-  const [n, h, w, cin] = cols.shape; // cin: k^2 C_in
-  const w0 = p.get(`${path}.weight`) as tf.Tensor4D; // [k, k, C_in, C_out]
+export function convWithLoraWeights(w: Weights, x: tf.Tensor4D, c: ConvOp, inp: LoraInputs): tf.Tensor4D {
+  const cols = patches(x, c.kernel, c.pad);
+  const [n, h, wd, cin] = cols.shape; // cin: k^2 C_in
+  const w0 = w.get(c.weight) as tf.Tensor4D; // [k, k, C_in, C_out]
   const cout = w0.shape[3];
   let weights: tf.Tensor = tf.reshape(w0, [1, cin, cout]);
   let perSampleBias: tf.Tensor | null = null;
-  for (const o of loras) {
-    const lp = `${path}.${o.kind}`;
-    const rep = repeatBases(compositionWeights(p, lp, o, inp), o.rank); // [N, m r]
+  for (const l of c.lora) {
+    const rep = repeatBases(compositionWeights(w, l, inp), l.rank); // [N, m r]
     const mr = rep.shape[1];
-    const down = tf.reshape(p.get(`${lp}.down`), [1, cin, mr]); // [k, k, C_in, m r] flattened like the weight
-    const up = p.get(`${lp}.up`) as tf.Tensor2D; // [m r, C_out]
+    const down = tf.reshape(w.get(l.down), [1, cin, mr]); // [k, k, C_in, m r] flattened like the weight
+    const up = w.get(l.up) as tf.Tensor2D; // [m r, C_out]
     // A diag(rep_n) B for every n: scale A's columns per sample, then one [N k^2 C_in, m r] x [m r, C_out] product.
     const scaledDown = tf.reshape(tf.mul(down, tf.reshape(rep, [n, 1, mr])), [n * cin, mr]);
     let dw: tf.Tensor = tf.reshape(tf.matMul(scaledDown, up), [n, cin, cout]);
-    let db: tf.Tensor | null = loraBiasTerm(p, lp, o, rep);
-    const s = trainableScale(p, lp, o);
-    if (s) {
+    let db: tf.Tensor | null = loraBiasTerm(w, l, rep);
+    const s = loraScale(w, l);
+    if (s !== null) {
       dw = tf.mul(dw, s);
       if (db) db = tf.mul(db, s);
     }
     weights = tf.add(weights, dw);
     if (db) perSampleBias = perSampleBias ? tf.add(perSampleBias, db) : db;
   }
-  let y: tf.Tensor = tf.reshape(perSampleProduct(tf.reshape(cols, [n, h * w, cin]), tf.broadcastTo(weights, [n, cin, cout])), [n, h, w, cout]);
-  y = tf.add(y, p.get(`${path}.bias`));
+  let y: tf.Tensor = tf.reshape(perSampleProduct(tf.reshape(cols, [n, h * wd, cin]), tf.broadcastTo(weights, [n, cin, cout])), [n, h, wd, cout]);
+  if (c.bias) y = tf.add(y, w.get(c.bias));
   if (perSampleBias) y = tf.add(y, tf.reshape(perSampleBias, [n, 1, 1, cout]));
   return y as tf.Tensor4D;
 }

@@ -5,30 +5,23 @@
  * so a model's weights do not depend on the order variables are created in.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import type { Init, Layout } from '../../ir/types.ts';
 
-/** How a PyTorch-layout parameter maps to its tfjs layout. */
-export type Layout =
-  | 'plain' // same shape
-  | 'conv' // [O, I, kh, kw] -> [kh, kw, I, O]; also ConvTranspose2d [I, O, kh, kw] -> [kh, kw, O, I]
-  | 'linear' // [O, I] -> [I, O]
-  | 'chw' // [C, H, W] -> [H, W, C]
-  | { loraDown: number }; // [r*m, I*k*k] -> [k, k, I, r*m] (a kxk conv to r*m channels)
+export type { Init, Layout };
 
 export interface ParamSpec {
   name: string;
   shape: readonly number[];
-  init: string;
+  init: Init;
   trainable: boolean;
   layout: Layout;
-  /** Fan-in used by PyTorch's default init (kaiming_uniform with a = sqrt(5)). */
-  fanIn: number;
 }
 
-/** A parameter as one table row in generated code: [name, shape, init, trainable, layout, fanIn]. */
-export type ParamRow = readonly [name: string, shape: readonly number[], init: string, trainable: boolean, layout: Layout, fanIn: number];
+/** A parameter as one table row in generated code: [name, shape, init, trainable, layout]. */
+export type ParamRow = readonly [name: string, shape: readonly number[], init: Init, trainable: boolean, layout: Layout];
 
 export function paramSpecsFromRows(rows: readonly ParamRow[]): ParamSpec[] {
-  return rows.map(([name, shape, init, trainable, layout, fanIn]) => ({ name, shape, init, trainable, layout, fanIn }));
+  return rows.map(([name, shape, init, trainable, layout]) => ({ name, shape, init, trainable, layout }));
 }
 
 export function tfjsShape(layout: Layout, s: readonly number[]): number[] {
@@ -86,19 +79,33 @@ export function interpolationTable(T: number, m: number): Float32Array {
   return out;
 }
 
+/** A tensor as its Init says (src/ir/types.ts), seeded by the parameter's name. */
 function initTensor(spec: ParamSpec, seed: number): tf.Tensor {
   const shape = tfjsShape(spec.layout, spec.shape);
   const s = nameSeed(seed, spec.name);
-  const normal = /^normal\(([^)]+)\)$/.exec(spec.init);
-  if (spec.init === 'zeros') return tf.zeros(shape);
-  if (spec.init === 'ones') return tf.ones(shape);
-  if (normal) return tf.randomNormal(shape, 0, Number(normal[1]), 'float32', s);
-  if (spec.init === 'normal') return tf.randomNormal(shape, 0, 1, 'float32', s);
-  if (spec.init === 'sinusoidal') return tf.tensor(sinusoidalTable(spec.shape[0], spec.shape[1]), shape);
-  if (spec.init === 'interp') return tf.tensor(interpolationTable(spec.shape[0], spec.shape[1]), shape);
-  // PyTorch's default for conv and linear weights and biases: U(-1/sqrt(fan_in), 1/sqrt(fan_in)).
-  const bound = 1 / Math.sqrt(Math.max(1, spec.fanIn));
-  return tf.randomUniform(shape, -bound, bound, 'float32', s);
+  const i = spec.init;
+  switch (i.fn) {
+    case 'zeros':
+      return tf.zeros(shape);
+    case 'ones':
+      return tf.ones(shape);
+    case 'normal':
+      return tf.randomNormal(shape, 0, i.std, 'float32', s);
+    case 'sinusoidal':
+      return tf.tensor(sinusoidalTable(spec.shape[0], spec.shape[1]), shape);
+    case 'interp':
+      return tf.tensor(interpolationTable(spec.shape[0], spec.shape[1]), shape);
+    case 'xavier_uniform':
+    case 'kaiming_uniform': {
+      const bound = i.gain * Math.sqrt(i.fn === 'xavier_uniform' ? 6 / (i.fanIn + i.fanOut) : 3 / Math.max(1, i.fanIn));
+      return tf.randomUniform(shape, -bound, bound, 'float32', s);
+    }
+    case 'xavier_normal':
+    case 'kaiming_normal': {
+      const std = i.gain * Math.sqrt(i.fn === 'xavier_normal' ? 2 / (i.fanIn + i.fanOut) : 1 / Math.max(1, i.fanIn));
+      return tf.randomNormal(shape, 0, std, 'float32', s);
+    }
+  }
 }
 
 export class ParamStore {
