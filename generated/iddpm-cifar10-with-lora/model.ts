@@ -33,8 +33,16 @@ export const config = {
   classes: 0,
   augment: 0,
   embedDim: 512,
-  diffusion: { process: 'ddpm', T: 4001, schedule: 'cosine', learn_sigma: true, loss: 'hybrid', sampler: 'ancestral' },
-  training: { lr: 0.0001, batch: 128, ema: 0.9999, beta1: 0.9, beta2: 0.999 },
+  diffusion: {
+    process: 'ddpm',
+    T: 4001,
+    schedule: 'cosine',
+    learn_sigma: true,
+    loss: 'hybrid',
+    sampler: 'ancestral',
+    rescale_timesteps: true,
+  },
+  training: { lr: 0.0001, batch: 128, ema: 0.9999, beta1: 0.9, beta2: 0.999, ema_warmup: false },
 } as const;
 
 export type Config = typeof config;
@@ -42,7 +50,7 @@ export type Config = typeof config;
 /** Parameters in all (frozen included), as the paper counts them, and how many are trained. */
 export const paramCount = 54880528;
 export const trainableParamCount = 54880528;
-// emb (specs/iddpm-cifar10.unet:20)
+// emb (specs/iddpm-cifar10.unet:22)
 const embeddingNet: EmbeddingOp = {
   op: 'embedding',
   noise: {
@@ -60,12 +68,12 @@ const embeddingNet: EmbeddingOp = {
   ],
   outAct: true,
 };
-// enc.32x32.stem (specs/iddpm-cifar10.unet:30)
+// enc.32x32.stem (specs/iddpm-cifar10.unet:32)
 const stem128: StemOp = {
   op: 'stem',
   conv: { weight: 'conv.weight', bias: 'conv.bias', cin: 3, cout: 128, kernel: 3, stride: 1, pad: 1, lora: [] },
 };
-// enc.32x32.block0, enc.32x32.block1, enc.32x32.block2 (specs/iddpm-cifar10.unet:33)
+// enc.32x32.block0, enc.32x32.block1, enc.32x32.block2 (specs/iddpm-cifar10.unet:35)
 const res128: ResBlockOp = {
   op: 'res_block',
   order: 'pre',
@@ -86,13 +94,13 @@ const res128: ResBlockOp = {
     mlp: [{ weight: 'emb.weight', bias: 'emb.bias', din: 512, dout: 256 }],
   },
 };
-// enc.16x16.down (specs/iddpm-cifar10.unet:37)
+// enc.16x16.down (specs/iddpm-cifar10.unet:39)
 const down128: ResampleOp = {
   op: 'resample',
   mode: 'conv',
   conv: { weight: 'conv.weight', bias: 'conv.bias', cin: 128, cout: 128, kernel: 3, stride: 2, pad: 1, lora: [] },
 };
-// enc.16x16.block0 (specs/iddpm-cifar10.unet:33)
+// enc.16x16.block0 (specs/iddpm-cifar10.unet:35)
 const res128to256Attn: ResBlockOp = {
   op: 'res_block',
   order: 'pre',
@@ -158,11 +166,11 @@ const res128to256Attn: ResBlockOp = {
       ],
     },
     heads: 4,
-    layout: 'interleaved',
+    layout: 'per_head',
     outputScale: 1,
   },
 };
-// enc.16x16.block1, enc.16x16.block2, enc.8x8.block0 and 3 more (specs/iddpm-cifar10.unet:33)
+// enc.16x16.block1, enc.16x16.block2, enc.8x8.block0 and 3 more (specs/iddpm-cifar10.unet:35)
 const res256Attn: ResBlockOp = {
   op: 'res_block',
   order: 'pre',
@@ -227,17 +235,17 @@ const res256Attn: ResBlockOp = {
       ],
     },
     heads: 4,
-    layout: 'interleaved',
+    layout: 'per_head',
     outputScale: 1,
   },
 };
-// enc.8x8.down, enc.4x4.down (specs/iddpm-cifar10.unet:37)
+// enc.8x8.down, enc.4x4.down (specs/iddpm-cifar10.unet:39)
 const down256: ResampleOp = {
   op: 'resample',
   mode: 'conv',
   conv: { weight: 'conv.weight', bias: 'conv.bias', cin: 256, cout: 256, kernel: 3, stride: 2, pad: 1, lora: [] },
 };
-// enc.4x4.block0, enc.4x4.block1, enc.4x4.block2, mid.block1 (specs/iddpm-cifar10.unet:33)
+// enc.4x4.block0, enc.4x4.block1, enc.4x4.block2, mid.block1 (specs/iddpm-cifar10.unet:35)
 const res256: ResBlockOp = {
   op: 'res_block',
   order: 'pre',
@@ -258,7 +266,7 @@ const res256: ResBlockOp = {
     mlp: [{ weight: 'emb.weight', bias: 'emb.bias', din: 512, dout: 512 }],
   },
 };
-// dec.4x4.block0, dec.4x4.block1, dec.4x4.block2, dec.4x4.block3 (specs/iddpm-cifar10.unet:34)
+// dec.4x4.block0, dec.4x4.block1, dec.4x4.block2, dec.4x4.block3 (specs/iddpm-cifar10.unet:36)
 const res512to256: ResBlockOp = {
   op: 'res_block',
   order: 'pre',
@@ -280,13 +288,13 @@ const res512to256: ResBlockOp = {
     mlp: [{ weight: 'emb.weight', bias: 'emb.bias', din: 512, dout: 512 }],
   },
 };
-// dec.8x8.up, dec.16x16.up, dec.32x32.up (specs/iddpm-cifar10.unet:38)
+// dec.8x8.up, dec.16x16.up, dec.32x32.up (specs/iddpm-cifar10.unet:40)
 const up256: ResampleOp = {
   op: 'resample',
   mode: 'nearest_conv',
   conv: { weight: 'conv.weight', bias: 'conv.bias', cin: 256, cout: 256, kernel: 3, stride: 1, pad: 1, lora: [] },
 };
-// dec.8x8.block0, dec.8x8.block1, dec.8x8.block2 and 4 more (specs/iddpm-cifar10.unet:34)
+// dec.8x8.block0, dec.8x8.block1, dec.8x8.block2 and 4 more (specs/iddpm-cifar10.unet:36)
 const res512to256Attn: ResBlockOp = {
   op: 'res_block',
   order: 'pre',
@@ -352,11 +360,11 @@ const res512to256Attn: ResBlockOp = {
       ],
     },
     heads: 4,
-    layout: 'interleaved',
+    layout: 'per_head',
     outputScale: 1,
   },
 };
-// dec.16x16.block3 (specs/iddpm-cifar10.unet:34)
+// dec.16x16.block3 (specs/iddpm-cifar10.unet:36)
 const res384to256Attn: ResBlockOp = {
   op: 'res_block',
   order: 'pre',
@@ -422,11 +430,11 @@ const res384to256Attn: ResBlockOp = {
       ],
     },
     heads: 4,
-    layout: 'interleaved',
+    layout: 'per_head',
     outputScale: 1,
   },
 };
-// dec.32x32.block0 (specs/iddpm-cifar10.unet:34)
+// dec.32x32.block0 (specs/iddpm-cifar10.unet:36)
 const res384to128: ResBlockOp = {
   op: 'res_block',
   order: 'pre',
@@ -448,7 +456,7 @@ const res384to128: ResBlockOp = {
     mlp: [{ weight: 'emb.weight', bias: 'emb.bias', din: 512, dout: 256 }],
   },
 };
-// dec.32x32.block1, dec.32x32.block2, dec.32x32.block3 (specs/iddpm-cifar10.unet:34)
+// dec.32x32.block1, dec.32x32.block2, dec.32x32.block3 (specs/iddpm-cifar10.unet:36)
 const res256to128: ResBlockOp = {
   op: 'res_block',
   order: 'pre',
@@ -470,7 +478,7 @@ const res256to128: ResBlockOp = {
     mlp: [{ weight: 'emb.weight', bias: 'emb.bias', din: 512, dout: 256 }],
   },
 };
-// out (specs/iddpm-cifar10.unet:40)
+// out (specs/iddpm-cifar10.unet:42)
 const head128to6: HeadOp = {
   op: 'head',
   norm: { kind: 'group', groups: 32, eps: 0.00001, weight: 'norm.weight', bias: 'norm.bias' },
@@ -488,50 +496,50 @@ export function forward(
   training: boolean = false,
   seed?: number,
 ): tf.Tensor4D {
-  const v = embedding(p, cond, embeddingNet, seed); // specs/iddpm-cifar10.unet:20
+  const v = embedding(p, cond, embeddingNet, seed); // specs/iddpm-cifar10.unet:22
   const ctx: BlockContext = { training, seed, lora: { t: cond.noise, classes: cond.classes, v } };
   const skips: tf.Tensor4D[] = [];
   const keep = (t: tf.Tensor4D) => (skips.push(t), t);
   const cat = (t: tf.Tensor4D) => tf.concat([t, skips.pop()!], 3) as tf.Tensor4D;
   let h = x;
-  h = keep(stem(p, 'enc.32x32.stem', h, stem128)); // 3@32 -> 128@32, specs/iddpm-cifar10.unet:30
-  h = keep(resBlock(p, 'enc.32x32.block0', h, v, res128, ctx)); // 128@32 -> 128@32, specs/iddpm-cifar10.unet:33
-  h = keep(resBlock(p, 'enc.32x32.block1', h, v, res128, ctx)); // 128@32 -> 128@32, specs/iddpm-cifar10.unet:33
-  h = keep(resBlock(p, 'enc.32x32.block2', h, v, res128, ctx)); // 128@32 -> 128@32, specs/iddpm-cifar10.unet:33
-  h = keep(resampleStep(p, 'enc.16x16.down', h, down128)); // 128@32 -> 128@16, specs/iddpm-cifar10.unet:37
-  h = keep(resBlock(p, 'enc.16x16.block0', h, v, res128to256Attn, ctx)); // 128@16 -> 256@16, specs/iddpm-cifar10.unet:33
-  h = keep(resBlock(p, 'enc.16x16.block1', h, v, res256Attn, ctx)); // 256@16 -> 256@16, specs/iddpm-cifar10.unet:33
-  h = keep(resBlock(p, 'enc.16x16.block2', h, v, res256Attn, ctx)); // 256@16 -> 256@16, specs/iddpm-cifar10.unet:33
-  h = keep(resampleStep(p, 'enc.8x8.down', h, down256)); // 256@16 -> 256@8, specs/iddpm-cifar10.unet:37
-  h = keep(resBlock(p, 'enc.8x8.block0', h, v, res256Attn, ctx)); // 256@8 -> 256@8, specs/iddpm-cifar10.unet:33
-  h = keep(resBlock(p, 'enc.8x8.block1', h, v, res256Attn, ctx)); // 256@8 -> 256@8, specs/iddpm-cifar10.unet:33
-  h = keep(resBlock(p, 'enc.8x8.block2', h, v, res256Attn, ctx)); // 256@8 -> 256@8, specs/iddpm-cifar10.unet:33
-  h = keep(resampleStep(p, 'enc.4x4.down', h, down256)); // 256@8 -> 256@4, specs/iddpm-cifar10.unet:37
-  h = keep(resBlock(p, 'enc.4x4.block0', h, v, res256, ctx)); // 256@4 -> 256@4, specs/iddpm-cifar10.unet:33
-  h = keep(resBlock(p, 'enc.4x4.block1', h, v, res256, ctx)); // 256@4 -> 256@4, specs/iddpm-cifar10.unet:33
-  h = keep(resBlock(p, 'enc.4x4.block2', h, v, res256, ctx)); // 256@4 -> 256@4, specs/iddpm-cifar10.unet:33
-  h = resBlock(p, 'mid.block0', h, v, res256Attn, ctx); // 256@4 -> 256@4, specs/iddpm-cifar10.unet:39
-  h = resBlock(p, 'mid.block1', h, v, res256, ctx); // 256@4 -> 256@4, specs/iddpm-cifar10.unet:39
-  h = resBlock(p, 'dec.4x4.block0', cat(h), v, res512to256, ctx); // 512@4 -> 256@4, specs/iddpm-cifar10.unet:34
-  h = resBlock(p, 'dec.4x4.block1', cat(h), v, res512to256, ctx); // 512@4 -> 256@4, specs/iddpm-cifar10.unet:34
-  h = resBlock(p, 'dec.4x4.block2', cat(h), v, res512to256, ctx); // 512@4 -> 256@4, specs/iddpm-cifar10.unet:34
-  h = resBlock(p, 'dec.4x4.block3', cat(h), v, res512to256, ctx); // 512@4 -> 256@4, specs/iddpm-cifar10.unet:34
-  h = resampleStep(p, 'dec.8x8.up', h, up256); // 256@4 -> 256@8, specs/iddpm-cifar10.unet:38
-  h = resBlock(p, 'dec.8x8.block0', cat(h), v, res512to256Attn, ctx); // 512@8 -> 256@8, specs/iddpm-cifar10.unet:34
-  h = resBlock(p, 'dec.8x8.block1', cat(h), v, res512to256Attn, ctx); // 512@8 -> 256@8, specs/iddpm-cifar10.unet:34
-  h = resBlock(p, 'dec.8x8.block2', cat(h), v, res512to256Attn, ctx); // 512@8 -> 256@8, specs/iddpm-cifar10.unet:34
-  h = resBlock(p, 'dec.8x8.block3', cat(h), v, res512to256Attn, ctx); // 512@8 -> 256@8, specs/iddpm-cifar10.unet:34
-  h = resampleStep(p, 'dec.16x16.up', h, up256); // 256@8 -> 256@16, specs/iddpm-cifar10.unet:38
-  h = resBlock(p, 'dec.16x16.block0', cat(h), v, res512to256Attn, ctx); // 512@16 -> 256@16, specs/iddpm-cifar10.unet:34
-  h = resBlock(p, 'dec.16x16.block1', cat(h), v, res512to256Attn, ctx); // 512@16 -> 256@16, specs/iddpm-cifar10.unet:34
-  h = resBlock(p, 'dec.16x16.block2', cat(h), v, res512to256Attn, ctx); // 512@16 -> 256@16, specs/iddpm-cifar10.unet:34
-  h = resBlock(p, 'dec.16x16.block3', cat(h), v, res384to256Attn, ctx); // 384@16 -> 256@16, specs/iddpm-cifar10.unet:34
-  h = resampleStep(p, 'dec.32x32.up', h, up256); // 256@16 -> 256@32, specs/iddpm-cifar10.unet:38
-  h = resBlock(p, 'dec.32x32.block0', cat(h), v, res384to128, ctx); // 384@32 -> 128@32, specs/iddpm-cifar10.unet:34
-  h = resBlock(p, 'dec.32x32.block1', cat(h), v, res256to128, ctx); // 256@32 -> 128@32, specs/iddpm-cifar10.unet:34
-  h = resBlock(p, 'dec.32x32.block2', cat(h), v, res256to128, ctx); // 256@32 -> 128@32, specs/iddpm-cifar10.unet:34
-  h = resBlock(p, 'dec.32x32.block3', cat(h), v, res256to128, ctx); // 256@32 -> 128@32, specs/iddpm-cifar10.unet:34
-  h = head(p, 'out', h, head128to6); // 128@32 -> 6@32, specs/iddpm-cifar10.unet:40
+  h = keep(stem(p, 'enc.32x32.stem', h, stem128)); // 3@32 -> 128@32, specs/iddpm-cifar10.unet:32
+  h = keep(resBlock(p, 'enc.32x32.block0', h, v, res128, ctx)); // 128@32 -> 128@32, specs/iddpm-cifar10.unet:35
+  h = keep(resBlock(p, 'enc.32x32.block1', h, v, res128, ctx)); // 128@32 -> 128@32, specs/iddpm-cifar10.unet:35
+  h = keep(resBlock(p, 'enc.32x32.block2', h, v, res128, ctx)); // 128@32 -> 128@32, specs/iddpm-cifar10.unet:35
+  h = keep(resampleStep(p, 'enc.16x16.down', h, down128)); // 128@32 -> 128@16, specs/iddpm-cifar10.unet:39
+  h = keep(resBlock(p, 'enc.16x16.block0', h, v, res128to256Attn, ctx)); // 128@16 -> 256@16, specs/iddpm-cifar10.unet:35
+  h = keep(resBlock(p, 'enc.16x16.block1', h, v, res256Attn, ctx)); // 256@16 -> 256@16, specs/iddpm-cifar10.unet:35
+  h = keep(resBlock(p, 'enc.16x16.block2', h, v, res256Attn, ctx)); // 256@16 -> 256@16, specs/iddpm-cifar10.unet:35
+  h = keep(resampleStep(p, 'enc.8x8.down', h, down256)); // 256@16 -> 256@8, specs/iddpm-cifar10.unet:39
+  h = keep(resBlock(p, 'enc.8x8.block0', h, v, res256Attn, ctx)); // 256@8 -> 256@8, specs/iddpm-cifar10.unet:35
+  h = keep(resBlock(p, 'enc.8x8.block1', h, v, res256Attn, ctx)); // 256@8 -> 256@8, specs/iddpm-cifar10.unet:35
+  h = keep(resBlock(p, 'enc.8x8.block2', h, v, res256Attn, ctx)); // 256@8 -> 256@8, specs/iddpm-cifar10.unet:35
+  h = keep(resampleStep(p, 'enc.4x4.down', h, down256)); // 256@8 -> 256@4, specs/iddpm-cifar10.unet:39
+  h = keep(resBlock(p, 'enc.4x4.block0', h, v, res256, ctx)); // 256@4 -> 256@4, specs/iddpm-cifar10.unet:35
+  h = keep(resBlock(p, 'enc.4x4.block1', h, v, res256, ctx)); // 256@4 -> 256@4, specs/iddpm-cifar10.unet:35
+  h = keep(resBlock(p, 'enc.4x4.block2', h, v, res256, ctx)); // 256@4 -> 256@4, specs/iddpm-cifar10.unet:35
+  h = resBlock(p, 'mid.block0', h, v, res256Attn, ctx); // 256@4 -> 256@4, specs/iddpm-cifar10.unet:41
+  h = resBlock(p, 'mid.block1', h, v, res256, ctx); // 256@4 -> 256@4, specs/iddpm-cifar10.unet:41
+  h = resBlock(p, 'dec.4x4.block0', cat(h), v, res512to256, ctx); // 512@4 -> 256@4, specs/iddpm-cifar10.unet:36
+  h = resBlock(p, 'dec.4x4.block1', cat(h), v, res512to256, ctx); // 512@4 -> 256@4, specs/iddpm-cifar10.unet:36
+  h = resBlock(p, 'dec.4x4.block2', cat(h), v, res512to256, ctx); // 512@4 -> 256@4, specs/iddpm-cifar10.unet:36
+  h = resBlock(p, 'dec.4x4.block3', cat(h), v, res512to256, ctx); // 512@4 -> 256@4, specs/iddpm-cifar10.unet:36
+  h = resampleStep(p, 'dec.8x8.up', h, up256); // 256@4 -> 256@8, specs/iddpm-cifar10.unet:40
+  h = resBlock(p, 'dec.8x8.block0', cat(h), v, res512to256Attn, ctx); // 512@8 -> 256@8, specs/iddpm-cifar10.unet:36
+  h = resBlock(p, 'dec.8x8.block1', cat(h), v, res512to256Attn, ctx); // 512@8 -> 256@8, specs/iddpm-cifar10.unet:36
+  h = resBlock(p, 'dec.8x8.block2', cat(h), v, res512to256Attn, ctx); // 512@8 -> 256@8, specs/iddpm-cifar10.unet:36
+  h = resBlock(p, 'dec.8x8.block3', cat(h), v, res512to256Attn, ctx); // 512@8 -> 256@8, specs/iddpm-cifar10.unet:36
+  h = resampleStep(p, 'dec.16x16.up', h, up256); // 256@8 -> 256@16, specs/iddpm-cifar10.unet:40
+  h = resBlock(p, 'dec.16x16.block0', cat(h), v, res512to256Attn, ctx); // 512@16 -> 256@16, specs/iddpm-cifar10.unet:36
+  h = resBlock(p, 'dec.16x16.block1', cat(h), v, res512to256Attn, ctx); // 512@16 -> 256@16, specs/iddpm-cifar10.unet:36
+  h = resBlock(p, 'dec.16x16.block2', cat(h), v, res512to256Attn, ctx); // 512@16 -> 256@16, specs/iddpm-cifar10.unet:36
+  h = resBlock(p, 'dec.16x16.block3', cat(h), v, res384to256Attn, ctx); // 384@16 -> 256@16, specs/iddpm-cifar10.unet:36
+  h = resampleStep(p, 'dec.32x32.up', h, up256); // 256@16 -> 256@32, specs/iddpm-cifar10.unet:40
+  h = resBlock(p, 'dec.32x32.block0', cat(h), v, res384to128, ctx); // 384@32 -> 128@32, specs/iddpm-cifar10.unet:36
+  h = resBlock(p, 'dec.32x32.block1', cat(h), v, res256to128, ctx); // 256@32 -> 128@32, specs/iddpm-cifar10.unet:36
+  h = resBlock(p, 'dec.32x32.block2', cat(h), v, res256to128, ctx); // 256@32 -> 128@32, specs/iddpm-cifar10.unet:36
+  h = resBlock(p, 'dec.32x32.block3', cat(h), v, res256to128, ctx); // 256@32 -> 128@32, specs/iddpm-cifar10.unet:36
+  h = head(p, 'out', h, head128to6); // 128@32 -> 6@32, specs/iddpm-cifar10.unet:42
   return h;
 }
 

@@ -33,8 +33,16 @@ export const config = {
   classes: 0,
   augment: 0,
   embedDim: 512,
-  diffusion: { process: 'ddpm', T: 4001, schedule: 'cosine', learn_sigma: true, loss: 'hybrid', sampler: 'ancestral' },
-  training: { lr: 0.0001, batch: 128, ema: 0.9999, beta1: 0.9, beta2: 0.999 },
+  diffusion: {
+    process: 'ddpm',
+    T: 4001,
+    schedule: 'cosine',
+    learn_sigma: true,
+    loss: 'hybrid',
+    sampler: 'ancestral',
+    rescale_timesteps: true,
+  },
+  training: { lr: 0.0001, batch: 128, ema: 0.9999, beta1: 0.9, beta2: 0.999, ema_warmup: false },
 } as const;
 
 export type Config = typeof config;
@@ -42,7 +50,7 @@ export type Config = typeof config;
 /** Parameters in all (frozen included), as the paper counts them, and how many are trained. */
 export const paramCount = 124175248;
 export const trainableParamCount = 124175248;
-// emb (specs/iddpm-cifar10.unet:20)
+// emb (specs/iddpm-cifar10.unet:22)
 const embeddingNet: EmbeddingOp = {
   op: 'embedding',
   noise: {
@@ -65,7 +73,7 @@ const stem128: StemOp = {
   op: 'stem',
   conv: { weight: 'conv.weight', bias: 'conv.bias', cin: 3, cout: 128, kernel: 3, stride: 1, pad: 1, lora: [] },
 };
-// enc.64x64.block0, enc.64x64.block1, enc.64x64.block2 (specs/iddpm-cifar10.unet:33)
+// enc.64x64.block0, enc.64x64.block1, enc.64x64.block2 (specs/iddpm-cifar10.unet:35)
 const res128: ResBlockOp = {
   op: 'res_block',
   order: 'pre',
@@ -86,13 +94,13 @@ const res128: ResBlockOp = {
     mlp: [{ weight: 'emb.weight', bias: 'emb.bias', din: 512, dout: 256 }],
   },
 };
-// enc.32x32.down (specs/iddpm-cifar10.unet:37)
+// enc.32x32.down (specs/iddpm-cifar10.unet:39)
 const down128: ResampleOp = {
   op: 'resample',
   mode: 'conv',
   conv: { weight: 'conv.weight', bias: 'conv.bias', cin: 128, cout: 128, kernel: 3, stride: 2, pad: 1, lora: [] },
 };
-// enc.32x32.block0 (specs/iddpm-cifar10.unet:33)
+// enc.32x32.block0 (specs/iddpm-cifar10.unet:35)
 const res128to256: ResBlockOp = {
   op: 'res_block',
   order: 'pre',
@@ -114,7 +122,7 @@ const res128to256: ResBlockOp = {
     mlp: [{ weight: 'emb.weight', bias: 'emb.bias', din: 512, dout: 512 }],
   },
 };
-// enc.32x32.block1, enc.32x32.block2 (specs/iddpm-cifar10.unet:33)
+// enc.32x32.block1, enc.32x32.block2 (specs/iddpm-cifar10.unet:35)
 const res256: ResBlockOp = {
   op: 'res_block',
   order: 'pre',
@@ -135,13 +143,13 @@ const res256: ResBlockOp = {
     mlp: [{ weight: 'emb.weight', bias: 'emb.bias', din: 512, dout: 512 }],
   },
 };
-// enc.16x16.down (specs/iddpm-cifar10.unet:37)
+// enc.16x16.down (specs/iddpm-cifar10.unet:39)
 const down256: ResampleOp = {
   op: 'resample',
   mode: 'conv',
   conv: { weight: 'conv.weight', bias: 'conv.bias', cin: 256, cout: 256, kernel: 3, stride: 2, pad: 1, lora: [] },
 };
-// enc.16x16.block0 (specs/iddpm-cifar10.unet:33)
+// enc.16x16.block0 (specs/iddpm-cifar10.unet:35)
 const res256to384Attn: ResBlockOp = {
   op: 'res_block',
   order: 'pre',
@@ -207,11 +215,11 @@ const res256to384Attn: ResBlockOp = {
       ],
     },
     heads: 4,
-    layout: 'interleaved',
+    layout: 'per_head',
     outputScale: 1,
   },
 };
-// enc.16x16.block1, enc.16x16.block2 (specs/iddpm-cifar10.unet:33)
+// enc.16x16.block1, enc.16x16.block2 (specs/iddpm-cifar10.unet:35)
 const res384Attn: ResBlockOp = {
   op: 'res_block',
   order: 'pre',
@@ -276,17 +284,17 @@ const res384Attn: ResBlockOp = {
       ],
     },
     heads: 4,
-    layout: 'interleaved',
+    layout: 'per_head',
     outputScale: 1,
   },
 };
-// enc.8x8.down (specs/iddpm-cifar10.unet:37)
+// enc.8x8.down (specs/iddpm-cifar10.unet:39)
 const down384: ResampleOp = {
   op: 'resample',
   mode: 'conv',
   conv: { weight: 'conv.weight', bias: 'conv.bias', cin: 384, cout: 384, kernel: 3, stride: 2, pad: 1, lora: [] },
 };
-// enc.8x8.block0 (specs/iddpm-cifar10.unet:33)
+// enc.8x8.block0 (specs/iddpm-cifar10.unet:35)
 const res384to512Attn: ResBlockOp = {
   op: 'res_block',
   order: 'pre',
@@ -352,11 +360,11 @@ const res384to512Attn: ResBlockOp = {
       ],
     },
     heads: 4,
-    layout: 'interleaved',
+    layout: 'per_head',
     outputScale: 1,
   },
 };
-// enc.8x8.block1, enc.8x8.block2, mid.block0 (specs/iddpm-cifar10.unet:33)
+// enc.8x8.block1, enc.8x8.block2, mid.block0 (specs/iddpm-cifar10.unet:35)
 const res512Attn: ResBlockOp = {
   op: 'res_block',
   order: 'pre',
@@ -421,11 +429,11 @@ const res512Attn: ResBlockOp = {
       ],
     },
     heads: 4,
-    layout: 'interleaved',
+    layout: 'per_head',
     outputScale: 1,
   },
 };
-// mid.block1 (specs/iddpm-cifar10.unet:39)
+// mid.block1 (specs/iddpm-cifar10.unet:41)
 const mid512: ResBlockOp = {
   op: 'res_block',
   order: 'pre',
@@ -446,7 +454,7 @@ const mid512: ResBlockOp = {
     mlp: [{ weight: 'emb.weight', bias: 'emb.bias', din: 512, dout: 1024 }],
   },
 };
-// dec.8x8.block0, dec.8x8.block1, dec.8x8.block2 (specs/iddpm-cifar10.unet:34)
+// dec.8x8.block0, dec.8x8.block1, dec.8x8.block2 (specs/iddpm-cifar10.unet:36)
 const res1024to512Attn: ResBlockOp = {
   op: 'res_block',
   order: 'pre',
@@ -512,11 +520,11 @@ const res1024to512Attn: ResBlockOp = {
       ],
     },
     heads: 4,
-    layout: 'interleaved',
+    layout: 'per_head',
     outputScale: 1,
   },
 };
-// dec.8x8.block3 (specs/iddpm-cifar10.unet:34)
+// dec.8x8.block3 (specs/iddpm-cifar10.unet:36)
 const res896to512Attn: ResBlockOp = {
   op: 'res_block',
   order: 'pre',
@@ -582,17 +590,17 @@ const res896to512Attn: ResBlockOp = {
       ],
     },
     heads: 4,
-    layout: 'interleaved',
+    layout: 'per_head',
     outputScale: 1,
   },
 };
-// dec.16x16.up (specs/iddpm-cifar10.unet:38)
+// dec.16x16.up (specs/iddpm-cifar10.unet:40)
 const up512: ResampleOp = {
   op: 'resample',
   mode: 'nearest_conv',
   conv: { weight: 'conv.weight', bias: 'conv.bias', cin: 512, cout: 512, kernel: 3, stride: 1, pad: 1, lora: [] },
 };
-// dec.16x16.block0 (specs/iddpm-cifar10.unet:34)
+// dec.16x16.block0 (specs/iddpm-cifar10.unet:36)
 const res896to384Attn: ResBlockOp = {
   op: 'res_block',
   order: 'pre',
@@ -658,11 +666,11 @@ const res896to384Attn: ResBlockOp = {
       ],
     },
     heads: 4,
-    layout: 'interleaved',
+    layout: 'per_head',
     outputScale: 1,
   },
 };
-// dec.16x16.block1, dec.16x16.block2 (specs/iddpm-cifar10.unet:34)
+// dec.16x16.block1, dec.16x16.block2 (specs/iddpm-cifar10.unet:36)
 const res768to384Attn: ResBlockOp = {
   op: 'res_block',
   order: 'pre',
@@ -728,11 +736,11 @@ const res768to384Attn: ResBlockOp = {
       ],
     },
     heads: 4,
-    layout: 'interleaved',
+    layout: 'per_head',
     outputScale: 1,
   },
 };
-// dec.16x16.block3 (specs/iddpm-cifar10.unet:34)
+// dec.16x16.block3 (specs/iddpm-cifar10.unet:36)
 const res640to384Attn: ResBlockOp = {
   op: 'res_block',
   order: 'pre',
@@ -798,17 +806,17 @@ const res640to384Attn: ResBlockOp = {
       ],
     },
     heads: 4,
-    layout: 'interleaved',
+    layout: 'per_head',
     outputScale: 1,
   },
 };
-// dec.32x32.up (specs/iddpm-cifar10.unet:38)
+// dec.32x32.up (specs/iddpm-cifar10.unet:40)
 const up384: ResampleOp = {
   op: 'resample',
   mode: 'nearest_conv',
   conv: { weight: 'conv.weight', bias: 'conv.bias', cin: 384, cout: 384, kernel: 3, stride: 1, pad: 1, lora: [] },
 };
-// dec.32x32.block0 (specs/iddpm-cifar10.unet:34)
+// dec.32x32.block0 (specs/iddpm-cifar10.unet:36)
 const res640to256: ResBlockOp = {
   op: 'res_block',
   order: 'pre',
@@ -830,7 +838,7 @@ const res640to256: ResBlockOp = {
     mlp: [{ weight: 'emb.weight', bias: 'emb.bias', din: 512, dout: 512 }],
   },
 };
-// dec.32x32.block1, dec.32x32.block2 (specs/iddpm-cifar10.unet:34)
+// dec.32x32.block1, dec.32x32.block2 (specs/iddpm-cifar10.unet:36)
 const res512to256: ResBlockOp = {
   op: 'res_block',
   order: 'pre',
@@ -852,7 +860,7 @@ const res512to256: ResBlockOp = {
     mlp: [{ weight: 'emb.weight', bias: 'emb.bias', din: 512, dout: 512 }],
   },
 };
-// dec.32x32.block3 (specs/iddpm-cifar10.unet:34)
+// dec.32x32.block3 (specs/iddpm-cifar10.unet:36)
 const res384to256: ResBlockOp = {
   op: 'res_block',
   order: 'pre',
@@ -874,13 +882,13 @@ const res384to256: ResBlockOp = {
     mlp: [{ weight: 'emb.weight', bias: 'emb.bias', din: 512, dout: 512 }],
   },
 };
-// dec.64x64.up (specs/iddpm-cifar10.unet:38)
+// dec.64x64.up (specs/iddpm-cifar10.unet:40)
 const up256: ResampleOp = {
   op: 'resample',
   mode: 'nearest_conv',
   conv: { weight: 'conv.weight', bias: 'conv.bias', cin: 256, cout: 256, kernel: 3, stride: 1, pad: 1, lora: [] },
 };
-// dec.64x64.block0 (specs/iddpm-cifar10.unet:34)
+// dec.64x64.block0 (specs/iddpm-cifar10.unet:36)
 const res384to128: ResBlockOp = {
   op: 'res_block',
   order: 'pre',
@@ -902,7 +910,7 @@ const res384to128: ResBlockOp = {
     mlp: [{ weight: 'emb.weight', bias: 'emb.bias', din: 512, dout: 256 }],
   },
 };
-// dec.64x64.block1, dec.64x64.block2, dec.64x64.block3 (specs/iddpm-cifar10.unet:34)
+// dec.64x64.block1, dec.64x64.block2, dec.64x64.block3 (specs/iddpm-cifar10.unet:36)
 const res256to128: ResBlockOp = {
   op: 'res_block',
   order: 'pre',
@@ -924,7 +932,7 @@ const res256to128: ResBlockOp = {
     mlp: [{ weight: 'emb.weight', bias: 'emb.bias', din: 512, dout: 256 }],
   },
 };
-// out (specs/iddpm-cifar10.unet:40)
+// out (specs/iddpm-cifar10.unet:42)
 const head128to6: HeadOp = {
   op: 'head',
   norm: { kind: 'group', groups: 32, eps: 0.00001, weight: 'norm.weight', bias: 'norm.bias' },
@@ -942,50 +950,50 @@ export function forward(
   training: boolean = false,
   seed?: number,
 ): tf.Tensor4D {
-  const v = embedding(p, cond, embeddingNet, seed); // specs/iddpm-cifar10.unet:20
+  const v = embedding(p, cond, embeddingNet, seed); // specs/iddpm-cifar10.unet:22
   const ctx: BlockContext = { training, seed, lora: { t: cond.noise, classes: cond.classes, v } };
   const skips: tf.Tensor4D[] = [];
   const keep = (t: tf.Tensor4D) => (skips.push(t), t);
   const cat = (t: tf.Tensor4D) => tf.concat([t, skips.pop()!], 3) as tf.Tensor4D;
   let h = x;
   h = keep(stem(p, 'enc.64x64.stem', h, stem128)); // 3@64 -> 128@64, specs/iddpm-imagenet64.unet:7
-  h = keep(resBlock(p, 'enc.64x64.block0', h, v, res128, ctx)); // 128@64 -> 128@64, specs/iddpm-cifar10.unet:33
-  h = keep(resBlock(p, 'enc.64x64.block1', h, v, res128, ctx)); // 128@64 -> 128@64, specs/iddpm-cifar10.unet:33
-  h = keep(resBlock(p, 'enc.64x64.block2', h, v, res128, ctx)); // 128@64 -> 128@64, specs/iddpm-cifar10.unet:33
-  h = keep(resampleStep(p, 'enc.32x32.down', h, down128)); // 128@64 -> 128@32, specs/iddpm-cifar10.unet:37
-  h = keep(resBlock(p, 'enc.32x32.block0', h, v, res128to256, ctx)); // 128@32 -> 256@32, specs/iddpm-cifar10.unet:33
-  h = keep(resBlock(p, 'enc.32x32.block1', h, v, res256, ctx)); // 256@32 -> 256@32, specs/iddpm-cifar10.unet:33
-  h = keep(resBlock(p, 'enc.32x32.block2', h, v, res256, ctx)); // 256@32 -> 256@32, specs/iddpm-cifar10.unet:33
-  h = keep(resampleStep(p, 'enc.16x16.down', h, down256)); // 256@32 -> 256@16, specs/iddpm-cifar10.unet:37
-  h = keep(resBlock(p, 'enc.16x16.block0', h, v, res256to384Attn, ctx)); // 256@16 -> 384@16, specs/iddpm-cifar10.unet:33
-  h = keep(resBlock(p, 'enc.16x16.block1', h, v, res384Attn, ctx)); // 384@16 -> 384@16, specs/iddpm-cifar10.unet:33
-  h = keep(resBlock(p, 'enc.16x16.block2', h, v, res384Attn, ctx)); // 384@16 -> 384@16, specs/iddpm-cifar10.unet:33
-  h = keep(resampleStep(p, 'enc.8x8.down', h, down384)); // 384@16 -> 384@8, specs/iddpm-cifar10.unet:37
-  h = keep(resBlock(p, 'enc.8x8.block0', h, v, res384to512Attn, ctx)); // 384@8 -> 512@8, specs/iddpm-cifar10.unet:33
-  h = keep(resBlock(p, 'enc.8x8.block1', h, v, res512Attn, ctx)); // 512@8 -> 512@8, specs/iddpm-cifar10.unet:33
-  h = keep(resBlock(p, 'enc.8x8.block2', h, v, res512Attn, ctx)); // 512@8 -> 512@8, specs/iddpm-cifar10.unet:33
-  h = resBlock(p, 'mid.block0', h, v, res512Attn, ctx); // 512@8 -> 512@8, specs/iddpm-cifar10.unet:39
-  h = resBlock(p, 'mid.block1', h, v, mid512, ctx); // 512@8 -> 512@8, specs/iddpm-cifar10.unet:39
-  h = resBlock(p, 'dec.8x8.block0', cat(h), v, res1024to512Attn, ctx); // 1024@8 -> 512@8, specs/iddpm-cifar10.unet:34
-  h = resBlock(p, 'dec.8x8.block1', cat(h), v, res1024to512Attn, ctx); // 1024@8 -> 512@8, specs/iddpm-cifar10.unet:34
-  h = resBlock(p, 'dec.8x8.block2', cat(h), v, res1024to512Attn, ctx); // 1024@8 -> 512@8, specs/iddpm-cifar10.unet:34
-  h = resBlock(p, 'dec.8x8.block3', cat(h), v, res896to512Attn, ctx); // 896@8 -> 512@8, specs/iddpm-cifar10.unet:34
-  h = resampleStep(p, 'dec.16x16.up', h, up512); // 512@8 -> 512@16, specs/iddpm-cifar10.unet:38
-  h = resBlock(p, 'dec.16x16.block0', cat(h), v, res896to384Attn, ctx); // 896@16 -> 384@16, specs/iddpm-cifar10.unet:34
-  h = resBlock(p, 'dec.16x16.block1', cat(h), v, res768to384Attn, ctx); // 768@16 -> 384@16, specs/iddpm-cifar10.unet:34
-  h = resBlock(p, 'dec.16x16.block2', cat(h), v, res768to384Attn, ctx); // 768@16 -> 384@16, specs/iddpm-cifar10.unet:34
-  h = resBlock(p, 'dec.16x16.block3', cat(h), v, res640to384Attn, ctx); // 640@16 -> 384@16, specs/iddpm-cifar10.unet:34
-  h = resampleStep(p, 'dec.32x32.up', h, up384); // 384@16 -> 384@32, specs/iddpm-cifar10.unet:38
-  h = resBlock(p, 'dec.32x32.block0', cat(h), v, res640to256, ctx); // 640@32 -> 256@32, specs/iddpm-cifar10.unet:34
-  h = resBlock(p, 'dec.32x32.block1', cat(h), v, res512to256, ctx); // 512@32 -> 256@32, specs/iddpm-cifar10.unet:34
-  h = resBlock(p, 'dec.32x32.block2', cat(h), v, res512to256, ctx); // 512@32 -> 256@32, specs/iddpm-cifar10.unet:34
-  h = resBlock(p, 'dec.32x32.block3', cat(h), v, res384to256, ctx); // 384@32 -> 256@32, specs/iddpm-cifar10.unet:34
-  h = resampleStep(p, 'dec.64x64.up', h, up256); // 256@32 -> 256@64, specs/iddpm-cifar10.unet:38
-  h = resBlock(p, 'dec.64x64.block0', cat(h), v, res384to128, ctx); // 384@64 -> 128@64, specs/iddpm-cifar10.unet:34
-  h = resBlock(p, 'dec.64x64.block1', cat(h), v, res256to128, ctx); // 256@64 -> 128@64, specs/iddpm-cifar10.unet:34
-  h = resBlock(p, 'dec.64x64.block2', cat(h), v, res256to128, ctx); // 256@64 -> 128@64, specs/iddpm-cifar10.unet:34
-  h = resBlock(p, 'dec.64x64.block3', cat(h), v, res256to128, ctx); // 256@64 -> 128@64, specs/iddpm-cifar10.unet:34
-  h = head(p, 'out', h, head128to6); // 128@64 -> 6@64, specs/iddpm-cifar10.unet:40
+  h = keep(resBlock(p, 'enc.64x64.block0', h, v, res128, ctx)); // 128@64 -> 128@64, specs/iddpm-cifar10.unet:35
+  h = keep(resBlock(p, 'enc.64x64.block1', h, v, res128, ctx)); // 128@64 -> 128@64, specs/iddpm-cifar10.unet:35
+  h = keep(resBlock(p, 'enc.64x64.block2', h, v, res128, ctx)); // 128@64 -> 128@64, specs/iddpm-cifar10.unet:35
+  h = keep(resampleStep(p, 'enc.32x32.down', h, down128)); // 128@64 -> 128@32, specs/iddpm-cifar10.unet:39
+  h = keep(resBlock(p, 'enc.32x32.block0', h, v, res128to256, ctx)); // 128@32 -> 256@32, specs/iddpm-cifar10.unet:35
+  h = keep(resBlock(p, 'enc.32x32.block1', h, v, res256, ctx)); // 256@32 -> 256@32, specs/iddpm-cifar10.unet:35
+  h = keep(resBlock(p, 'enc.32x32.block2', h, v, res256, ctx)); // 256@32 -> 256@32, specs/iddpm-cifar10.unet:35
+  h = keep(resampleStep(p, 'enc.16x16.down', h, down256)); // 256@32 -> 256@16, specs/iddpm-cifar10.unet:39
+  h = keep(resBlock(p, 'enc.16x16.block0', h, v, res256to384Attn, ctx)); // 256@16 -> 384@16, specs/iddpm-cifar10.unet:35
+  h = keep(resBlock(p, 'enc.16x16.block1', h, v, res384Attn, ctx)); // 384@16 -> 384@16, specs/iddpm-cifar10.unet:35
+  h = keep(resBlock(p, 'enc.16x16.block2', h, v, res384Attn, ctx)); // 384@16 -> 384@16, specs/iddpm-cifar10.unet:35
+  h = keep(resampleStep(p, 'enc.8x8.down', h, down384)); // 384@16 -> 384@8, specs/iddpm-cifar10.unet:39
+  h = keep(resBlock(p, 'enc.8x8.block0', h, v, res384to512Attn, ctx)); // 384@8 -> 512@8, specs/iddpm-cifar10.unet:35
+  h = keep(resBlock(p, 'enc.8x8.block1', h, v, res512Attn, ctx)); // 512@8 -> 512@8, specs/iddpm-cifar10.unet:35
+  h = keep(resBlock(p, 'enc.8x8.block2', h, v, res512Attn, ctx)); // 512@8 -> 512@8, specs/iddpm-cifar10.unet:35
+  h = resBlock(p, 'mid.block0', h, v, res512Attn, ctx); // 512@8 -> 512@8, specs/iddpm-cifar10.unet:41
+  h = resBlock(p, 'mid.block1', h, v, mid512, ctx); // 512@8 -> 512@8, specs/iddpm-cifar10.unet:41
+  h = resBlock(p, 'dec.8x8.block0', cat(h), v, res1024to512Attn, ctx); // 1024@8 -> 512@8, specs/iddpm-cifar10.unet:36
+  h = resBlock(p, 'dec.8x8.block1', cat(h), v, res1024to512Attn, ctx); // 1024@8 -> 512@8, specs/iddpm-cifar10.unet:36
+  h = resBlock(p, 'dec.8x8.block2', cat(h), v, res1024to512Attn, ctx); // 1024@8 -> 512@8, specs/iddpm-cifar10.unet:36
+  h = resBlock(p, 'dec.8x8.block3', cat(h), v, res896to512Attn, ctx); // 896@8 -> 512@8, specs/iddpm-cifar10.unet:36
+  h = resampleStep(p, 'dec.16x16.up', h, up512); // 512@8 -> 512@16, specs/iddpm-cifar10.unet:40
+  h = resBlock(p, 'dec.16x16.block0', cat(h), v, res896to384Attn, ctx); // 896@16 -> 384@16, specs/iddpm-cifar10.unet:36
+  h = resBlock(p, 'dec.16x16.block1', cat(h), v, res768to384Attn, ctx); // 768@16 -> 384@16, specs/iddpm-cifar10.unet:36
+  h = resBlock(p, 'dec.16x16.block2', cat(h), v, res768to384Attn, ctx); // 768@16 -> 384@16, specs/iddpm-cifar10.unet:36
+  h = resBlock(p, 'dec.16x16.block3', cat(h), v, res640to384Attn, ctx); // 640@16 -> 384@16, specs/iddpm-cifar10.unet:36
+  h = resampleStep(p, 'dec.32x32.up', h, up384); // 384@16 -> 384@32, specs/iddpm-cifar10.unet:40
+  h = resBlock(p, 'dec.32x32.block0', cat(h), v, res640to256, ctx); // 640@32 -> 256@32, specs/iddpm-cifar10.unet:36
+  h = resBlock(p, 'dec.32x32.block1', cat(h), v, res512to256, ctx); // 512@32 -> 256@32, specs/iddpm-cifar10.unet:36
+  h = resBlock(p, 'dec.32x32.block2', cat(h), v, res512to256, ctx); // 512@32 -> 256@32, specs/iddpm-cifar10.unet:36
+  h = resBlock(p, 'dec.32x32.block3', cat(h), v, res384to256, ctx); // 384@32 -> 256@32, specs/iddpm-cifar10.unet:36
+  h = resampleStep(p, 'dec.64x64.up', h, up256); // 256@32 -> 256@64, specs/iddpm-cifar10.unet:40
+  h = resBlock(p, 'dec.64x64.block0', cat(h), v, res384to128, ctx); // 384@64 -> 128@64, specs/iddpm-cifar10.unet:36
+  h = resBlock(p, 'dec.64x64.block1', cat(h), v, res256to128, ctx); // 256@64 -> 128@64, specs/iddpm-cifar10.unet:36
+  h = resBlock(p, 'dec.64x64.block2', cat(h), v, res256to128, ctx); // 256@64 -> 128@64, specs/iddpm-cifar10.unet:36
+  h = resBlock(p, 'dec.64x64.block3', cat(h), v, res256to128, ctx); // 256@64 -> 128@64, specs/iddpm-cifar10.unet:36
+  h = head(p, 'out', h, head128to6); // 128@64 -> 6@64, specs/iddpm-cifar10.unet:42
   return h;
 }
 

@@ -89,21 +89,23 @@ export class Ddpm {
    * Training loss for one batch: t uniform, epsilon-MSE, plus (hybrid) lambda * T * L_t with the
    * mean's gradient stopped in the variational term, as IDDPM trains the learned variance.
    */
-  loss(model: DdpmModelFn, x0: tf.Tensor4D, t: Int32Array, noise: tf.Tensor4D): tf.Scalar {
+  loss(model: DdpmModelFn, x0: tf.Tensor4D, t: Int32Array, noise: tf.Tensor4D, reduction: 'mean' | 'sum_pixels' = 'mean'): tf.Scalar {
+    // Per sample: the mean over pixels (improved-diffusion's mean_flat), or their sum.
+    const perSample = (x: tf.Tensor) => (reduction === 'sum_pixels' ? tf.sum(x, [1, 2, 3]) : tf.mean(x, [1, 2, 3]));
     const n = x0.shape[0];
     const xt = this.qSample(x0, t, noise);
     const out = model(xt, tf.tensor1d(t, 'int32'));
     const c = x0.shape[3];
     const [, h, w] = x0.shape;
     const eps = this.o.learnSigma ? tf.slice(out, [0, 0, 0, 0], [n, h, w, c]) : out;
-    const mse = tf.mean(tf.square(tf.sub(noise, eps)));
+    const mse = tf.mean(perSample(tf.square(tf.sub(noise, eps))));
     if (!(this.o.learnSigma && this.o.loss === 'hybrid')) return mse as tf.Scalar;
     const s = this.schedule;
     const { mean, logVar } = this.pMean(s, out, xt, t, false, stopGradient(eps) as tf.Tensor4D);
     const trueMean = tf.add(tf.mul(pick(s.posteriorMeanCoef1, t, n), x0), tf.mul(pick(s.posteriorMeanCoef2, t, n), xt));
     const trueLogVar = pick(s.posteriorLogVarianceClipped, t, n);
-    const kl = tf.div(tf.mean(normalKl(trueMean, trueLogVar, mean, logVar), [1, 2, 3]), Math.LN2);
-    const nll = tf.div(tf.mean(tf.neg(discretizedGaussianLogLikelihood(x0, mean, tf.mul(0.5, logVar))), [1, 2, 3]), Math.LN2);
+    const kl = tf.div(perSample(normalKl(trueMean, trueLogVar, mean, logVar)), Math.LN2);
+    const nll = tf.div(perSample(tf.neg(discretizedGaussianLogLikelihood(x0, mean, tf.mul(0.5, logVar)))), Math.LN2);
     const vb = tf.where(tf.equal(tf.tensor1d(t, 'int32'), 0), nll, kl);
     return tf.add(mse, tf.mul(this.o.vlbWeight * this.o.T, tf.mean(vb))) as tf.Scalar;
   }

@@ -67,14 +67,19 @@ export class Edm {
     return this.o.precond === 'vp';
   }
 
-  /** Weighted denoising loss, averaged over pixels and batch. */
-  loss(net: EdmNetFn, y: tf.Tensor4D, u: Float64Array, noise: tf.Tensor4D): tf.Scalar {
+  /**
+   * Weighted denoising loss lambda(sigma) |D(y + n) - y|^2, averaged over pixels and batch
+   * (`mean`), or summed over pixels and averaged over the batch (`sum_pixels`: EDM's
+   * training_loop.py, loss.sum() / batch).
+   */
+  loss(net: EdmNetFn, y: tf.Tensor4D, u: Float64Array, noise: tf.Tensor4D, reduction: 'mean' | 'sum_pixels' = 'mean'): tf.Scalar {
     const n = y.shape[0];
     const { sigma, weight } = this.trainingSigmas(u);
     const sig = tf.tensor4d(Float32Array.from(sigma), [n, 1, 1, 1]);
     const d = this.denoise(net, tf.add(y, tf.mul(noise, sig)), sigma);
     const w = tf.tensor4d(Float32Array.from(weight), [n, 1, 1, 1]);
-    return tf.mean(tf.mul(w, tf.square(tf.sub(d, y)))) as tf.Scalar;
+    const l = tf.mul(w, tf.square(tf.sub(d, y)));
+    return (reduction === 'sum_pixels' ? tf.mean(tf.sum(l, [1, 2, 3])) : tf.mean(l)) as tf.Scalar;
   }
 
   /** sigma_0 > ... > sigma_{N-1} (rho-spaced), then 0. */

@@ -11,7 +11,7 @@ import type { Cond } from '../model/embedding.ts';
 import { ParamStore, paramSpecsFromRows, type ParamRow } from '../model/params.ts';
 import { latestCheckpoint, readCheckpoint, restoreInto, saveCheckpoint } from './checkpoint.ts';
 import { variableGradsEager } from '../engine/eagerGradients.ts';
-import { Adam, Ema, emaBeta } from './optimizer.ts';
+import { Adam, Ema, emaBeta, nanToNum } from './optimizer.ts';
 import { writeLossCurve, writeSampleGrid } from './outputs.ts';
 import { makeProcess, type NetFn } from './process.ts';
 import { batchIndices, Stream, stepSeed, uniforms } from './rng.ts';
@@ -116,8 +116,10 @@ export async function trainRun(mod: ModelModule, o: TrainOptions): Promise<Train
 
   const specs = paramSpecsFromRows(mod.params);
   const store = new ParamStore(specs, seed);
+  const ramp = tr.ramp === 'before_step' ? 'before_step' : 'after_step';
+  const zeroNonFinite = tr.nonfinite_grads === 'zero';
   const adam = new Adam(
-    { lr: o.lr ?? num(tr, 'lr') ?? 1e-4, beta1: num(tr, 'beta1') ?? 0.9, beta2: num(tr, 'beta2') ?? 0.999, eps: 1e-8, warmup: num(tr, 'warmup') ?? 0, gradClip: num(tr, 'grad_clip') },
+    { lr: o.lr ?? num(tr, 'lr') ?? 1e-4, beta1: num(tr, 'beta1') ?? 0.9, beta2: num(tr, 'beta2') ?? 0.999, eps: 1e-8, warmup: num(tr, 'warmup') ?? 0, gradClip: num(tr, 'grad_clip'), ramp },
     store.vars,
   );
   let startStep = 0;
@@ -161,7 +163,9 @@ export async function trainRun(mod: ModelModule, o: TrainOptions): Promise<Train
     history.push(...kept);
   }
 
-  const process_ = makeProcess(cfg.diffusion);
+  const process_ = makeProcess(cfg.diffusion, cfg.training);
+  // The log keeps the per-pixel mean loss whatever the objective's reduction (as EDM reports it).
+  const lossScale = process_.lossPerPixel([batch, cfg.imageSize, cfg.imageSize, cfg.channels]);
   const trainable = new Map([...store.vars].filter(([, v]) => v.trainable));
   const varList = [...trainable.values()];
   const nameOf = new Map(varList.map((v) => [v.name, [...trainable].find(([, w]) => w === v)![0]]));
@@ -206,8 +210,15 @@ export async function trainRun(mod: ModelModule, o: TrainOptions): Promise<Train
       const net: NetFn = (xt, noise) => mod.forward(store, xt, batchCond(mod, labels, noise, flips), true, stepSeed(seed, step, Stream.dropout));
       return process_.loss(net, x0, seed, step);
     }, varList);
-    loss = value.dataSync()[0];
-    if (!Number.isFinite(loss)) {
+    loss = value.dataSync()[0] / lossScale;
+    if (zeroNonFinite) {
+      for (const k of Object.keys(grads)) {
+        const g = grads[k];
+        grads[k] = nanToNum(g);
+        g.dispose();
+      }
+    }
+    if (!Number.isFinite(loss) && !zeroNonFinite) {
       tf.dispose([value, ...Object.values(grads)]);
       progress.stop();
       throw new TrainingError(`the loss is ${loss} at step ${step + 1}; stopping without saving. The last good checkpoint is ${lastCheckpoint || 'none (no checkpoint was written in this run)'}`);
@@ -215,7 +226,7 @@ export async function trainRun(mod: ModelModule, o: TrainOptions): Promise<Train
     const named = new Map<string, tf.Tensor>(Object.entries(grads).map(([k, g]) => [nameOf.get(k)!, g]));
     adam.apply(store.vars, named);
     tf.dispose([value, ...Object.values(grads)]);
-    ema.update(store.vars, emaBeta({ ema: num(tr, 'ema'), halflifeKimg: num(tr, 'ema_halflife_kimg'), batch, step, warmupRatio: num(tr, 'ema_halflife_kimg') !== undefined ? 0.05 : undefined }));
+    ema.update(store.vars, emaBeta({ ema: num(tr, 'ema'), halflifeKimg: num(tr, 'ema_halflife_kimg'), batch, step, warmupRatio: num(tr, 'ema_halflife_kimg') !== undefined ? 0.05 : undefined, ramp, warmup: tr.ema_warmup !== false }));
     step++;
     if (Number.isNaN(firstLoss)) firstLoss = loss;
     const rec = { step, loss, lr: adam.lrAt(step - 1) };

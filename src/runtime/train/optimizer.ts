@@ -12,6 +12,12 @@ export interface AdamOptions {
   eps: number;
   warmup: number;
   gradClip?: number;
+  /**
+   * Count the images of the step being taken in the warm-up (`after_step`: step k has lr
+   * lr min(1, (k + 1) / warmup)) or only those before it (`before_step`, EDM's training_loop.py:
+   * lr min(1, k / warmup), so its first step has lr 0).
+   */
+  ramp?: 'after_step' | 'before_step';
 }
 
 export class Adam {
@@ -32,7 +38,8 @@ export class Adam {
   }
 
   lrAt(step: number): number {
-    return this.o.warmup > 0 ? this.o.lr * Math.min(1, (step + 1) / this.o.warmup) : this.o.lr;
+    const seen = this.o.ramp === 'before_step' ? step : step + 1;
+    return this.o.warmup > 0 ? this.o.lr * Math.min(1, seen / this.o.warmup) : this.o.lr;
   }
 
   /** Applies one update; `grads` maps parameter paths to gradients. Returns the gradient norm. */
@@ -87,15 +94,32 @@ export class Ema {
   }
 }
 
-/** EMA decay per step from a decay or an EDM-style half-life in thousands of images. */
-export function emaBeta(o: { ema?: number; halflifeKimg?: number; batch: number; step: number; warmupRatio?: number }): number {
+/**
+ * EMA decay for (0-based) step `step`, from a decay or an EDM-style half-life in thousands of
+ * images. EDM ramps the half-life up over the first images (ema_rampup_ratio 0.05), counting the
+ * images before the step with `ramp: before_step` (its first update copies the weights: beta 0).
+ * A fixed decay warms up as (1 + step) / (10 + step) unless `warmup` is false (improved-diffusion
+ * applies 0.9999 from the first step): with the warm-up a short run's EMA is not mostly the random
+ * initial weights (0.999^100 would still be 90% initial after 100 steps).
+ */
+export function emaBeta(o: { ema?: number; halflifeKimg?: number; batch: number; step: number; warmupRatio?: number; ramp?: 'after_step' | 'before_step'; warmup?: boolean }): number {
   if (o.halflifeKimg !== undefined) {
-    // EDM also ramps the half-life up over the first images (ema_rampup_ratio 0.05).
     let hl = o.halflifeKimg * 1000;
-    if (o.warmupRatio) hl = Math.min(hl, (o.step + 1) * o.batch * o.warmupRatio);
+    const seen = o.ramp === 'before_step' ? o.step : o.step + 1;
+    if (o.warmupRatio) hl = Math.min(hl, seen * o.batch * o.warmupRatio);
     return 0.5 ** (o.batch / Math.max(hl, 1e-8));
   }
-  // A fixed decay warms up as (1 + step) / (10 + step), so a short run's EMA is not mostly the
-  // random initial weights (0.999^100 would still be 90% initial after 100 steps).
-  return Math.min(o.ema ?? 0.999, (1 + o.step) / (10 + o.step));
+  const ema = o.ema ?? 0.999;
+  return o.warmup === false ? ema : Math.min(ema, (1 + o.step) / (10 + o.step));
+}
+
+/**
+ * EDM's torch.nan_to_num(grad, nan=0, posinf=1e5, neginf=-1e5): non-finite gradient entries
+ * replaced, finite ones kept as they are.
+ */
+export function nanToNum(g: tf.Tensor): tf.Tensor {
+  return tf.tidy(() => {
+    const clean = tf.where(tf.isNaN(g), tf.zerosLike(g), g);
+    return tf.where(tf.isInf(clean), tf.mul(tf.sign(clean), 1e5), clean);
+  });
 }

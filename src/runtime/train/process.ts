@@ -11,7 +11,10 @@ export type NetFn = (x: tf.Tensor4D, noiseInput: tf.Tensor1D) => tf.Tensor4D;
 
 export interface Process {
   kind: 'ddpm' | 'edm';
+  /** The training objective of a batch (its reduction as the training settings say). */
   loss(net: NetFn, x0: tf.Tensor4D, seed: number, step: number): tf.Scalar;
+  /** The objective divided by this is the per-pixel mean loss (what the log reports). */
+  lossPerPixel(x0Shape: readonly number[]): number;
   sample(net: NetFn, shape: [number, number, number, number], o: { steps?: number; sampler?: string; seed: number }): tf.Tensor4D;
   defaultSampleSteps: number;
 }
@@ -20,7 +23,10 @@ type Diffusion = Record<string, unknown>;
 const num = (d: Diffusion, k: string, dflt: number) => (typeof d[k] === 'number' ? (d[k] as number) : dflt);
 const str = (d: Diffusion, k: string, dflt: string) => (typeof d[k] === 'string' ? (d[k] as string) : dflt);
 
-export function makeProcess(d: Diffusion): Process {
+/** The diffusion process `d` with the loss reduction of the training settings `tr`. */
+export function makeProcess(d: Diffusion, tr: Diffusion = {}): Process {
+  const reduction = tr.loss_reduction === 'sum_pixels' ? 'sum_pixels' : 'mean';
+  const lossPerPixel = (s: readonly number[]) => (reduction === 'sum_pixels' ? s[1] * s[2] * s[3] : 1);
   if (d.process === 'edm') {
     const edm = new Edm({
       precond: str(d, 'precond', 'edm') as 'edm' | 'vp',
@@ -35,12 +41,13 @@ export function makeProcess(d: Diffusion): Process {
     return {
       kind: 'edm',
       defaultSampleSteps: steps,
+      lossPerPixel,
       loss(net, x0, seed, step) {
         const n = x0.shape[0];
         const s = stepSeed(seed, step, Stream.timestep);
         const u = edm.wantsUniform ? uniforms(n, s) : normals(n, s);
         const noise = tf.randomNormal(x0.shape, 0, 1, 'float32', stepSeed(seed, step, Stream.noise)) as tf.Tensor4D;
-        return edm.loss(net, x0, u, noise);
+        return edm.loss(net, x0, u, noise, reduction);
       },
       sample: (net, shape, o) => edm.sampleHeun(net, shape, o.steps ?? steps, o.seed),
     };
@@ -56,12 +63,13 @@ export function makeProcess(d: Diffusion): Process {
   return {
     kind: 'ddpm',
     defaultSampleSteps: 50,
+    lossPerPixel,
     loss(net, x0, seed, step) {
       const n = x0.shape[0];
       const u = uniforms(n, stepSeed(seed, step, Stream.timestep));
       const t = Int32Array.from(u, (r) => Math.min(T - 1, Math.floor(r * T)));
       const noise = tf.randomNormal(x0.shape, 0, 1, 'float32', stepSeed(seed, step, Stream.noise)) as tf.Tensor4D;
-      return ddpm.loss(net, x0, t, noise);
+      return ddpm.loss(net, x0, t, noise, reduction);
     },
     sample(net, shape, o) {
       const sampler = o.sampler ?? 'ddim';
