@@ -39,7 +39,7 @@ describe('generated/', () => {
     expect(diags).toEqual([]);
     // The generated sources really are in the program (not silently skipped).
     expect(program.getSourceFiles().filter((s) => s.fileName.includes('/generated/')).length).toBe(4 * files.length); // model, params, train, index
-  }, 120_000);
+  }, 300_000);
 
   it('modules name the spec line of each block', () => {
     const text = readFileSync(join(ROOT, 'generated', 'edm-cifar10', 'model.ts'), 'utf8');
