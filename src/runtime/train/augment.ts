@@ -193,7 +193,7 @@ export function augmentLabels(a: AugmentParams): Float32Array {
       a.tx[i],
       a.ty[i],
     ];
-    L.set(row, i * AUGMENT_LABELS);
+    L.set(row.map((v) => v + 0), i * AUGMENT_LABELS); // + 0: no -0 (w_a = 0 times a negative sine)
   }
   return L;
 }
