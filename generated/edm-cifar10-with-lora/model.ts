@@ -36,7 +36,16 @@ export const config = {
     rho: 7,
     sampler: 'heun',
   },
-  training: { lr: 0.001, batch: 512, warmup: 19531, ema_halflife_kimg: 500, augment_p: 0.12, beta1: 0.9, beta2: 0.999 },
+  training: {
+    lr: 0.001,
+    batch: 512,
+    warmup: 19531,
+    ema_halflife_kimg: 500,
+    augment_p: 0.12,
+    augment_pipe: 'edm',
+    beta1: 0.9,
+    beta2: 0.999,
+  },
 } as const;
 
 export type Config = typeof config;
