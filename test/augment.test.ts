@@ -4,7 +4,16 @@
  * Images are NHWC; `px(img, W, C, y, x, c)` reads one value. Geometry: output pixel q shows the
  * input at G q (pixel units centred on the image, x right, y down).
  */
-import { describe, expect, it } from 'vitest';
+import * as tf from '@tensorflow/tfjs-core';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { selectBackend } from '../src/runtime/engine/select.ts';
+import type { Dataset } from '../src/runtime/data/common.ts';
+import { readSafetensorsFile } from '../src/runtime/io/safetensors.ts';
+import { batchCond, trainRun, type ModelModule } from '../src/runtime/train/loop.ts';
+import { compileAndImport, fixture } from './modelHelpers.ts';
 import { AUGMENT_LABELS, EDM_PIPE, SYM6, applyAugment, augmentBatch, augmentLabels, augmentPipeOf, drawEdmParams, noAugment, type AugmentParams } from '../src/runtime/train/augment.ts';
 import { draws, normals, uniforms } from '../src/runtime/train/rng.ts';
 
@@ -248,4 +257,41 @@ describe('augment_pipe setting', () => {
     expect(augmentPipeOf({ augment_pipe: 'edm' })).toBe('edm');
     expect(() => augmentPipeOf({ augment_pipe: 'ada' })).toThrow(/unknown augment_pipe/);
   });
+});
+
+describe('in the training loop', () => {
+  beforeAll(async () => {
+    await selectBackend({ name: 'wasm', log: () => {} });
+  });
+
+  it("batchCond passes the label rows to the network's augment input (zeros after 9, the first entries before)", () => {
+    const rows = Float32Array.from({ length: 2 * AUGMENT_LABELS }, (_, i) => i + 1);
+    const cond = (k: number) => {
+      const mod = { config: { classes: 0, augment: k } } as unknown as ModelModule;
+      const c = batchCond(mod, undefined, tf.zeros([2]) as tf.Tensor1D, rows);
+      return Array.from(c.augment!.dataSync());
+    };
+    expect(cond(9)).toEqual(Array.from(rows));
+    expect(cond(10)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 0, 10, 11, 12, 13, 14, 15, 16, 17, 18, 0]);
+    expect(cond(1)).toEqual([1, 10]);
+  });
+
+  it('a run with the EDM pipe resumes exactly: 2 + 2 steps give the tensors of 4', async () => {
+    const mod = (await compileAndImport(fixture('edm-tiny-augment.unet'))) as unknown as ModelModule;
+    expect(mod.config.training).toMatchObject({ augment_p: 1, augment_pipe: 'edm' });
+    const S = mod.config.imageSize;
+    const images = Float32Array.from({ length: 16 * S * S * 3 }, (_, i) => Math.sin(i * 0.37) * 0.9);
+    const data: Dataset = { images, labels: Int32Array.from({ length: 16 }, (_, i) => i % 10), n: 16, height: S, width: S, channels: 3, classes: 10, source: 'synthetic' };
+    const common = { data, batch: 4, seed: 3, sampleEvery: 1000, sampleCount: 1, sampleSteps: 1, log: () => {}, progress: false };
+    const a = mkdtempSync(join(tmpdir(), 'unetc-augment-'));
+    const b = mkdtempSync(join(tmpdir(), 'unetc-augment-'));
+    await trainRun(mod, { ...common, outDir: a, steps: 4 });
+    await trainRun(mod, { ...common, outDir: b, steps: 2 });
+    const r = await trainRun(mod, { ...common, outDir: b, steps: 4, resume: true });
+    expect(r.resumedFrom).toBe(2);
+    const ta = readSafetensorsFile(join(a, 'checkpoints', 'step-0000004.safetensors'));
+    const tb = readSafetensorsFile(join(b, 'checkpoints', 'step-0000004.safetensors'));
+    for (const [k, t] of ta.tensors) expect(Buffer.from(tb.tensors.get(k)!.data.buffer).equals(Buffer.from(t.data.buffer)), k).toBe(true);
+    expect(readFileSync(join(b, 'loss.jsonl'), 'utf8')).toBe(readFileSync(join(a, 'loss.jsonl'), 'utf8'));
+  }, 300_000);
 });
