@@ -672,6 +672,10 @@ describe('E06xx diffusion and training', () => {
   it('E0604 TableNeedsSteps (ddpm without T)', () => {
     expectCase(edit(BASE_NO_T, ['sinusoidal(dim: 32)', '«table(dim: 32)»']), 'E0604', ['diffusion.T']);
   });
+
+  it('E0605 AugmentLabelsDontFit (the EDM pipe on a model without its 9 augmentation inputs), at the pipe', () => {
+    expectCase(edit(BASE, ['    ema: 0.9999\n', '    ema: 0.9999\n    augment_pipe: «edm»\n']), 'E0605', ['9 augmentation labels', 'input.augment is 0']);
+  });
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -844,7 +848,7 @@ const COVERED = [
   'E0301', 'E0302', 'E0303', 'E0304', 'E0305', 'E0306', 'E0307',
   'E0401', 'E0402', 'E0403', 'E0404', 'E0405', 'E0406', 'E0407', 'E0408', 'E0409', 'E0410',
   'E0501', 'E0502', 'E0503', 'E0504', 'E0505', 'E0506', 'E0507', 'E0508', 'E0509', 'E0510', 'E0511', 'E0512', 'E0513',
-  'E0601', 'E0602', 'E0603', 'E0604',
+  'E0601', 'E0602', 'E0603', 'E0604', 'E0605',
   'W0702',
 ];
 /** Codes whose test is `it.fails` (span or reachability problem, see the comments above). */

@@ -90,6 +90,7 @@ export const Diag = {
   EmaOutOfRange: e('E0602'),
   HybridLossNeedsLearnedSigma: e('E0603'),
   TableNeedsSteps: e('E0604'),
+  AugmentLabelsDontFit: e('E0605'),
 
   // --- warnings ---
   TooManyErrors: w('W0702'),
