@@ -247,6 +247,8 @@ export const SYM6 = [
   -0.07263752278646252, -0.021060292512300564, 0.04472490177066578, 0.0017677118642428036, -0.007800708325034148,
 ];
 const TAPS = SYM6.length;
+// The taps by index, for the unrolled inner loops (e: even index, o: odd).
+const [e0, o1, e2, o3, e4, o5, e6, o7, e8, o9, e10, o11] = SYM6;
 /** augment.py's Hz_pad: the output's extra border (in pixels) before the final crop. */
 const HZ_PAD = Math.floor(TAPS / 4);
 
@@ -421,14 +423,24 @@ function resample(img: Float32Array, G: Affine, H: number, W: number, C: number,
       const sy = rowAt[r] * W;
       for (let j = 0; j < cols; j++) plane[r * cols + j] = img[(sy + colAt[j]) * C + c];
     }
-    // 2: upsample along x, then along y.
+    // 2: upsample along x, then along y. Away from the padded image's edges every upsampled
+    // sample reads 6 inputs j0..j0+5 with taps h[11], h[9], ..., h[1] (even k) or h[10], ..., h[0].
     for (let r = 0; r < rows; r++) {
-      const src = r * cols;
+      const src = r * cols - c0;
       const dst = r * bw;
       for (let t = padLo[r]; t <= padHi[r]; t++) {
         const k = x0 + t;
+        const j0 = tapFrom[t];
         let acc = 0;
-        for (let j = tapFrom[t]; j <= tapTo[t]; j++) acc += SYM6[k + 5 - 2 * j] * plane[src + j - c0];
+        if (tapTo[t] - j0 === 5) {
+          const q = src + j0;
+          acc =
+            (k & 1) === 0
+              ? o11 * plane[q] + o9 * plane[q + 1] + o7 * plane[q + 2] + o5 * plane[q + 3] + o3 * plane[q + 4] + o1 * plane[q + 5]
+              : e10 * plane[q] + e8 * plane[q + 1] + e6 * plane[q + 2] + e4 * plane[q + 3] + e2 * plane[q + 4] + e0 * plane[q + 5];
+        } else {
+          for (let j = j0; j <= tapTo[t]; j++) acc += SYM6[k + 5 - 2 * j] * plane[src + j];
+        }
         upX[dst + t] = acc;
       }
     }
@@ -439,6 +451,16 @@ function resample(img: Float32Array, G: Affine, H: number, W: number, C: number,
       const o = upC + (k - y0) * bw;
       const t0 = spanLo[k - y0];
       const t1 = spanHi[k - y0];
+      if (j1 - j0 === 5) {
+        const even = (k & 1) === 0;
+        const a0 = even ? o11 : e10, a1 = even ? o9 : e8, a2 = even ? o7 : e6, a3 = even ? o5 : e4, a4 = even ? o3 : e2, a5 = even ? o1 : e0;
+        const s = (j0 - r0) * bw;
+        for (let t = t0; t <= t1; t++) {
+          const q = s + t;
+          up[o + t] = a0 * upX[q] + a1 * upX[q + bw] + a2 * upX[q + 2 * bw] + a3 * upX[q + 3 * bw] + a4 * upX[q + 4 * bw] + a5 * upX[q + 5 * bw];
+        }
+        continue;
+      }
       up.fill(0, o + t0, o + t1 + 1);
       for (let j = j0; j <= j1; j++) {
         const h = SYM6[k + 5 - 2 * j];
@@ -475,23 +497,26 @@ function resample(img: Float32Array, G: Affine, H: number, W: number, C: number,
     }
   }
 
-  // 4: downsample along x (all grid rows), then along y, keeping the centre H x W.
+  // 4: downsample along x (all grid rows), then along y, keeping the centre H x W. Output pixel
+  // x reads grid columns 2 (x + Hz_pad) - 5 + t = 2x + 1 + t, t < 12: always inside the grid.
+  const first = 2 * HZ_PAD - lo; // 1
   for (let c = 0; c < C; c++) {
     const gc = c * glen;
     for (let qy = 0; qy < Ho; qy++) {
       for (let x = 0; x < W; x++) {
-        const base = 2 * (x + HZ_PAD) - lo;
-        let acc = 0;
-        for (let t = Math.max(0, -base); t < TAPS && base + t < Wo; t++) acc += SYM6[t] * grid[gc + qy * Wo + base + t];
-        downX[qy * W + x] = acc;
+        const g = gc + qy * Wo + 2 * x + first;
+        downX[qy * W + x] =
+          e0 * grid[g] + o1 * grid[g + 1] + e2 * grid[g + 2] + o3 * grid[g + 3] + e4 * grid[g + 4] + o5 * grid[g + 5] +
+          e6 * grid[g + 6] + o7 * grid[g + 7] + e8 * grid[g + 8] + o9 * grid[g + 9] + e10 * grid[g + 10] + o11 * grid[g + 11];
       }
     }
     for (let y = 0; y < H; y++) {
-      const base = 2 * (y + HZ_PAD) - lo;
+      const r = (2 * y + first) * W;
       for (let x = 0; x < W; x++) {
-        let acc = 0;
-        for (let t = Math.max(0, -base); t < TAPS && base + t < Ho; t++) acc += SYM6[t] * downX[(base + t) * W + x];
-        img[(y * W + x) * C + c] = acc;
+        const d = r + x;
+        img[(y * W + x) * C + c] =
+          e0 * downX[d] + o1 * downX[d + W] + e2 * downX[d + 2 * W] + o3 * downX[d + 3 * W] + e4 * downX[d + 4 * W] + o5 * downX[d + 5 * W] +
+          e6 * downX[d + 6 * W] + o7 * downX[d + 7 * W] + e8 * downX[d + 8 * W] + o9 * downX[d + 9 * W] + e10 * downX[d + 10 * W] + o11 * downX[d + 11 * W];
       }
     }
   }
