@@ -323,9 +323,9 @@ function reflect(i: number, n: number): number {
  *    pixels, with grid_sample's align_corners=False pixel centres and zeros outside;
  * 4. filter with sym6 (correlation) at stride 2, along x then y: out[m] = sum_t s[2m + t - 5] h[t],
  *    and crop Hz_pad pixels from each side.
- * The upsampled image is computed only over the box the bilinear samples read: the same values
- * as computing all of it. For an identity G this whole chain is the identity when the margin is
- * at least 5 (sum_t h[t] h[t + 2m] = delta(m)).
+ * The upsampled image is computed only where the bilinear samples read it (per row, inside their
+ * bounding box): the same values as computing all of it. For an identity G the whole chain is the
+ * identity when the margin is at least 5 (sum_t h[t] h[t + 2m] = delta(m)).
  */
 function resample(img: Float32Array, G: Affine, H: number, W: number, C: number, margin: [number, number, number, number], scratch: Scratch): void {
   const [mx0, my0, mx1, my1] = margin;
