@@ -681,6 +681,10 @@ describe('E06xx diffusion and training', () => {
   it('E0604 TableNeedsSteps (ddpm without T)', () => {
     expectCase(edit(BASE_NO_T, ['sinusoidal(dim: 32)', '«table(dim: 32)»']), 'E0604', ['diffusion.T']);
   });
+
+  it('E0605 AugmentLabelsDontFit (the EDM pipe on a model without its 9 augmentation inputs), at the pipe', () => {
+    expectCase(edit(BASE, ['    ema: 0.9999\n', '    ema: 0.9999\n    augment_pipe: «edm»\n']), 'E0605', ['9 augmentation labels', 'input.augment is 0']);
+  });
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -855,7 +859,7 @@ const COVERED = [
   'E0501', 'E0502', 'E0503', 'E0504', 'E0505', 'E0506', 'E0507', 'E0508', 'E0509', 'E0510', 'E0511', 'E0512', 'E0513', 'E0514',
   // E0901 (the IR's own invariants) cannot come from a spec by design: test/irInvariants.test.ts breaks IRs by hand.
   'E0901',
-  'E0601', 'E0602', 'E0603', 'E0604',
+  'E0601', 'E0602', 'E0603', 'E0604', 'E0605',
   'W0702',
 ];
 /** Codes whose test is `it.fails` (span or reachability problem, see the comments above). */

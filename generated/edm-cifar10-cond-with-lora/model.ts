@@ -48,6 +48,7 @@ export const config = {
     warmup: 19531,
     ema_halflife_kimg: 500,
     augment_p: 0.12,
+    augment_pipe: 'edm',
     beta1: 0.9,
     beta2: 0.999,
     loss_reduction: 'sum_pixels',

@@ -48,6 +48,7 @@ export const config = {
     warmup: 39062,
     ema_halflife_kimg: 500,
     augment_p: 0.15,
+    augment_pipe: 'edm',
     beta1: 0.9,
     beta2: 0.999,
     loss_reduction: 'sum_pixels',

@@ -264,6 +264,10 @@ export const modelSchema: SectionSpec = {
         grad_clip: { ty: num({ gt: 0 }) },
         dropout: { ty: num({ min: 0, lt: 1 }) },
         augment_p: { ty: num({ min: 0, max: 1 }) },
+        augment_pipe: {
+          ty: en('xflip', 'edm'),
+          doc: "which augmentation augment_p drives: x-flips (label slot 0; the default), or EDM's geometric AugmentPipe (9 labels)",
+        },
         beta1: { ty: num({ min: 0, lt: 1 }) },
         beta2: { ty: num({ min: 0, lt: 1 }) },
         weight_decay: { ty: num({ min: 0 }) },

@@ -91,6 +91,7 @@ export const Diag = {
   EmaOutOfRange: e('E0602'),
   HybridLossNeedsLearnedSigma: e('E0603'),
   TableNeedsSteps: e('E0604'),
+  AugmentLabelsDontFit: e('E0605'),
 
   // --- the compiler's own consistency (a bug in unetc, reported rather than thrown) ---
   IrInvariantBroken: e('E0901'),

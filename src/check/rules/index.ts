@@ -5,10 +5,12 @@
  */
 import type { DiagnosticSink } from '../../diagnostics/diagnostic.ts';
 import type { Settings } from '../../elaborate/settings.ts';
+import { augmentPipeRule } from './augmentPipeRule.ts';
 import { emaRule } from './emaRule.ts';
 import { processOptionsRule } from './processOptionsRule.ts';
 
 export function runRules(s: Settings, sink: DiagnosticSink): void {
   processOptionsRule(s, sink);
   emaRule(s, sink, s.trainingSpans);
+  augmentPipeRule(s, sink);
 }

@@ -14,7 +14,8 @@ import { variableGradsEager } from '../engine/eagerGradients.ts';
 import { Adam, Ema, emaBeta, nanToNum } from './optimizer.ts';
 import { writeLossCurve, writeSampleGrid } from './outputs.ts';
 import { makeProcess, type NetFn } from './process.ts';
-import { batchIndices, Stream, stepSeed, uniforms } from './rng.ts';
+import { batchIndices, draws, Stream, stepSeed } from './rng.ts';
+import { AUGMENT_LABELS, augmentBatch, augmentPipeOf } from './augment.ts';
 import { Progress } from './progress.ts';
 
 /** What a generated model module exports (generated/<name>/model.ts). */
@@ -72,17 +73,18 @@ export class TrainingError extends Error {}
 
 const num = (r: Record<string, unknown>, k: string): number | undefined => (typeof r[k] === 'number' ? (r[k] as number) : undefined);
 
-/** Condition inputs for a batch: one-hot labels and (x-flip) augmentation labels as the spec needs. */
-export function batchCond(mod: ModelModule, labels: Int32Array | undefined, noise: tf.Tensor1D, flips?: Uint8Array): Cond {
+/** Condition inputs for a batch: one-hot labels and augmentation labels ([n, 9] rows, augment.ts) as the spec needs. */
+export function batchCond(mod: ModelModule, labels: Int32Array | undefined, noise: tf.Tensor1D, augmentLabels?: Float32Array): Cond {
   const n = noise.shape[0];
   const cond: Cond = { noise };
   if (mod.config.classes > 0) {
     cond.classes = labels ? (tf.oneHot(tf.tensor1d(labels, 'int32'), mod.config.classes).asType('float32') as tf.Tensor2D) : tf.zeros([n, mod.config.classes]);
   }
   if (mod.config.augment > 0) {
-    // The documented subset of EDM's augmentation: x-flips, reported in the first label entry.
-    const a = new Float32Array(n * mod.config.augment);
-    if (flips) for (let i = 0; i < n; i++) a[i * mod.config.augment] = flips[i];
+    // EDM's label layout; a wider input gets zeros after it, a narrower one its first entries.
+    const k = mod.config.augment;
+    const a = new Float32Array(n * k);
+    if (augmentLabels) for (let i = 0; i < n; i++) a.set(augmentLabels.subarray(i * AUGMENT_LABELS, i * AUGMENT_LABELS + Math.min(k, AUGMENT_LABELS)), i * k);
     cond.augment = tf.tensor2d(a, [n, mod.config.augment]);
   }
   return cond;
@@ -172,6 +174,7 @@ export async function trainRun(mod: ModelModule, o: TrainOptions): Promise<Train
   const permCache = new Map<number, Int32Array>();
   const hw = cfg.imageSize * cfg.imageSize * cfg.channels;
   const augmentP = num(tr, 'augment_p') ?? 0;
+  const augmentPipe = augmentPipeOf(tr);
   const sampleEvery = o.sampleEvery ?? Math.max(1, Math.floor(o.steps / 4));
   const checkpointEvery = o.checkpointEvery ?? sampleEvery;
   const progress = new Progress(o.steps, startStep, o.progress ?? process.stderr.isTTY === true, log);
@@ -202,12 +205,12 @@ export async function trainRun(mod: ModelModule, o: TrainOptions): Promise<Train
       x.set(data.images.subarray(j * hw, (j + 1) * hw), i * hw);
       labels[i] = data.labels[j];
     });
-    const flips = augmentP > 0 ? Uint8Array.from(uniforms(batch, stepSeed(seed, step, Stream.augment)), (u) => (u < augmentP ? 1 : 0)) : undefined;
+    const shape = { n: batch, height: cfg.imageSize, width: cfg.imageSize, channels: cfg.channels };
+    const aug = augmentP > 0 ? augmentBatch(x, shape, { pipe: augmentPipe, p: augmentP, draws: draws(stepSeed(seed, step, Stream.augment)) }) : undefined;
     // tf.variableGrads' gradients, with a backward pass that frees as it goes (eagerGradients.ts).
     const { value, grads } = variableGradsEager(() => {
-      let x0 = tf.tensor4d(x, [batch, cfg.imageSize, cfg.imageSize, cfg.channels]);
-      if (flips) x0 = tf.where(tf.tensor4d(flips, [batch, 1, 1, 1], 'bool'), tf.reverse(x0, 2), x0);
-      const net: NetFn = (xt, noise) => mod.forward(store, xt, batchCond(mod, labels, noise, flips), true, stepSeed(seed, step, Stream.dropout));
+      const x0 = tf.tensor4d(aug?.images ?? x, [batch, cfg.imageSize, cfg.imageSize, cfg.channels]);
+      const net: NetFn = (xt, noise) => mod.forward(store, xt, batchCond(mod, labels, noise, aug?.labels), true, stepSeed(seed, step, Stream.dropout));
       return process_.loss(net, x0, seed, step);
     }, varList);
     loss = value.dataSync()[0] / lossScale;

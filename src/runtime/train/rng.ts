@@ -77,3 +77,31 @@ export function uniforms(n: number, seed: number): Float64Array {
   const rand = mulberry32(seed);
   return Float64Array.from({ length: n }, () => rand());
 }
+
+/** A sequential source of draws from one seed: uniforms in [0, 1) and standard normals. */
+export interface Draws {
+  uniform(n: number): Float64Array;
+  normal(n: number): Float64Array;
+}
+
+/**
+ * Draws from one generator, in call order, so a consumer's sequence of calls is reproducible from
+ * the seed alone. `uniform(n)` as the first call equals `uniforms(n, seed)`; `normal` is the
+ * Box-Muller transform of `normals` (pairs, so an odd n consumes one spare uniform).
+ */
+export function draws(seed: number): Draws {
+  const rand = mulberry32(seed);
+  return {
+    uniform: (n) => Float64Array.from({ length: n }, () => rand()),
+    normal: (n) => {
+      const out = new Float64Array(n);
+      for (let i = 0; i < n; i += 2) {
+        const r = Math.sqrt(-2 * Math.log(Math.max(rand(), 1e-12)));
+        const v = rand();
+        out[i] = r * Math.cos(2 * Math.PI * v);
+        if (i + 1 < n) out[i + 1] = r * Math.sin(2 * Math.PI * v);
+      }
+      return out;
+    },
+  };
+}
