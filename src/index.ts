@@ -21,5 +21,7 @@ export { compileSpec, writeCompiled, type CompiledSpec } from './emit/compile.ts
 export { emitModel } from './emit/emitModel.ts';
 export { assertValidIr, irErrors } from './ir/validate.ts';
 export { irSchema } from './ir/schema.ts';
-export type { IR, Module, Block, Param } from './ir/types.ts';
+export type { IR, Module, Block, Param, Init, Layout } from './ir/types.ts';
+export type { BlockOp, EmbeddingOp, StemOp, ResBlockOp, ResampleOp, HeadOp, AttentionOp, ConvOp, ConvTransposeOp, LinearOp, NormOp, ModulationOp, LoraOp, TimeLoraOp, ClassLoraOp, UcLoraOp } from './ir/ops.ts';
+export { invariantErrors } from './ir/invariants.ts';
 export { Diag, formatDiagnostic, formatDiagnostics, type Diagnostic } from './diagnostics/index.ts';
