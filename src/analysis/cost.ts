@@ -1,9 +1,11 @@
 /**
- * FLOPs of one forward pass and activation-memory estimates, at batch 1 in float32.
+ * FLOPs of one forward pass and activation-memory estimates, at batch 1 in float32, from the
+ * blocks' typed ops (opCost.ts).
  * - training: every module output is kept for the backward pass, so the sum of outputs;
  * - inference peak: the largest point of (live skip tensors + the current block's input and output).
  */
 import type { IR } from '../ir/types.ts';
+import { blockCost } from './opCost.ts';
 
 export interface CostSummary {
   forwardFlops: number;
@@ -16,10 +18,11 @@ export function summarizeCost(ir: IR): CostSummary {
   let flops = 0;
   let attn = 0;
   let kept = 0;
-  for (const m of ir.modules) {
-    flops += m.flops;
-    if (m.kind === 'attention_core') attn += m.flops;
-    kept += m.outputElems;
+  const costs = new Map(ir.blocks.map((b) => [b.path, blockCost(b)]));
+  for (const c of costs.values()) {
+    flops += c.flops;
+    attn += c.attentionFlops;
+    kept += c.kept;
   }
   let live = 0;
   let peak = 0;
@@ -28,7 +31,7 @@ export function summarizeCost(ir: IR): CostSummary {
     const inN = b.in.c * b.in.h * b.in.w;
     const outN = b.out.c * b.out.h * b.out.w;
     if (b.skipIn !== undefined) live -= stack.pop() ?? 0;
-    const blockPeak = ir.modules.filter((m) => m.block === b.path).reduce((a, m) => Math.max(a, m.outputElems), 0);
+    const blockPeak = costs.get(b.path)!.largest;
     peak = Math.max(peak, live + inN + Math.max(outN, blockPeak));
     if (b.pushSkip) {
       stack.push(outN);
