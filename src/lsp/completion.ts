@@ -64,7 +64,12 @@ export function completion(uri: string, a: Analysis, docs: SpecDocuments, offset
   if (top.done) return items;
   const ty = operandTy(top);
   if (ty) valuesOf(ty, add);
-  for (const name of constantsOf(uri, docs)?.lets.keys() ?? []) add(name, CompletionItemKind.Constant, undefined, 'constant');
+  // The chain's constants when the spec loads; while it does not parse, those declared in this text.
+  const names = new Set(constantsOf(uri, docs)?.lets.keys() ?? []);
+  a.tokens.forEach((t, i) => {
+    if (t.type === 'Let' && a.tokens[i + 1]?.type === 'Identifier' && a.tokens[i + 2]?.type === 'Equals') names.add(a.tokens[i + 1].image);
+  });
+  for (const name of names) add(name, CompletionItemKind.Constant, undefined, 'constant');
   return items;
 }
 

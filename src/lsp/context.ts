@@ -54,7 +54,11 @@ const isExpr = (f: Frame | undefined): f is ExprFrame => f !== undefined && f.f 
 const MEMBER_START = new Set(['Identifier', 'StringLiteral', 'NumberLiteral', 'True', 'False', 'Let', 'Model']);
 
 /** Whether `t` ends the field value `f` (a complete operand followed by the start of a member). */
-const endsValue = (f: ExprFrame, t: Tok): boolean => f.f === 'value' && f.done && MEMBER_START.has(t.type);
+const endsValue = (f: ExprFrame, t: Tok, next: Tok | undefined): boolean =>
+  f.f === 'value' &&
+  ((f.done && MEMBER_START.has(t.type)) ||
+    // `key:` or `key {` cannot be part of a value: the value is missing and a member starts.
+    ((t.type === 'Identifier' || t.type === 'StringLiteral') && (next?.type === 'Colon' || next?.type === 'LCurly')));
 
 /** The type expected for a new operand in the innermost expression frame. */
 export function operandTy(f: ExprFrame): Ty | undefined {
@@ -97,7 +101,7 @@ export function walk(tokens: Tok[], stop: number): Walk {
     const nextIn = i + 1 < stop ? next : undefined;
     const cur = top();
     // Block level (or the file's top level): member heads.
-    if (!isExpr(cur) || endsValue(cur, t)) {
+    if (!isExpr(cur) || endsValue(cur, t, nextIn)) {
       if (isExpr(cur)) {
         // A complete value followed by an operand: the value ended, this token starts a member.
         stack.pop();
@@ -274,7 +278,7 @@ export function roleOf(tokens: Tok[], index: number): TokenRole {
   if (t.type === 'Identifier' && prev?.type === 'Let' && next?.type === 'Equals') return { role: 'letDecl', name: t.image };
   const { stack } = walk(tokens, index);
   let cur = stack[stack.length - 1];
-  if (isExpr(cur) && endsValue(cur, t)) {
+  if (isExpr(cur) && endsValue(cur, t, next)) {
     stack.pop();
     cur = stack[stack.length - 1];
   }
