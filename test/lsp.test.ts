@@ -9,6 +9,8 @@ import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { printSpec } from '../src/syntax/printer.ts';
 import { parseSpec } from '../src/syntax/parse.ts';
+import fc from 'fast-check';
+import { applyMutations, mutationArb, specTexts, tokens } from './fuzz/specMutations.ts';
 import { LspClient } from './lspClient.ts';
 
 const SPECS = resolve(import.meta.dirname, '../specs');
@@ -248,5 +250,51 @@ describe('unetc lsp: hover, completion, definition, symbols, formatting on real 
     }
     expect(await client.request('textDocument/formatting', { textDocument: { uri: doc }, options: { tabSize: 2, insertSpaces: true } })).toEqual([]);
     expect(client.logs.filter((l) => l.includes('failed'))).toEqual([]);
+  });
+});
+
+describe('unetc lsp: robustness and latency over stdio', () => {
+  it('stays up through mutated specs (the fuzz corpus), logging no handler failure', async () => {
+    const arb = fc.integer({ min: 0, max: specTexts.length - 1 }).chain((i) => {
+      const n = tokens(specTexts[i].text).length;
+      return fc.tuple(fc.constant(i), fc.array(mutationArb(n), { minLength: 1, maxLength: 4 }));
+    });
+    const cases = fc.sample(arb, { numRuns: 25, seed: 99 });
+    for (const [k, [i, ms]] of cases.entries()) {
+      const text = applyMutations(specTexts[i].text, ms);
+      const doc = uriOf(join(dir, `fuzz${k}.unet`));
+      const d = client.nextDiagnostics(doc);
+      await client.open(doc, text);
+      await d;
+      const lines = text.split('\n');
+      for (let l = 0; l < lines.length; l += 5) {
+        const c = Math.floor(lines[l].length / 2);
+        await client.request('textDocument/hover', at(doc, l, c));
+        await client.request('textDocument/completion', at(doc, l, c));
+      }
+      await client.request('textDocument/documentSymbol', { textDocument: { uri: doc } });
+      await client.request('textDocument/formatting', { textDocument: { uri: doc }, options: { tabSize: 2, insertSpaces: true } });
+    }
+    expect(client.logs.filter((l) => l.includes('failed'))).toEqual([]);
+    expect(client.proc.exitCode).toBeNull();
+  }, 120_000);
+
+  it('answers hover and completion on the largest spec in well under 100 ms (round trip)', async () => {
+    const file = join(SPECS, 'edm-ffhq64-with-lora.unet');
+    const doc = uriOf(file);
+    const d = client.nextDiagnostics(doc);
+    await client.open(doc, readFileSync(file, 'utf8'));
+    expect((await d).diagnostics).toEqual([]);
+    const times: number[] = [];
+    for (let k = 0; k < 11; k++) {
+      const s = performance.now();
+      // line 6 (0-based 5) "    attention: uc_lora(bases: 20, ...": hover the kind, complete its arguments
+      await client.request('textDocument/hover', at(doc, 5, 17));
+      await client.request('textDocument/completion', at(doc, 5, 24));
+      times.push((performance.now() - s) / 2);
+    }
+    times.sort((a, b) => a - b);
+    console.log(`lsp round trip over stdio, edm-ffhq64-with-lora: median ${times[5].toFixed(2)} ms per request`);
+    expect(times[5]).toBeLessThan(100);
   });
 });

@@ -42,6 +42,7 @@ export type Frame =
 type ExprFrame = Exclude<Frame, { f: 'block' }>;
 
 const OPERAND_START = new Set(['Identifier', 'NumberLiteral', 'StringLiteral', 'True', 'False', 'LBracket', 'LParen']);
+const MAX_FRAMES = 256;
 const OPERATORS = new Set(['Plus', 'Minus', 'Star', 'Slash']);
 
 export interface Walk {
@@ -95,7 +96,8 @@ export function walk(tokens: Tok[], stop: number): Walk {
     const t = top();
     if (isExpr(t)) t.done = true;
   };
-  while (i < stop) {
+  // The parser rejects nesting deeper than 64 (E0106); past that, stop rather than copy deep paths.
+  while (i < stop && stack.length <= MAX_FRAMES) {
     const t = tokens[i];
     const next = tokens[i + 1];
     const nextIn = i + 1 < stop ? next : undefined;
