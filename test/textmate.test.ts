@@ -5,47 +5,15 @@
  * options, kinds and arguments land where the spec text says.
  */
 import { readFileSync, readdirSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { join, resolve } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import * as oniguruma from 'vscode-oniguruma';
-import { INITIAL, parseRawGrammar, Registry, type IGrammar } from 'vscode-textmate';
+import type { IGrammar } from 'vscode-textmate';
+import { loadGrammar, tokenize, type ScopedToken } from '../editors/vscode/highlight.mts';
 import { generateTextmate, TEXTMATE_PATH } from '../grammar/generate-textmate.ts';
 
 const SPECS = resolve(import.meta.dirname, '../specs');
-const require = createRequire(import.meta.url);
-
-export interface ScopedToken {
-  line: number;
-  text: string;
-  start: number;
-  scopes: string[];
-}
 
 let grammar: IGrammar;
-
-export async function loadGrammar(): Promise<IGrammar> {
-  const wasm = readFileSync(require.resolve('vscode-oniguruma/release/onig.wasm'));
-  await oniguruma.loadWASM(wasm.buffer.slice(wasm.byteOffset, wasm.byteOffset + wasm.byteLength) as ArrayBuffer);
-  const registry = new Registry({
-    onigLib: Promise.resolve({ createOnigScanner: (p: string[]) => new oniguruma.OnigScanner(p), createOnigString: (s: string) => new oniguruma.OnigString(s) }),
-    loadGrammar: async (scope) => (scope === 'source.unet' ? parseRawGrammar(readFileSync(TEXTMATE_PATH, 'utf8'), TEXTMATE_PATH) : null),
-  });
-  const g = await registry.loadGrammar('source.unet');
-  if (!g) throw new Error('grammar did not load');
-  return g;
-}
-
-export function tokenize(g: IGrammar, text: string): ScopedToken[] {
-  const out: ScopedToken[] = [];
-  let stack = INITIAL;
-  text.split('\n').forEach((line, i) => {
-    const r = g.tokenizeLine(line, stack);
-    for (const t of r.tokens) out.push({ line: i, text: line.slice(t.startIndex, t.endIndex), start: t.startIndex, scopes: t.scopes });
-    stack = r.ruleStack;
-  });
-  return out;
-}
 
 /** The scopes of the first token (at or after `from`) whose text is exactly `text` on that line. */
 function scopesOf(toks: ScopedToken[], line: number, text: string): string[] {
