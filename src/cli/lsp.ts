@@ -8,7 +8,8 @@ import { startServer } from '../lsp/server.ts';
 import { parse, UsageError } from './io.ts';
 
 export function lspCommand(args: string[]): Promise<number> {
-  const { values } = parse(args, { stdio: { type: 'boolean' } });
+  // Clients may add --clientProcessId=PID (vscode-languageserver watches that process itself).
+  const { values } = parse(args, { stdio: { type: 'boolean' }, clientProcessId: { type: 'string' } });
   if (!values.stdio) throw new UsageError('only the stdio transport is supported: unetc lsp --stdio');
   startServer(createConnection(ProposedFeatures.all, process.stdin, process.stdout));
   return new Promise<number>(() => {});

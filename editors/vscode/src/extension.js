@@ -4,7 +4,7 @@
 const { existsSync } = require('node:fs');
 const { join } = require('node:path');
 const vscode = require('vscode');
-const { LanguageClient, TransportKind } = require('vscode-languageclient/node');
+const { LanguageClient } = require('vscode-languageclient/node');
 
 let client;
 
@@ -24,7 +24,8 @@ function serverCommand() {
 
 function activate(context) {
   const { command, args } = serverCommand();
-  const run = { command, args: [...args, 'lsp', '--stdio'], transport: TransportKind.stdio, options: { shell: process.platform === 'win32' } };
+  // No `transport`: the client then speaks over stdio without appending its own --stdio.
+  const run = { command, args: [...args, 'lsp', '--stdio'], options: { shell: process.platform === 'win32' } };
   client = new LanguageClient(
     'unetc',
     'unetc',
