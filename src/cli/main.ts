@@ -23,6 +23,7 @@ const COMMANDS: Record<string, { run: (args: string[]) => Promise<number> | numb
   sample: { run: sampleCommand, help: 'sample RUN_DIR|CKPT [--n 64] [--steps K] [--class C | --class-vector W,...] [--sweep interp:I,J|scale:I] [--out grid.png]' },
   eval: { run: evalCommand, help: 'eval RUN_DIR|CKPT [--n 10000] [--steps K] [--json]   MNIST Frechet distance and class histogram' },
   fmt: { run: fmtCommand, help: 'fmt FILE... [--check]                print specs in canonical form (in place)' },
+  lsp: { run: (a) => import('./lsp.ts').then((m) => m.lspCommand(a)), help: 'lsp --stdio                          the .unet language server (for editors)' },
 };
 
 export function usage(): string {
