@@ -44,7 +44,8 @@ Usage:
       [--threads 2] [--profile] [--json]
   /usr/bin/python3 bench/torch_twin.py --check IR.json [IR.json ...]   (checks only)
   /usr/bin/python3 bench/torch_twin.py --ir IR.json --forward WEIGHTS.safetensors --inputs INPUTS.json
-      (eval-mode forward on given weights and inputs; prints {"shape", "output"} as JSON)
+      [--grad-out GRADS.safetensors]   (eval-mode forward on given weights and inputs; prints
+      {"shape", "output"} as JSON; with a `cotangent` input, the gradients of sum(output * cotangent))
 
 Run with OPENBLAS_NUM_THREADS=1 (BLAS threads fight torch's own threads).
 """
@@ -952,6 +953,23 @@ def read_safetensors(path):
     return out
 
 
+def write_safetensors(path, tensors):
+    """float32 tensors as a .safetensors file (names sorted, data contiguous, header padded to 8)."""
+    names = sorted(tensors)
+    header, offset = {}, 0
+    for n in names:
+        a = np.ascontiguousarray(tensors[n], dtype="<f4")
+        header[n] = {"dtype": "F32", "shape": list(a.shape), "data_offsets": [offset, offset + a.nbytes]}
+        offset += a.nbytes
+    h = json.dumps(header).encode("utf8")
+    h += b" " * (-len(h) % 8)
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(h)))
+        f.write(h)
+        for n in names:
+            f.write(np.ascontiguousarray(tensors[n], dtype="<f4").tobytes())
+
+
 def tensor_of(j, dtype=torch.float32):
     """An input tensor from JSON: {"shape": [...], "data": [flat]} or a (nested) list."""
     if isinstance(j, dict):
@@ -982,16 +1000,23 @@ def forward_mode(args):
     for k in ("classes", "augment"):
         if inp.get(k) is not None:
             cond[k] = tensor_of(inp[k])
+    cot = tensor_of(inp["cotangent"]) if args.grad_out and inp.get("cotangent") is not None else None
     twin.eval()
     twin.reads.clear()
     twin.tracking = True
-    with torch.no_grad():
+    with torch.set_grad_enabled(cot is not None):
         y = twin(x, cond)
     twin.tracking = False
     problems = check_reads(ir, twin)
     if problems:
         raise AssertionError("; ".join(problems[:5]))
-    print(json.dumps({"name": ir["name"], "shape": list(y.shape), "output": y.flatten().tolist()}))
+    out = {"name": ir["name"], "shape": list(y.shape), "output": y.detach().flatten().tolist()}
+    if cot is not None:
+        # Gradients of sum(y * cotangent) for every trainable parameter, in PyTorch layout.
+        torch.sum(y * cot).backward()
+        write_safetensors(args.grad_out, {n: p.grad.numpy() for n, p in twin.named_parameters() if p.requires_grad and p.grad is not None})
+        out["grads"] = args.grad_out
+    print(json.dumps(out))
 
 
 def main():
@@ -1007,6 +1032,7 @@ def main():
     ap.add_argument("--show-config", action="store_true")
     ap.add_argument("--forward", metavar="WEIGHTS.safetensors", help="eval-mode forward pass on these weights (with --ir and --inputs)")
     ap.add_argument("--inputs", metavar="INPUTS.json", help='{"x": {"shape": [N, C, H, W], "data": [...]}, "noise": [...], "classes"?: ..., "augment"?: ...}')
+    ap.add_argument("--grad-out", metavar="GRADS.safetensors", help="with --forward and a `cotangent` input: write the gradients of sum(output * cotangent)")
     ap.add_argument("--prefix", default="", help="strip this prefix from the weights' names (e.g. `model.` in a checkpoint)")
     args = ap.parse_args()
     if args.show_config:
