@@ -154,7 +154,7 @@ describe('PyTorch twin = TypeScript runtime on the same weights', () => {
         expect(gradErr).toBeLessThan(1e-4);
         // Per tensor a little looser: small gradients (e.g. of an early bias) carry more rounding.
         expect(worst[0][1], worst[0][0]).toBeLessThan(1e-3);
-        tf.dispose([x, y, cot, cond.noise, cond.classes, cond.augment].filter((t): t is tf.Tensor => t !== undefined));
+        tf.dispose([x, y, cot, cond.noise, ...(cond.classes ? [cond.classes] : []), ...(cond.augment ? [cond.augment] : [])]);
         tf.dispose(Object.values(grads));
       } finally {
         m.params.dispose();
