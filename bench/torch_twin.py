@@ -46,6 +46,7 @@ Usage:
   /usr/bin/python3 bench/torch_twin.py --ir IR.json --forward WEIGHTS.safetensors --inputs INPUTS.json
       [--grad-out GRADS.safetensors]   (eval-mode forward on given weights and inputs; prints
       {"shape", "output"} as JSON; with a `cotangent` input, the gradients of sum(output * cotangent))
+  /usr/bin/python3 bench/torch_twin.py --ir IR.json --init-stats   (statistics of the initial tensors)
 
 Run with OPENBLAS_NUM_THREADS=1 (BLAS threads fight torch's own threads).
 """
@@ -1019,6 +1020,17 @@ def forward_mode(args):
     print(json.dumps(out))
 
 
+def init_stats(args):
+    """Per parameter, statistics of the twin's initial values (to compare with the runtime's inits)."""
+    ir, twin, _, _ = build(args.ir, args.seed)
+    out = {}
+    with torch.no_grad():
+        for n, p in twin.named_parameters():
+            x = p.detach().double()
+            out[n] = {"mean": float(x.mean()), "std": float(x.std(unbiased=False)), "min": float(x.min()), "max": float(x.max()), "size": x.numel()}
+    print(json.dumps({"name": ir["name"], "params": out}))
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--ir")
@@ -1030,6 +1042,8 @@ def main():
     ap.add_argument("--profile", action="store_true")
     ap.add_argument("--json", action="store_true", help="(the benchmark's result is always one JSON line on stdout)")
     ap.add_argument("--show-config", action="store_true")
+    ap.add_argument("--init-stats", action="store_true", help="with --ir: mean, std, min, max of every initial parameter tensor, as JSON")
+    ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--forward", metavar="WEIGHTS.safetensors", help="eval-mode forward pass on these weights (with --ir and --inputs)")
     ap.add_argument("--inputs", metavar="INPUTS.json", help='{"x": {"shape": [N, C, H, W], "data": [...]}, "noise": [...], "classes"?: ..., "augment"?: ...}')
     ap.add_argument("--grad-out", metavar="GRADS.safetensors", help="with --forward and a `cotangent` input: write the gradients of sum(output * cotangent)")
@@ -1042,6 +1056,9 @@ def main():
         sys.exit(0 if run_checks(args.check) else 1)
     if not args.ir:
         ap.error("--ir or --check is required")
+    if args.init_stats:
+        init_stats(args)
+        return
     if args.forward:
         if not args.inputs:
             ap.error("--forward needs --inputs")

@@ -162,3 +162,77 @@ describe('PyTorch twin = TypeScript runtime on the same weights', () => {
     }, 600_000);
   }
 });
+
+/** The standard deviation an Init draws with (undefined for the deterministic ones), and a uniform's bound. */
+function initScale(init: ParamSpec['init']): { std?: number; bound?: number } {
+  switch (init.fn) {
+    case 'normal':
+      return { std: init.std };
+    case 'xavier_uniform':
+    case 'kaiming_uniform': {
+      const bound = init.gain * Math.sqrt(init.fn === 'xavier_uniform' ? 6 / (init.fanIn + init.fanOut) : 3 / Math.max(1, init.fanIn));
+      return { std: bound / Math.sqrt(3), bound };
+    }
+    case 'xavier_normal':
+    case 'kaiming_normal':
+      return { std: init.gain * Math.sqrt(init.fn === 'xavier_normal' ? 2 / (init.fanIn + init.fanOut) : 1 / Math.max(1, init.fanIn)) };
+    default:
+      return {};
+  }
+}
+
+interface Stats {
+  mean: number;
+  std: number;
+  min: number;
+  max: number;
+  size: number;
+}
+
+describe('PyTorch twin initialises every tensor as params.ts does', () => {
+  // Between them: zeros, ones, normal (LoRA down 1x1 and 3x3, the label table), kaiming_uniform,
+  // kaiming_normal, xavier_uniform, the interp and sinusoidal tables; plain, conv, linear, chw layouts.
+  for (const name of ['nano-mnist-time-lora', 'nano-mnist-uc-lora', 'iddpm-cifar10-cond', 'edm-cifar10-only-lora']) {
+    it.skipIf(torchMissing)(`${name}: same tables, same distributions (mean, std, bound)`, async () => {
+      const mod = await import(join(ROOT, 'generated', name, 'index.ts'));
+      const r = checkSpec(join(ROOT, 'specs', `${name}.unet`));
+      const irPath = join(dir, `${name}.ir.json`);
+      writeIr(irPath, r.ir!);
+      const run = spawnSync(PYTHON, [TWIN, '--ir', irPath, '--init-stats'], { encoding: 'utf8', env, maxBuffer: 256 * 2 ** 20 });
+      expect(run.status, run.stderr).toBe(0);
+      const twin = (JSON.parse(run.stdout.trim().split('\n').pop()!) as { params: Record<string, Stats> }).params;
+      const m = mod.createModel(0);
+      try {
+        const specs: readonly ParamSpec[] = m.params.specs;
+        expect(new Set(Object.keys(twin))).toEqual(new Set(specs.map((s) => s.name)));
+        for (const spec of specs) {
+          const t = twin[spec.name];
+          const ours = tf.tidy(() => {
+            const v = m.params.get(spec.name);
+            const { mean, variance } = tf.moments(v);
+            return { mean: mean.dataSync()[0], std: Math.sqrt(variance.dataSync()[0]), min: tf.min(v).dataSync()[0], max: tf.max(v).dataSync()[0] };
+          });
+          const { std, bound } = initScale(spec.init);
+          const what = `${spec.name} (${spec.init.fn})`;
+          if (std === undefined) {
+            // zeros, ones, the interp and sinusoidal tables: the same numbers.
+            for (const k of ['mean', 'std', 'min', 'max'] as const) expect(Math.abs(t[k] - ours[k]), `${what} ${k}`).toBeLessThan(1e-5);
+            continue;
+          }
+          // Random: both sample the Init's distribution (6 standard errors; the sample std of n draws has relative error ~ 1/sqrt(2n)).
+          const n = t.size;
+          for (const s of [t, ours]) {
+            expect(Math.abs(s.mean), `${what} mean`).toBeLessThan((6 * std) / Math.sqrt(n) + 1e-7);
+            expect(Math.abs(s.std / std - 1), `${what} std`).toBeLessThan(6 / Math.sqrt(2 * n));
+          }
+          if (bound !== undefined) {
+            expect(Math.max(-t.min, t.max), `${what} bound`).toBeLessThanOrEqual(bound * (1 + 1e-6));
+            if (n >= 1000) expect(Math.max(-t.min, t.max), `${what} bound reached`).toBeGreaterThan(0.99 * bound);
+          }
+        }
+      } finally {
+        m.params.dispose();
+      }
+    }, 600_000);
+  }
+});
