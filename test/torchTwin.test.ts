@@ -159,7 +159,11 @@ describe('PyTorch twin = TypeScript runtime on the same weights', () => {
           expect(theirs.shape, spec.name).toEqual([...spec.shape]);
           return { name: spec.name, ours: toTorch(spec, grads[m.params.get(spec.name).name]), theirs: theirs.data };
         });
-        const sq = (a: ArrayLike<number>) => Array.prototype.reduce.call(a, (s: number, x: number) => s + x * x, 0) as number;
+        const sq = (a: ArrayLike<number>) => {
+          let s = 0;
+          for (let i = 0; i < a.length; i++) s += a[i] * a[i];
+          return s;
+        };
         let num = 0;
         let den = 0;
         for (const { ours, theirs } of pairs) {
