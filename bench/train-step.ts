@@ -3,7 +3,7 @@
  *   (a) specs/nano-mnist.unet, (b) specs/attn-unet-mnist-uc-lora.unet.
  * tfjs: the generated model on the wasm backend (the best backend available here), driven exactly
  * as src/runtime/train/loop.ts drives it, each model in its own child process so that its wasm heap
- * high-water mark is its own. PyTorch: bench/torch_twin.py built from the model's IR (same
+ * high-water mark is its own. PyTorch: bench/torch_twin.py built from the model's IR ops (same
  * architecture, asserted by parameter count; 2 torch threads as specified, and 1 thread for a
  * per-core comparison, since the wasm backend runs on one thread under Node).
  * Median of --steps (default 10) steps after --warmup (default 3). Writes bench/results/train-step.json.
