@@ -99,6 +99,21 @@ describe('unetc lsp: diagnostics', () => {
     expect(d.diagnostics.map((x) => x.code)).toEqual(['E0303']);
     expect(d.diagnostics[0].range).toEqual({ start: pos(0, 21), end: pos(0, 35) });
   });
+
+  it('re-checks open specs when a spec they extend changes on disk', async () => {
+    writeFileSync(join(dir, 'base3.unet'), EDM_TEXT);
+    const childUri = uriOf(join(dir, 'child3.unet'));
+    const clean = client.nextDiagnostics(childUri);
+    await client.open(childUri, 'model child3 extends "./base3.unet" {}\n');
+    expect((await clean).diagnostics).toEqual([]);
+    // base3.unet line 8 (0-based 7) "    size: 32" -> "    size: 0" on disk, not in the editor
+    writeFileSync(join(dir, 'base3.unet'), EDM_TEXT.replace('    size: 32\n', '    size: 0\n'));
+    const broken = client.nextDiagnostics(childUri, (p) => p.diagnostics.length > 0);
+    await client.conn.sendNotification('workspace/didChangeWatchedFiles', { changes: [{ uri: uriOf(join(dir, 'base3.unet')), type: 2 }] });
+    const d = await broken;
+    expect(d.diagnostics.map((x) => x.code)).toEqual(['E0303']);
+    expect(d.diagnostics[0].relatedInformation?.[0].location.range).toEqual({ start: pos(7, 10), end: pos(7, 11) });
+  });
 });
 
 describe('unetc lsp: hover, completion, definition, symbols, formatting on real specs', () => {

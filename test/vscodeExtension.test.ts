@@ -3,6 +3,7 @@
  * language configuration matches the lexer's comment and bracket tokens, and every snippet, with
  * its placeholders at their defaults, is a spec (or a conditioning value) the checker accepts.
  */
+import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -64,4 +65,13 @@ describe('editors/vscode', () => {
       expect(r.diagnostics.map((d) => `${d.code} ${d.message}`), k).toEqual([]);
     }
   });
+
+  // Needs the bundled client: `npm ci && npm run build` in editors/vscode (not part of the root install).
+  it.skipIf(!existsSync(join(EXT, 'dist', 'extension.js')))('the bundled client starts unetc lsp and completes the handshake (stand-in vscode module)', () => {
+    const r = spawnSync(process.execPath, [join(EXT, 'test', 'smoke.cjs'), resolve(EXT, '../..'), EXT], { encoding: 'utf8', timeout: 90_000 });
+    expect(r.stdout).toContain(`spawn: node ["${resolve(EXT, '../..', 'bin', 'unetc.mjs')}","lsp","--stdio"]`);
+    expect(r.stdout).toContain('server answered initialize with capabilities');
+    expect(r.stdout).toContain('deactivated');
+    expect(r.status).toBe(0);
+  }, 120_000);
 });

@@ -55,6 +55,8 @@ export interface Analysis {
 export class SpecDocuments {
   private readonly docs = new Map<string, TextDocument>();
   private readonly analyses = new Map<string, Analysis>();
+  /** Analyses to recompute (a spec they may extend changed), kept for their last good AST and blocks. */
+  private readonly stale = new Set<string>();
 
   open(uri: string, text: string, version: number): void {
     this.docs.set(uri, TextDocument.create(uri, 'unet', version, text));
@@ -69,6 +71,7 @@ export class SpecDocuments {
   close(uri: string): void {
     this.docs.delete(uri);
     this.analyses.delete(uri);
+    this.stale.delete(uri);
   }
 
   get(uri: string): TextDocument | undefined {
@@ -101,7 +104,8 @@ export class SpecDocuments {
     const doc = this.docs.get(uri);
     if (!doc) return undefined;
     const prev = this.analyses.get(uri);
-    if (prev && prev.version === doc.version) return prev;
+    if (prev && prev.version === doc.version && !this.stale.has(uri)) return prev;
+    this.stale.delete(uri);
     const text = doc.getText();
     const { tokens, comments } = lexTokens(text);
     const ast = parseSpec(text, uriToPath(uri)).ast;
@@ -112,9 +116,14 @@ export class SpecDocuments {
     return a;
   }
 
+  /** Drops every cached analysis (a file changed on disk). */
+  invalidateAll(): void {
+    for (const u of this.analyses.keys()) this.stale.add(u);
+  }
+
   /** Drops cached analyses of other documents, which may extend the one that changed. */
   invalidateOthers(uri: string): void {
-    for (const u of this.analyses.keys()) if (u !== uri) this.analyses.delete(u);
+    for (const u of this.analyses.keys()) if (u !== uri) this.stale.add(u);
   }
 }
 

@@ -117,6 +117,14 @@ export function startServer(connection: Connection, opts: ServerOptions = {}): S
     }),
   );
 
+  // A spec changed on disk (the client watches **/*.unet): open specs may extend it.
+  connection.onDidChangeWatchedFiles(
+    guard('didChangeWatchedFiles', undefined, () => {
+      docs.invalidateAll();
+      for (const u of docs.uris()) schedule(u, debounceMs);
+    }),
+  );
+
   const offsetOf = (uri: string, pos: { line: number; character: number }) => docs.get(uri)?.offsetAt(pos);
 
   connection.onHover(
