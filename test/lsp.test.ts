@@ -134,16 +134,16 @@ describe('unetc lsp: hover, completion, definition, symbols, formatting on real 
   });
 
   it('hover on an option with a range and a default', async () => {
-    // line 53 "      dropout: 0.13" in unet.block: num, 0 <= x < 1, default 0
-    const h = await client.request<Hover>('textDocument/hover', at(uri, 52, 8));
+    // line 55 "      dropout: 0.13" in unet.block: num, 0 <= x < 1, default 0
+    const h = await client.request<Hover>('textDocument/hover', at(uri, 54, 8));
     expect(h!.contents.value).toContain('unet.block.dropout');
     expect(h!.contents.value).toContain('num, 0 <= x < 1');
     expect(h!.contents.value).toContain('default: `0`');
   });
 
   it('hover on a section lists its options', async () => {
-    // line 57 "    attention {" inside unet
-    const h = await client.request<Hover>('textDocument/hover', at(uri, 56, 6));
+    // line 59 "    attention {" inside unet
+    const h = await client.request<Hover>('textDocument/hover', at(uri, 58, 6));
     expect(h!.contents.value).toContain('unet.attention');
     expect(h!.contents.value).toContain('`head_channels`');
   });
@@ -153,22 +153,22 @@ describe('unetc lsp: hover, completion, definition, symbols, formatting on real 
     const k = await client.request<Hover>('textDocument/hover', at(uri, 25, 15));
     expect(k!.contents.value).toContain('**`positional`** (kind of `embedding.noise`)');
     expect(k!.contents.value).toContain('`max_positions`');
-    // line 49 "      norm: group(groups: 32, min_group_channels: 4, eps: 1e-6)": the argument at 30
-    const a = await client.request<Hover>('textDocument/hover', at(uri, 48, 32));
+    // line 51 "      norm: group(groups: 32, min_group_channels: 4, eps: 1e-6)": the argument at 30
+    const a = await client.request<Hover>('textDocument/hover', at(uri, 50, 32));
     expect(a!.contents.value).toContain('group(min_group_channels: ...)');
     expect(a!.contents.value).toContain('int, 1 <= x <= 4096');
   });
 
   it('hover on a let name shows its value', async () => {
-    // line 35 "    channels: C": C at character 14; line 30 "    mlp: [4 * C, 4 * C]"
-    const h = await client.request<Hover>('textDocument/hover', at(uri, 34, 14));
+    // line 36 "    channels: C": C at character 14; line 31 "    mlp: [4 * C, 4 * C]"
+    const h = await client.request<Hover>('textDocument/hover', at(uri, 35, 14));
     expect(h!.contents.value).toContain('(constant) = `128`');
     expect(h!.contents.value).toContain('let C = 128');
   });
 
   it('completion: option names valid in the section', async () => {
-    // an empty line inside "block { ... }" (after line 48 "      convs: 2")
-    const items = await client.request<Item[]>('textDocument/completion', at(uri, 47, 20));
+    // an empty line inside "block { ... }" (after line 50 "      convs: 2")
+    const items = await client.request<Item[]>('textDocument/completion', at(uri, 49, 20));
     const l = labels(items);
     for (const o of ['convs', 'kernel', 'widths', 'norm', 'skip_proj']) expect(l).toContain(o);
     expect(l).not.toContain('process');
@@ -205,8 +205,8 @@ describe('unetc lsp: hover, completion, definition, symbols, formatting on real 
   });
 
   it('go to definition: a let name and an extends path', async () => {
-    // "    channels: C" (34, 14) -> "let C = 128" (line 4: 0-based 3, C at 4..5)
-    const d = await client.request<{ uri: string; range: unknown }>('textDocument/definition', at(uri, 34, 14));
+    // "    channels: C" (35, 14) -> "let C = 128" (line 4: 0-based 3, C at 4..5)
+    const d = await client.request<{ uri: string; range: unknown }>('textDocument/definition', at(uri, 35, 14));
     expect(d).toEqual({ uri, range: { start: pos(3, 4), end: pos(3, 5) } });
     // specs/edm-cifar10-with-lora.unet line 4: 'model edm_cifar10_with_lora extends "./edm-cifar10.unet" {'
     const child = join(SPECS, 'edm-cifar10-with-lora.unet');

@@ -62,7 +62,7 @@ export type Config = typeof config;
 /** Parameters in all (frozen included), as the paper counts them, and how many are trained. */
 export const paramCount = 53413083;
 export const trainableParamCount = 53413083;
-// emb (specs/edm-cifar10.unet:25)
+// emb (specs/edm-cifar10.unet:24)
 const embeddingNet: EmbeddingOp = {
   op: 'embedding',
   noise: { kind: 'positional', dim: 128, maxPositions: 10000, endpoint: true, flip: true, scale: 16, inputScale: 1 },
@@ -78,12 +78,12 @@ const embeddingNet: EmbeddingOp = {
   ],
   outAct: true,
 };
-// enc.32x32.stem (specs/edm-cifar10.unet:36)
+// enc.32x32.stem (specs/edm-cifar10.unet:35)
 const stem128: StemOp = {
   op: 'stem',
   conv: { weight: 'conv.weight', bias: 'conv.bias', cin: 3, cout: 128, kernel: 3, stride: 1, pad: 1, lora: [] },
 };
-// enc.32x32.block0 (specs/edm-cifar10.unet:39)
+// enc.32x32.block0 (specs/edm-cifar10.unet:38)
 const res128to256: ResBlockOp = {
   op: 'res_block',
   order: 'pre',
@@ -100,7 +100,7 @@ const res128to256: ResBlockOp = {
   skip: { weight: 'skip.weight', bias: 'skip.bias', cin: 128, cout: 256, kernel: 1, stride: 1, pad: 0, lora: [] },
   outputScale: 0.7071067811865476,
 };
-// enc.32x32.block1, enc.32x32.block2, enc.32x32.block3 and 5 more (specs/edm-cifar10.unet:39)
+// enc.32x32.block1, enc.32x32.block2, enc.32x32.block3 and 5 more (specs/edm-cifar10.unet:38)
 const res256: ResBlockOp = {
   op: 'res_block',
   order: 'pre',
@@ -116,7 +116,7 @@ const res256: ResBlockOp = {
   residual: true,
   outputScale: 0.7071067811865476,
 };
-// enc.16x16.down, enc.8x8.down (specs/edm-cifar10.unet:43)
+// enc.16x16.down, enc.8x8.down (specs/edm-cifar10.unet:42)
 const res256Down: ResBlockOp = {
   op: 'res_block',
   order: 'pre',
@@ -134,7 +134,7 @@ const res256Down: ResBlockOp = {
   skip: { weight: 'skip.weight', bias: 'skip.bias', cin: 256, cout: 256, kernel: 1, stride: 1, pad: 0, lora: [] },
   outputScale: 0.7071067811865476,
 };
-// enc.16x16.block0, enc.16x16.block1, enc.16x16.block2 and 2 more (specs/edm-cifar10.unet:39)
+// enc.16x16.block0, enc.16x16.block1, enc.16x16.block2 and 2 more (specs/edm-cifar10.unet:38)
 const res256Attn: ResBlockOp = {
   op: 'res_block',
   order: 'pre',
@@ -264,7 +264,7 @@ const res256Attn: ResBlockOp = {
     outputScale: 0.7071067811865476,
   },
 };
-// dec.8x8.block0, dec.8x8.block1, dec.8x8.block2 and 10 more (specs/edm-cifar10.unet:40)
+// dec.8x8.block0, dec.8x8.block1, dec.8x8.block2 and 10 more (specs/edm-cifar10.unet:39)
 const res512to256: ResBlockOp = {
   op: 'res_block',
   order: 'pre',
@@ -281,7 +281,7 @@ const res512to256: ResBlockOp = {
   skip: { weight: 'skip.weight', bias: 'skip.bias', cin: 512, cout: 256, kernel: 1, stride: 1, pad: 0, lora: [] },
   outputScale: 0.7071067811865476,
 };
-// dec.16x16.up, dec.32x32.up (specs/edm-cifar10.unet:44)
+// dec.16x16.up, dec.32x32.up (specs/edm-cifar10.unet:43)
 const res256Up: ResBlockOp = {
   op: 'res_block',
   order: 'pre',
@@ -299,7 +299,7 @@ const res256Up: ResBlockOp = {
   skip: { weight: 'skip.weight', bias: 'skip.bias', cin: 256, cout: 256, kernel: 1, stride: 1, pad: 0, lora: [] },
   outputScale: 0.7071067811865476,
 };
-// dec.16x16.block4 (specs/edm-cifar10.unet:40)
+// dec.16x16.block4 (specs/edm-cifar10.unet:39)
 const res512to256Attn: ResBlockOp = {
   op: 'res_block',
   order: 'pre',
@@ -430,7 +430,7 @@ const res512to256Attn: ResBlockOp = {
     outputScale: 0.7071067811865476,
   },
 };
-// dec.32x32.block4 (specs/edm-cifar10.unet:40)
+// dec.32x32.block4 (specs/edm-cifar10.unet:39)
 const res384to256: ResBlockOp = {
   op: 'res_block',
   order: 'pre',
@@ -447,7 +447,7 @@ const res384to256: ResBlockOp = {
   skip: { weight: 'skip.weight', bias: 'skip.bias', cin: 384, cout: 256, kernel: 1, stride: 1, pad: 0, lora: [] },
   outputScale: 0.7071067811865476,
 };
-// out (specs/edm-cifar10.unet:47)
+// out (specs/edm-cifar10.unet:46)
 const head256to3: HeadOp = {
   op: 'head',
   norm: { kind: 'group', groups: 32, eps: 0.000001, weight: 'norm.weight', bias: 'norm.bias' },
@@ -474,47 +474,47 @@ export function forward(
   training: boolean = false,
   seed?: number,
 ): tf.Tensor4D {
-  const v = embedding(p, cond, embeddingNet, seed); // specs/edm-cifar10.unet:25
+  const v = embedding(p, cond, embeddingNet, seed); // specs/edm-cifar10.unet:24
   const ctx: BlockContext = { training, seed, lora: { t: cond.noise, classes: cond.classes, v, ucLora } };
   const skips: tf.Tensor4D[] = [];
   const keep = (t: tf.Tensor4D) => (skips.push(t), t);
   const cat = (t: tf.Tensor4D) => tf.concat([t, skips.pop()!], 3) as tf.Tensor4D;
   let h = x;
-  h = keep(stem(p, 'enc.32x32.stem', h, stem128)); // 3@32 -> 128@32, specs/edm-cifar10.unet:36
-  h = keep(resBlock(p, 'enc.32x32.block0', h, v, res128to256, ctx)); // 128@32 -> 256@32, specs/edm-cifar10.unet:39
-  h = keep(resBlock(p, 'enc.32x32.block1', h, v, res256, ctx)); // 256@32 -> 256@32, specs/edm-cifar10.unet:39
-  h = keep(resBlock(p, 'enc.32x32.block2', h, v, res256, ctx)); // 256@32 -> 256@32, specs/edm-cifar10.unet:39
-  h = keep(resBlock(p, 'enc.32x32.block3', h, v, res256, ctx)); // 256@32 -> 256@32, specs/edm-cifar10.unet:39
-  h = keep(resBlock(p, 'enc.16x16.down', h, v, res256Down, ctx)); // 256@32 -> 256@16, specs/edm-cifar10.unet:43
-  h = keep(resBlock(p, 'enc.16x16.block0', h, v, res256Attn, ctx)); // 256@16 -> 256@16, specs/edm-cifar10.unet:39
-  h = keep(resBlock(p, 'enc.16x16.block1', h, v, res256Attn, ctx)); // 256@16 -> 256@16, specs/edm-cifar10.unet:39
-  h = keep(resBlock(p, 'enc.16x16.block2', h, v, res256Attn, ctx)); // 256@16 -> 256@16, specs/edm-cifar10.unet:39
-  h = keep(resBlock(p, 'enc.16x16.block3', h, v, res256Attn, ctx)); // 256@16 -> 256@16, specs/edm-cifar10.unet:39
-  h = keep(resBlock(p, 'enc.8x8.down', h, v, res256Down, ctx)); // 256@16 -> 256@8, specs/edm-cifar10.unet:43
-  h = keep(resBlock(p, 'enc.8x8.block0', h, v, res256, ctx)); // 256@8 -> 256@8, specs/edm-cifar10.unet:39
-  h = keep(resBlock(p, 'enc.8x8.block1', h, v, res256, ctx)); // 256@8 -> 256@8, specs/edm-cifar10.unet:39
-  h = keep(resBlock(p, 'enc.8x8.block2', h, v, res256, ctx)); // 256@8 -> 256@8, specs/edm-cifar10.unet:39
-  h = keep(resBlock(p, 'enc.8x8.block3', h, v, res256, ctx)); // 256@8 -> 256@8, specs/edm-cifar10.unet:39
-  h = resBlock(p, 'mid.block0', h, v, res256Attn, ctx); // 256@8 -> 256@8, specs/edm-cifar10.unet:46
-  h = resBlock(p, 'mid.block1', h, v, res256, ctx); // 256@8 -> 256@8, specs/edm-cifar10.unet:46
-  h = resBlock(p, 'dec.8x8.block0', cat(h), v, res512to256, ctx); // 512@8 -> 256@8, specs/edm-cifar10.unet:40
-  h = resBlock(p, 'dec.8x8.block1', cat(h), v, res512to256, ctx); // 512@8 -> 256@8, specs/edm-cifar10.unet:40
-  h = resBlock(p, 'dec.8x8.block2', cat(h), v, res512to256, ctx); // 512@8 -> 256@8, specs/edm-cifar10.unet:40
-  h = resBlock(p, 'dec.8x8.block3', cat(h), v, res512to256, ctx); // 512@8 -> 256@8, specs/edm-cifar10.unet:40
-  h = resBlock(p, 'dec.8x8.block4', cat(h), v, res512to256, ctx); // 512@8 -> 256@8, specs/edm-cifar10.unet:40
-  h = resBlock(p, 'dec.16x16.up', h, v, res256Up, ctx); // 256@8 -> 256@16, specs/edm-cifar10.unet:44
-  h = resBlock(p, 'dec.16x16.block0', cat(h), v, res512to256, ctx); // 512@16 -> 256@16, specs/edm-cifar10.unet:40
-  h = resBlock(p, 'dec.16x16.block1', cat(h), v, res512to256, ctx); // 512@16 -> 256@16, specs/edm-cifar10.unet:40
-  h = resBlock(p, 'dec.16x16.block2', cat(h), v, res512to256, ctx); // 512@16 -> 256@16, specs/edm-cifar10.unet:40
-  h = resBlock(p, 'dec.16x16.block3', cat(h), v, res512to256, ctx); // 512@16 -> 256@16, specs/edm-cifar10.unet:40
-  h = resBlock(p, 'dec.16x16.block4', cat(h), v, res512to256Attn, ctx); // 512@16 -> 256@16, specs/edm-cifar10.unet:40
-  h = resBlock(p, 'dec.32x32.up', h, v, res256Up, ctx); // 256@16 -> 256@32, specs/edm-cifar10.unet:44
-  h = resBlock(p, 'dec.32x32.block0', cat(h), v, res512to256, ctx); // 512@32 -> 256@32, specs/edm-cifar10.unet:40
-  h = resBlock(p, 'dec.32x32.block1', cat(h), v, res512to256, ctx); // 512@32 -> 256@32, specs/edm-cifar10.unet:40
-  h = resBlock(p, 'dec.32x32.block2', cat(h), v, res512to256, ctx); // 512@32 -> 256@32, specs/edm-cifar10.unet:40
-  h = resBlock(p, 'dec.32x32.block3', cat(h), v, res512to256, ctx); // 512@32 -> 256@32, specs/edm-cifar10.unet:40
-  h = resBlock(p, 'dec.32x32.block4', cat(h), v, res384to256, ctx); // 384@32 -> 256@32, specs/edm-cifar10.unet:40
-  h = head(p, 'out', h, head256to3); // 256@32 -> 3@32, specs/edm-cifar10.unet:47
+  h = keep(stem(p, 'enc.32x32.stem', h, stem128)); // 3@32 -> 128@32, specs/edm-cifar10.unet:35
+  h = keep(resBlock(p, 'enc.32x32.block0', h, v, res128to256, ctx)); // 128@32 -> 256@32, specs/edm-cifar10.unet:38
+  h = keep(resBlock(p, 'enc.32x32.block1', h, v, res256, ctx)); // 256@32 -> 256@32, specs/edm-cifar10.unet:38
+  h = keep(resBlock(p, 'enc.32x32.block2', h, v, res256, ctx)); // 256@32 -> 256@32, specs/edm-cifar10.unet:38
+  h = keep(resBlock(p, 'enc.32x32.block3', h, v, res256, ctx)); // 256@32 -> 256@32, specs/edm-cifar10.unet:38
+  h = keep(resBlock(p, 'enc.16x16.down', h, v, res256Down, ctx)); // 256@32 -> 256@16, specs/edm-cifar10.unet:42
+  h = keep(resBlock(p, 'enc.16x16.block0', h, v, res256Attn, ctx)); // 256@16 -> 256@16, specs/edm-cifar10.unet:38
+  h = keep(resBlock(p, 'enc.16x16.block1', h, v, res256Attn, ctx)); // 256@16 -> 256@16, specs/edm-cifar10.unet:38
+  h = keep(resBlock(p, 'enc.16x16.block2', h, v, res256Attn, ctx)); // 256@16 -> 256@16, specs/edm-cifar10.unet:38
+  h = keep(resBlock(p, 'enc.16x16.block3', h, v, res256Attn, ctx)); // 256@16 -> 256@16, specs/edm-cifar10.unet:38
+  h = keep(resBlock(p, 'enc.8x8.down', h, v, res256Down, ctx)); // 256@16 -> 256@8, specs/edm-cifar10.unet:42
+  h = keep(resBlock(p, 'enc.8x8.block0', h, v, res256, ctx)); // 256@8 -> 256@8, specs/edm-cifar10.unet:38
+  h = keep(resBlock(p, 'enc.8x8.block1', h, v, res256, ctx)); // 256@8 -> 256@8, specs/edm-cifar10.unet:38
+  h = keep(resBlock(p, 'enc.8x8.block2', h, v, res256, ctx)); // 256@8 -> 256@8, specs/edm-cifar10.unet:38
+  h = keep(resBlock(p, 'enc.8x8.block3', h, v, res256, ctx)); // 256@8 -> 256@8, specs/edm-cifar10.unet:38
+  h = resBlock(p, 'mid.block0', h, v, res256Attn, ctx); // 256@8 -> 256@8, specs/edm-cifar10.unet:45
+  h = resBlock(p, 'mid.block1', h, v, res256, ctx); // 256@8 -> 256@8, specs/edm-cifar10.unet:45
+  h = resBlock(p, 'dec.8x8.block0', cat(h), v, res512to256, ctx); // 512@8 -> 256@8, specs/edm-cifar10.unet:39
+  h = resBlock(p, 'dec.8x8.block1', cat(h), v, res512to256, ctx); // 512@8 -> 256@8, specs/edm-cifar10.unet:39
+  h = resBlock(p, 'dec.8x8.block2', cat(h), v, res512to256, ctx); // 512@8 -> 256@8, specs/edm-cifar10.unet:39
+  h = resBlock(p, 'dec.8x8.block3', cat(h), v, res512to256, ctx); // 512@8 -> 256@8, specs/edm-cifar10.unet:39
+  h = resBlock(p, 'dec.8x8.block4', cat(h), v, res512to256, ctx); // 512@8 -> 256@8, specs/edm-cifar10.unet:39
+  h = resBlock(p, 'dec.16x16.up', h, v, res256Up, ctx); // 256@8 -> 256@16, specs/edm-cifar10.unet:43
+  h = resBlock(p, 'dec.16x16.block0', cat(h), v, res512to256, ctx); // 512@16 -> 256@16, specs/edm-cifar10.unet:39
+  h = resBlock(p, 'dec.16x16.block1', cat(h), v, res512to256, ctx); // 512@16 -> 256@16, specs/edm-cifar10.unet:39
+  h = resBlock(p, 'dec.16x16.block2', cat(h), v, res512to256, ctx); // 512@16 -> 256@16, specs/edm-cifar10.unet:39
+  h = resBlock(p, 'dec.16x16.block3', cat(h), v, res512to256, ctx); // 512@16 -> 256@16, specs/edm-cifar10.unet:39
+  h = resBlock(p, 'dec.16x16.block4', cat(h), v, res512to256Attn, ctx); // 512@16 -> 256@16, specs/edm-cifar10.unet:39
+  h = resBlock(p, 'dec.32x32.up', h, v, res256Up, ctx); // 256@16 -> 256@32, specs/edm-cifar10.unet:43
+  h = resBlock(p, 'dec.32x32.block0', cat(h), v, res512to256, ctx); // 512@32 -> 256@32, specs/edm-cifar10.unet:39
+  h = resBlock(p, 'dec.32x32.block1', cat(h), v, res512to256, ctx); // 512@32 -> 256@32, specs/edm-cifar10.unet:39
+  h = resBlock(p, 'dec.32x32.block2', cat(h), v, res512to256, ctx); // 512@32 -> 256@32, specs/edm-cifar10.unet:39
+  h = resBlock(p, 'dec.32x32.block3', cat(h), v, res512to256, ctx); // 512@32 -> 256@32, specs/edm-cifar10.unet:39
+  h = resBlock(p, 'dec.32x32.block4', cat(h), v, res384to256, ctx); // 384@32 -> 256@32, specs/edm-cifar10.unet:39
+  h = head(p, 'out', h, head256to3); // 256@32 -> 3@32, specs/edm-cifar10.unet:46
   return h;
 }
 
