@@ -177,3 +177,84 @@ export function diagramChanges(a: DiagramModel, b: DiagramModel): DiagramChanges
   }
   return out;
 }
+
+/**
+ * The LoRA layers whose composition weights omega depend on the noise level (what `unetc plot
+ * omega` draws), read from the same IR fields: TimeLoRA (a table omega[T, m]) and UC-LoRA (an MLP
+ * of the condition vector v). ClassLoRA's omega is the class vector itself, so it is left out.
+ */
+export interface OmegaSite {
+  /** The LoRA module's path (`<layer>.uc_lora`); its parameters are `<path>.omega`, `<path>.mlp0.weight`, ... */
+  path: string;
+  block: string;
+  /** The layer it adapts, relative to the block (`conv0`, `attn.qkv`). */
+  layer: string;
+  kind: 'time_lora' | 'uc_lora';
+  bases: number;
+  rank: number;
+  /** UC-LoRA: hidden widths of the composition MLP and the GroupNorm groups of each. */
+  mlp: number[];
+  groups: number[];
+  bias: boolean;
+  scale: 'fixed' | 'trainable';
+}
+
+export interface NoiseAxis {
+  process: 'ddpm' | 'edm';
+  /** ddpm: the number of timesteps. */
+  T: number;
+  /** edm: preconditioning and sigma_data (c_noise depends on them). */
+  precond: string;
+  sigmaData: number;
+}
+
+/** GroupNorm groups of a UC-LoRA MLP layer of `width` when the spec does not set them (the elaborator's rule). */
+const defaultGroups = (width: number) => Math.max(1, Math.min(32, Math.floor(width / 4)));
+
+export function omegaSites(ir: IR): OmegaSite[] {
+  const byPath = new Map(ir.modules.map((m) => [m.path, m]));
+  const blocks = new Map(ir.blocks.map((b) => [b.path, b]));
+  const out: OmegaSite[] = [];
+  for (const m of ir.modules) {
+    if (m.kind !== 'time_lora' && m.kind !== 'uc_lora') continue;
+    const b = blocks.get(m.block);
+    const ref = b ? [...b.conditioning.residual, ...b.conditioning.attention].find((c) => c.kind === m.kind) : undefined;
+    const opts = ref?.options ?? {};
+    const shapeOf = (path: string, name: string) => byPath.get(path)?.params.find((p) => p.name === name)?.shape;
+    const down = shapeOf(m.path, 'down');
+    const mlp: number[] = [];
+    for (let i = 0; byPath.has(`${m.path}.mlp${i}_norm`); i++) mlp.push(shapeOf(`${m.path}.mlp${i}`, 'weight')?.[0] ?? 0);
+    let bases = Number(opts.bases);
+    if (m.kind === 'time_lora') bases = shapeOf(m.path, 'omega')?.[1] ?? bases;
+    else bases = shapeOf(`${m.path}.mlp${mlp.length}`, 'weight')?.[0] ?? bases;
+    const g = opts.groups;
+    out.push({
+      path: m.path,
+      block: m.block,
+      layer: m.path.slice(m.block.length + 1, m.path.length - m.kind.length - 1),
+      kind: m.kind,
+      bases,
+      rank: down ? down[0]! / bases : Number(opts.rank ?? 4),
+      mlp,
+      groups: mlp.map((w, i) => (Array.isArray(g) ? Number(g[i]) : typeof g === 'number' ? g : defaultGroups(w))),
+      bias: m.params.some((p) => p.name === 'bias'),
+      scale: m.params.some((p) => p.name === 'scale') ? 'trainable' : 'fixed',
+    });
+  }
+  return out;
+}
+
+export function noiseAxis(ir: IR): NoiseAxis {
+  const d = ir.diffusion;
+  return {
+    process: d.process === 'edm' ? 'edm' : 'ddpm',
+    T: Number(d.T ?? 1000),
+    precond: String(d.precond ?? 'edm'),
+    sigmaData: Number(d.sigma_data ?? 0.5),
+  };
+}
+
+/** The embedding network's options as the runtime's `embedding()` takes them. */
+export function embeddingOptions(ir: IR): IR['embedding'] {
+  return ir.embedding;
+}
