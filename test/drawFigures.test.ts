@@ -3,7 +3,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PNG } from 'pngjs';
 import { describe, expect, it } from 'vitest';
-import { encodePngGrid, labelledGridPng, labelledGridSvg, lossCurveSvg, pngSize, svgDocument, svgToPng, textWidth } from '../src/runtime/images/index.ts';
+import { encodePngGrid, labelledGridPng, labelledGridSvg, stackFirstRows, lossCurveSvg, pngSize, svgDocument, svgToPng, textWidth } from '../src/runtime/images/index.ts';
 import { text } from '../src/runtime/images/svg.ts';
 import { writeLossCurve } from '../src/runtime/train/outputs.ts';
 import { expectWellFormedXml } from './svgHelpers.ts';
@@ -25,6 +25,19 @@ describe('labelled figures', () => {
     expect(ys[2]! - ys[1]!).toBeCloseTo(20, 6);
     const png = PNG.sync.read(labelledGridPng(grid, { rowLabels: labels, tileH: 8 }));
     expect(png.width).toBeGreaterThan(84); // the label column plus the grid at 2x
+  });
+
+  it('stacks the first row of several grids, one variant per row', () => {
+    // Two grids of 4 tiles of 4x4 in 2 columns (pad 2): 2 + 2 * 6 = 14 wide; the first is all black
+    // (-1), the second all white (1). Stacked first rows: 14 wide, 2 + 2 * (4 + 2) = 14 high.
+    const black = encodePngGrid(new Float32Array(4 * 16).fill(-1), 4, 4, 4, 1, { cols: 2 });
+    const white = encodePngGrid(new Float32Array(4 * 16).fill(1), 4, 4, 4, 1, { cols: 2 });
+    const png = PNG.sync.read(stackFirstRows([black, white], 4));
+    expect([png.width, png.height]).toEqual([14, 14]);
+    const at = (x: number, y: number) => png.data[(y * 14 + x) * 4]!;
+    expect([at(2, 2), at(5, 5), at(8, 2)]).toEqual([0, 0, 0]); // row 0: tiles of the first grid
+    expect([at(2, 8), at(5, 11), at(11, 8)]).toEqual([255, 255, 255]); // row 1 starts at 2 + 6
+    expect([at(0, 0), at(6, 2), at(2, 6)]).toEqual([128, 128, 128]); // padding
   });
 
   it('titles the loss curve with the run and model and names both axes', () => {

@@ -2,5 +2,5 @@
 export { encodePngGrid, toByte, GRID_PAD_VALUE, type GridOptions } from './pngGrid.ts';
 export { encodePng, writePngAtomic } from './png.ts';
 export { renderLossCurve, lossCurveSvg, movingAverage, type LossPoint, type LossCurveOptions } from './lossCurve.ts';
-export { labelledGridPng, labelledGridSvg, type LabelledGridOptions } from './labelledGrid.ts';
+export { labelledGridPng, labelledGridSvg, stackFirstRows, type LabelledGridOptions } from './labelledGrid.ts';
 export { svgToPng, svgDocument, textWidth, pngSize } from './svg.ts';

@@ -2,6 +2,9 @@
  * A sample grid with words on it: the grid PNG embedded (scaled up, pixels kept sharp) with a label
  * beside each row (the variant of an ablation, the swept value of a sampling sweep) and a title.
  */
+import { PNG } from 'pngjs';
+import { encodePng } from './png.ts';
+import { GRID_PAD_VALUE } from './pngGrid.ts';
 import { el, embeddedImage, pngSize, svgDocument, svgToPng, text, textWidth } from './svg.ts';
 
 export interface LabelledGridOptions {
@@ -41,4 +44,25 @@ export function labelledGridSvg(gridPng: Uint8Array, o: LabelledGridOptions): st
 
 export function labelledGridPng(gridPng: Uint8Array, o: LabelledGridOptions): Buffer {
   return svgToPng(labelledGridSvg(gridPng, o));
+}
+
+/**
+ * One grid of the first tile row of each of several sample grids (encodePngGrid layout, same tile
+ * size and padding), top to bottom: an ablation's variants side by side. RGB PNG.
+ */
+export function stackFirstRows(grids: Uint8Array[], tileH: number, pad = 2): Buffer {
+  const decoded = grids.map((g) => PNG.sync.read(Buffer.from(g.buffer, g.byteOffset, g.byteLength)));
+  const width = Math.max(1, ...decoded.map((d) => d.width));
+  const height = pad + decoded.length * (tileH + pad);
+  const out = new Uint8Array(width * height * 3).fill(GRID_PAD_VALUE);
+  decoded.forEach((d, r) => {
+    for (let y = 0; y < tileH && pad + y < d.height; y++) {
+      const dy = pad + r * (tileH + pad) + y;
+      for (let x = 0; x < d.width; x++) {
+        const s = ((pad + y) * d.width + x) * 4;
+        out.set([d.data[s]!, d.data[s + 1]!, d.data[s + 2]!], (dy * width + x) * 3);
+      }
+    }
+  });
+  return encodePng(out, width, height, 3);
 }
