@@ -40,7 +40,9 @@ export async function plotCommand(args: string[]): Promise<number> {
   const rt = await loadRuntime();
   const { restoreInto } = await importTs<{ restoreInto: RestoreInto }>(join(packageRoot(), 'src', 'runtime', 'train', 'checkpoint.ts'));
   const { Edm } = await importTs<typeof import('../runtime/diffusion/edm.ts')>(join(packageRoot(), 'src', 'runtime', 'diffusion', 'edm.ts'));
-  await rt.selectBackend({ name: backendOption(values.backend) ?? 'cpu' });
+  // omega is a few small MLPs: the cpu backend, quietly, unless asked otherwise.
+  const backend = backendOption(values.backend);
+  await rt.selectBackend({ name: backend ?? 'cpu', log: backend ? undefined : () => {} });
   try {
     const run = await resolveOmegaRun(positionals[0]!, rt, async (f) => (await importTs<{ params: readonly ParamRow[] }>(f)).params);
     const d = run.ir.diffusion;

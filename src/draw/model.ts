@@ -1,5 +1,6 @@
 /**
- * The view model of an architecture diagram, and the one place that reads the IR for it (so that a
+ * The view models of the pictures (the architecture diagram; the LoRA layers and noise axis that
+ * `unetc plot omega` evaluates), and the one place src/draw and src/plot read the IR (so that a
  * change of the IR's shape touches this file only). It reads `ir.blocks` (path, kind, part, shapes,
  * skips, attention, resampling, conditioning references, heads) and `ir.modules` (path, kind,
  * block, role, parameter shapes); never module attributes.
