@@ -2,11 +2,12 @@
  * `npm run bench:mnist-ablation [-- --steps N --n M --sample-steps K]`: the paper's MNIST comparison
  * (Figure 3). Trains the nano-diffusion variants for the same budget on real MNIST, samples each
  * from its EMA weights, and measures the MNIST Frechet distance (src/eval) and class histogram.
- * Writes bench/results/mnist-ablation.{json,md} and a figure with one sample row per variant.
+ * Writes bench/results/mnist-ablation.{json,md} and a figure with one labelled sample row per
+ * variant (`-- --relabel` redraws the figure of the last run from its results, without training).
  * The default budget (500 steps at batch 64 per variant, 1,000 samples with 20 DDIM steps) takes
  * about an hour on 2 cores.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { buildVariants } from '../src/ablate/variants.ts';
@@ -18,11 +19,12 @@ import { loadMnist } from '../src/runtime/data/index.ts';
 import { trainRun, type ModelModule } from '../src/runtime/train/loop.ts';
 import { encodePngGrid } from '../src/runtime/images/pngGrid.ts';
 import { writePngAtomic } from '../src/runtime/images/png.ts';
+import { labelledGridPng } from '../src/runtime/images/labelledGrid.ts';
 import { generateSamples, sampleQuality, Classifier } from '../src/eval/index.ts';
 
 const ROOT = join(import.meta.dirname, '..');
 const { values } = parseArgs({
-  options: { steps: { type: 'string' }, n: { type: 'string' }, 'sample-steps': { type: 'string' }, batch: { type: 'string' }, out: { type: 'string' } },
+  options: { steps: { type: 'string' }, n: { type: 'string' }, 'sample-steps': { type: 'string' }, batch: { type: 'string' }, out: { type: 'string' }, relabel: { type: 'boolean' } },
 });
 const steps = Number(values.steps ?? 500);
 const n = Number(values.n ?? 1000);
@@ -32,6 +34,35 @@ const work = join(ROOT, 'bench', '.tmp', 'mnist-ablation');
 const results = values.out ?? join(ROOT, 'bench', 'results');
 mkdirSync(work, { recursive: true });
 mkdirSync(results, { recursive: true });
+
+type Row = { label: string; spec: string; params: number; finalLoss: number; fd: number; histogram: number[]; trainSeconds: number };
+
+/**
+ * The figure: the unlabelled grid (one sample row per variant) is kept as mnist-ablation-grid.png;
+ * mnist-ablation.png is that grid with each row's variant, loss and Frechet distance beside it.
+ */
+function writeFigure(grid: Uint8Array, rows: Row[], o: { steps: number; batch: number; n: number; sampleSteps: number; date: string }): void {
+  writePngAtomic(join(results, 'mnist-ablation-grid.png'), grid);
+  const png = labelledGridPng(grid, {
+    rowLabels: rows.map((r) => `${r.label}: FD ${r.fd.toFixed(0)}, loss ${r.finalLoss.toFixed(4)}`),
+    tileH: 32,
+    title: 'nano diffusion on MNIST: one row of samples per conditioning (the paper\'s Figure 3)',
+    subtitle: `${o.steps} steps at batch ${o.batch}, seed 1; EMA weights, ${o.sampleSteps} DDIM steps; FD over ${o.n} samples (${o.date})`,
+    labelHeading: 'variant',
+  });
+  writePngAtomic(join(results, 'mnist-ablation.png'), png);
+}
+
+// --relabel: redraw the figure of the last run from its results (no training).
+if (values.relabel) {
+  const last = JSON.parse(readFileSync(join(results, 'mnist-ablation.json'), 'utf8')) as { date: string; steps: number; batch: number; n: number; sampleSteps: number; rows: Row[] };
+  const rawPath = join(results, 'mnist-ablation-grid.png');
+  // Before the labelled figure existed, mnist-ablation.png was the unlabelled grid itself.
+  const grid = readFileSync(existsSync(rawPath) ? rawPath : join(results, 'mnist-ablation.png'));
+  writeFigure(grid, last.rows, last);
+  console.log(`relabelled ${join(results, 'mnist-ablation.png')} (${last.rows.length} rows)`);
+  process.exit(0);
+}
 
 await selectBackend({ name: 'wasm' });
 // TimeLoRA with random omega init is an ablation variant of the TimeLoRA spec.
@@ -47,7 +78,7 @@ const variants = [
 
 const data = loadMnist();
 const classifier = Classifier.load();
-const rows: { label: string; spec: string; params: number; finalLoss: number; fd: number; histogram: number[]; trainSeconds: number }[] = [];
+const rows: Row[] = [];
 const figureRows: Float32Array[] = [];
 const perRow = 10;
 for (const v of variants) {
@@ -87,8 +118,8 @@ for (const v of variants) {
 }
 const figure = new Float32Array(figureRows.length * perRow * 32 * 32);
 figureRows.forEach((r, i) => figure.set(r, i * perRow * 32 * 32));
-writePngAtomic(join(results, 'mnist-ablation.png'), encodePngGrid(figure, figureRows.length * perRow, 32, 32, 1, { cols: perRow }));
 const date = new Date().toISOString().slice(0, 10);
+writeFigure(encodePngGrid(figure, figureRows.length * perRow, 32, 32, 1, { cols: perRow }), rows, { steps, batch, n, sampleSteps, date });
 const md = [
   `MNIST comparison of nano-diffusion conditionings, ${date}: ${steps} steps at batch ${batch} each on real MNIST (wasm, 2 cores); ${n} samples per variant from the EMA weights with ${sampleSteps} DDIM steps; Frechet distance in the features of the project's LeNet classifier (lower is better; the MNIST training set scores about 0.7 against the test set).`,
   '',

@@ -20,7 +20,7 @@ await build({
   outfile: tmp,
   logLevel: 'warning',
   // Optional native/large packages stay external: they are loaded at run time only when used.
-  external: ['@tensorflow/*', 'prettier', 'ts-morph', 'typescript', 'tsx', 'tsx/*', 'cli-progress', 'pngjs'],
+  external: ['@tensorflow/*', '@resvg/*', 'prettier', 'ts-morph', 'typescript', 'tsx', 'tsx/*', 'cli-progress', 'pngjs'],
   banner: { js: "import { createRequire as __unetcCreateRequire } from 'node:module'; const require = __unetcCreateRequire(import.meta.url);" },
 });
 renameSync(tmp, out);

@@ -4,7 +4,8 @@
  * Writes one spec per variant and DIR/summary.csv + DIR/summary.md (parameters, deltas, FLOPs;
  * with --train also the final loss and the sample grid of each variant).
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { labelledGridPng, stackFirstRows } from '../runtime/images/labelledGrid.ts';
 import { join, resolve } from 'node:path';
 import { parseAxis, EditError } from '../ablate/edits.ts';
 import { buildVariants, combine, type Variant } from '../ablate/variants.ts';
@@ -25,6 +26,8 @@ interface Row {
   flopsDelta?: number;
   finalLoss?: number;
   grid?: string;
+  /** Image size of the variant's samples (for the combined figure). */
+  imageSize?: number;
   problem?: string;
 }
 
@@ -84,6 +87,21 @@ export async function ablateCommand(args: string[]): Promise<number> {
     ),
   ].join('\n');
   writeFileSync(join(out, 'summary.md'), md + '\n');
+  const trained = rows.filter((r) => r.grid && existsSync(r.grid));
+  if (trained.length) {
+    // One labelled row of samples per variant: the first row of each variant's grid.
+    const size = trained[0]!.imageSize ?? 32;
+    const grid = stackFirstRows(trained.map((r) => readFileSync(r.grid!)), size);
+    const png = labelledGridPng(grid, {
+      rowLabels: trained.map((r) => `${r.name}: loss ${r.finalLoss?.toFixed(4) ?? '-'}`),
+      tileH: size,
+      title: `ablation of ${base}`,
+      subtitle: `${values.train} training steps per variant; the first row of each variant's sample grid`,
+      labelHeading: 'variant',
+    });
+    writeFileSync(join(out, 'samples.png'), png);
+    writeFileSync(join(out, 'summary.md'), md + '\n\n![one labelled row of samples per variant](samples.png)\n');
+  }
   if (values.json) process.stdout.write(JSON.stringify(rows, null, 1) + '\n');
   else process.stdout.write(`${variants.length} variants (${failed} invalid) -> ${out}/summary.csv, summary.md\n`);
   return failed > 0 ? 1 : 0;
@@ -110,6 +128,7 @@ async function summarize(v: Variant, out: string, base: ReturnType<typeof comput
     if (status === 0 && result) {
       row.finalLoss = result.finalLoss;
       row.grid = result.grid;
+      row.imageSize = v.result.ir!.input.size;
     } else row.problem = `training exited with status ${status}`;
   }
   return row;

@@ -1,6 +1,6 @@
 /**
- * `unetc diff A.unet B.unet [--json] [--source] [--context N]`: compares the elaborated models (or,
- * with --source, the canonical printed specs). Exit status as diff(1): 0 equal, 1 different, 2 error.
+ * `unetc diff A.unet B.unet [--json] [--source] [--context N] [--draw FILE.svg|FILE.png]`: compares the elaborated models (or,
+ * with --source, the canonical printed specs); --draw also draws B with what changed from A marked. Exit status as diff(1): 0 equal, 1 different, 2 error.
  */
 import { readFileSync } from 'node:fs';
 import { diffModels, formatModelDiff, align } from '../analysis/diff.ts';
@@ -9,9 +9,12 @@ import { parseSpec } from '../syntax/parse.ts';
 import { printSpec } from '../syntax/printer.ts';
 import { formatDiagnostics } from '../diagnostics/format.ts';
 import { parse, reportDiagnostics, UsageError } from './io.ts';
+import { diagramChanges, diagramModel } from '../draw/model.ts';
+import { diagramSvg } from '../draw/diagramSvg.ts';
+import { writeFigure } from './draw.ts';
 
 export function diffCommand(args: string[]): number {
-  const { values, positionals } = parse(args, { json: { type: 'boolean' }, source: { type: 'boolean' }, context: { type: 'string' } });
+  const { values, positionals } = parse(args, { json: { type: 'boolean' }, source: { type: 'boolean' }, context: { type: 'string' }, draw: { type: 'string' } });
   if (positionals.length !== 2) throw new UsageError('takes two spec files');
   const [fa, fb] = positionals;
   if (values.source) {
@@ -37,6 +40,14 @@ export function diffCommand(args: string[]): number {
   const bad = [reportDiagnostics(ra), reportDiagnostics(rb)].some(Boolean);
   if (bad || !ra.ir || !rb.ir) return 2;
   const d = diffModels(ra.ir, rb.ir);
+  if (values.draw) {
+    // B's diagram with what changed from A marked.
+    const ma = diagramModel(ra.ir);
+    const mb = diagramModel(rb.ir);
+    const delta = mb.totalParams - ma.totalParams;
+    writeFigure(values.draw, diagramSvg(mb, { changes: diagramChanges(ma, mb), subtitle: `diff ${fa} -> ${fb}: ${delta >= 0 ? '+' : ''}${delta.toLocaleString('en-US')} parameters` }));
+    if (!values.json) process.stderr.write(`wrote ${values.draw}\n`);
+  }
   if (values.json) {
     const { ops, ...rest } = d;
     process.stdout.write(JSON.stringify({ ...rest, lines: ops.filter((o) => o.op !== ' ').map((o) => `${o.op} ${o.text}`) }, null, 1) + '\n');

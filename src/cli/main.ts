@@ -5,6 +5,8 @@
 import { ablateCommand } from './ablate.ts';
 import { checkCommand } from './check.ts';
 import { diffCommand } from './diff.ts';
+import { drawCommand } from './draw.ts';
+import { plotCommand } from './plot.ts';
 import { evalCommand } from './eval.ts';
 import { compileCommand } from './compile.ts';
 import { fmtCommand } from './fmt.ts';
@@ -16,7 +18,9 @@ import { UsageError } from './io.ts';
 const COMMANDS: Record<string, { run: (args: string[]) => Promise<number> | number; help: string }> = {
   check: { run: checkCommand, help: 'check FILE... [--emit-ir OUT.json]   type-check specs; report every problem' },
   compile: { run: compileCommand, help: 'compile FILE... [--out DIR] [--check]  emit TypeScript model modules (default generated/)' },
-  diff: { run: diffCommand, help: 'diff A.unet B.unet [--json] [--source]   compare two models module by module' },
+  diff: { run: diffCommand, help: 'diff A.unet B.unet [--json] [--source] [--draw FILE]   compare two models module by module' },
+  draw: { run: drawCommand, help: 'draw SPEC [--out FILE.svg|FILE.png] [--scale S]   the U-Net as a diagram with its conditioning' },
+  plot: { run: plotCommand, help: 'plot omega RUN_DIR|CKPT [--layer PATH|--all] [--against T] [--init] [--out FILE] [--json]  similarity of the LoRA omegas' },
   ablate: { run: ablateCommand, help: 'ablate BASE --grid T=V1,V2 [--zip ...] --out DIR [--train STEPS --data mnist]  variant specs + summary' },
   stats: { run: statsCommand, help: 'stats FILE [--json]                  parameters, FLOPs and memory of a model' },
   train: { run: trainCommand, help: 'train SPEC [--data mnist] [--steps N] [--batch B] [--out RUN_DIR] [--resume] [--seed S] [--backend NAME] [--threads N] [--init-from CKPT]' },

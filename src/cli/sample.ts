@@ -3,7 +3,10 @@
  *   [--class-vector w0,w1,...] [--sweep interp:I,J | scale:I] [--values v1,v2,...] [--seed S] [--out grid.png]
  *   [--backend NAME] [--threads N]`
  */
+import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { labelledGridPng } from '../runtime/images/labelledGrid.ts';
+import { writePngAtomic } from '../runtime/images/png.ts';
 import { backendOption, intOption, parse, threadsOption, UsageError } from './io.ts';
 import { importTs, loadRuntime, resolveRunTarget } from './runtimeLoader.ts';
 
@@ -56,6 +59,7 @@ export async function sampleCommand(args: string[]): Promise<number> {
       seed: intOption(values.seed, 'seed', 0),
       raw: values.raw === true,
     });
+    if (sweep && r.finite !== undefined) labelSweepRows(out, sweep, r.shape, checkpoint);
     process.stdout.write(values.json ? JSON.stringify({ ...r, checkpoint }) + '\n' : `wrote ${r.out} (${r.shape.join('x')}) from ${checkpoint}\n`);
     return r.finite ? 0 : 1;
   } catch (e) {
@@ -65,4 +69,18 @@ export async function sampleCommand(args: string[]): Promise<number> {
     }
     throw e;
   }
+}
+
+/** Rewrites a sweep's grid with the swept value beside each row (one row per value). */
+function labelSweepRows(out: string, sweep: import('../runtime/index.ts').Sweep, shape: number[], checkpoint: string): void {
+  const heading = sweep.kind === 'interp' ? `α in α·c${sweep.i} + (1−α)·c${sweep.j}` : `β in β·c${sweep.i}`;
+  const name = sweep.kind === 'interp' ? 'α' : 'β';
+  const png = labelledGridPng(readFileSync(out), {
+    rowLabels: sweep.values.map((v) => `${name} = ${v}`),
+    tileH: shape[1]!,
+    title: sweep.kind === 'interp' ? `class interpolation between ${sweep.i} and ${sweep.j}` : `class ${sweep.i} scaled`,
+    subtitle: `${checkpoint.replace(/^.*\/(?=[^/]+\/checkpoints\/)/, '')}; same noise in every row`,
+    labelHeading: heading,
+  });
+  writePngAtomic(out, png);
 }

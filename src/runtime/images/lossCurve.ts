@@ -1,11 +1,11 @@
 /**
- * The training-loss chart written next to checkpoints: drawn by hand on a pixel buffer (no canvas
- * or plotting dependency, works headless), raw loss in a light colour under a moving average in a
- * dark one, since per-step diffusion losses are too noisy to read on their own.
+ * The training-loss chart written next to checkpoints, as SVG rendered to PNG (svg.ts): raw loss in
+ * a light colour under a moving average in a dark one (per-step diffusion losses are too noisy to
+ * read on their own), axis titles, and the run's name and spec as the title.
  */
-import { GLYPH_HEIGHT, textWidth } from './font5x7.ts';
-import { Raster, type Rgb } from './raster.ts';
-import { formatTick, linearTicks, logTicks } from './ticks.ts';
+import { axes, polyline, yLabelWidth, type AxisSpec } from './chart.ts';
+import { svgDocument, svgToPng, text } from './svg.ts';
+import { linearTicks } from './ticks.ts';
 
 export interface LossPoint {
   step: number;
@@ -16,82 +16,68 @@ export interface LossCurveOptions {
   /** Image size in pixels; defaults 640x360, at least 120x80. */
   width?: number;
   height?: number;
+  /** The title (e.g. the run's name) and a line under it (e.g. the spec). */
+  title?: string;
+  subtitle?: string;
 }
 
-const BACKGROUND: Rgb = [255, 255, 255];
-const GRID: Rgb = [232, 232, 232];
-const AXIS: Rgb = [64, 64, 64];
-const LABEL: Rgb = [80, 80, 80];
+export type Rgb = [number, number, number];
 export const RAW_COLOR: Rgb = [170, 200, 235];
 export const SMOOTH_COLOR: Rgb = [20, 60, 140];
+const hex = (c: Rgb) => `rgb(${c.join(',')})`;
 
 /**
- * Renders `points` as a PNG. Non-finite losses (a NaN step) are skipped rather than breaking the
- * scale. The y axis is logarithmic when all losses are positive and span more than a factor of 10
- * (early diffusion losses are orders of magnitude above the plateau, which a linear axis flattens).
+ * The chart as an SVG document. Non-finite losses (a NaN step) are skipped rather than breaking
+ * the scale. The y axis is logarithmic when all losses are positive and span more than a factor of
+ * 10 (early diffusion losses are orders of magnitude above the plateau, which a linear axis flattens).
  */
-export function renderLossCurve(points: LossPoint[], opts: LossCurveOptions = {}): Buffer {
+export function lossCurveSvg(points: LossPoint[], opts: LossCurveOptions = {}): string {
   const width = opts.width ?? 640;
   const height = opts.height ?? 360;
   if (!Number.isSafeInteger(width) || !Number.isSafeInteger(height) || width < 120 || height < 80) {
     throw new RangeError(`renderLossCurve: size must be integers of at least 120x80, got ${width}x${height}`);
   }
   const pts = points.filter((p) => Number.isFinite(p.step) && Number.isFinite(p.loss)).sort((a, b) => a.step - b.step);
-
   const minLoss = pts.reduce((m, p) => Math.min(m, p.loss), Infinity);
   const maxLoss = pts.reduce((m, p) => Math.max(m, p.loss), -Infinity);
   const log = pts.length > 0 && minLoss > 0 && maxLoss / minLoss > 10;
-  const ty = (v: number) => (log ? Math.log10(v) : v);
 
-  // Data ranges, widened when degenerate and given a 5% margin so the curve does not touch the frame.
+  // Data ranges, widened when degenerate and given a 5% margin (in display space) so the curve does not touch the frame.
+  const ty = (v: number) => (log ? Math.log10(v) : v);
   let [y0, y1] = pts.length > 0 ? [ty(minLoss), ty(maxLoss)] : [0, 1];
   if (y1 - y0 < 1e-12) [y0, y1] = [y0 - 0.5 * (Math.abs(y0) || 1), y1 + 0.5 * (Math.abs(y1) || 1)];
   const m = (y1 - y0) * 0.05;
   [y0, y1] = [y0 - m, y1 + m];
   let [x0, x1] = pts.length > 0 ? [pts[0]!.step, pts[pts.length - 1]!.step] : [0, 1];
   if (x1 === x0) [x0, x1] = [x0 - 1, x1 + 1];
+  const ya: AxisSpec = log ? { min: 10 ** y0, max: 10 ** y1, log: true, title: 'loss (log scale)' } : { min: y0, max: y1, title: 'loss' };
+  const xa: AxisSpec = { min: x0, max: x1, integer: true, title: 'training step', ticks: linearTicks(x0, x1, width < 300 ? 3 : 5, 1).ticks };
 
-  const lin = linearTicks(y0, y1, 5);
-  const yTicks = log ? logTicks(y0, y1) : lin.ticks;
-  const yLabels = yTicks.map((v) => formatTick(v, log ? undefined : lin.step));
-  const xt = linearTicks(x0, x1, 5, 1);
-  const xLabels = xt.ticks.map((v) => formatTick(v, xt.step));
-
-  // Plot area: room on the left for the widest y label, below for the x labels.
-  const left = 6 + Math.max(0, ...yLabels.map(textWidth)) + 4;
-  const right = width - 1 - Math.ceil(textWidth(xLabels[xLabels.length - 1] ?? '') / 2) - 2;
-  const top = 6;
-  const bottom = height - 1 - (GLYPH_HEIGHT + 6);
-  const px = (s: number) => left + ((s - x0) / (x1 - x0)) * (right - left);
-  const py = (v: number) => bottom - ((v - y0) / (y1 - y0)) * (bottom - top);
-
-  const r = new Raster(width, height, BACKGROUND);
-  yTicks.forEach((v, i) => {
-    const y = Math.round(py(ty(v)));
-    r.line(left, y, right, y, GRID);
-    r.text(left - 4 - textWidth(yLabels[i]!), y - 3, yLabels[i]!, LABEL);
-  });
-  xt.ticks.forEach((s, i) => {
-    const x = Math.round(px(s));
-    r.line(x, top, x, bottom, GRID);
-    r.line(x, bottom, x, bottom + 3, AXIS);
-    r.text(x - Math.floor(textWidth(xLabels[i]!) / 2), bottom + 5, xLabels[i]!, LABEL);
-  });
-
-  const raw = pts.map((p) => ty(p.loss));
-  polyline(r, pts.map((p, i) => [px(p.step), py(raw[i]!)]), RAW_COLOR, 1);
-  const smooth = movingAverage(raw, Math.max(1, Math.round(pts.length / 25)));
-  polyline(r, pts.map((p, i) => [px(p.step), py(smooth[i]!)]), SMOOTH_COLOR, 2);
-
-  // Axes last, so curves at the range edge do not hide them.
-  r.line(left, top, left, bottom, AXIS);
-  r.line(left, bottom, right, bottom, AXIS);
-  return r.toPng();
+  const size = width < 300 ? 8 : 10;
+  const hasTitle = opts.title !== undefined || opts.subtitle !== undefined;
+  const top = hasTitle && height >= 160 ? (opts.subtitle ? 44 : 30) : 8;
+  const left = yLabelWidth(ya, size) + 30;
+  const area = { x: left, y: top, w: Math.max(10, width - left - 14), h: Math.max(10, height - top - (2 * size + 22)) };
+  const parts: string[] = [];
+  if (hasTitle && height >= 160) {
+    if (opts.title) parts.push(text(10, 18, opts.title, { size: 13, bold: true, fill: '#111827' }));
+    if (opts.subtitle) parts.push(text(10, 34, opts.subtitle, { size: 10, fill: '#4b5563' }));
+  }
+  const ax = axes(area, xa, ya, { size });
+  parts.push(ax.svg);
+  const yOf = (v: number) => ax.py(log ? v : v);
+  const crisp = { 'shape-rendering': 'crispEdges' };
+  const raw = pts.map((p): [number, number] => [ax.px(p.step), yOf(p.loss)]);
+  parts.push(polyline(raw, hex(RAW_COLOR), 1, crisp));
+  const smooth = movingAverage(pts.map((p) => ty(p.loss)), Math.max(1, Math.round(pts.length / 25)));
+  parts.push(polyline(pts.map((p, i): [number, number] => [ax.px(p.step), yOf(log ? 10 ** smooth[i]! : smooth[i]!)]), hex(SMOOTH_COLOR), 2, crisp));
+  if (pts.length === 1) parts.push(polyline([[raw[0]![0] - 1, raw[0]![1]], [raw[0]![0] + 1, raw[0]![1]]], hex(SMOOTH_COLOR), 3, crisp));
+  return svgDocument(width, height, parts.join('\n'), opts.title ?? 'training loss');
 }
 
-function polyline(r: Raster, xy: [number, number][], color: Rgb, thickness: number): void {
-  if (xy.length === 1) r.line(xy[0]![0], xy[0]![1], xy[0]![0], xy[0]![1], color, thickness + 1);
-  for (let i = 1; i < xy.length; i++) r.line(xy[i - 1]![0], xy[i - 1]![1], xy[i]![0], xy[i]![1], color, thickness);
+/** The chart as PNG bytes. */
+export function renderLossCurve(points: LossPoint[], opts: LossCurveOptions = {}): Buffer {
+  return svgToPng(lossCurveSvg(points, opts));
 }
 
 /**

@@ -1,6 +1,6 @@
 /**
- * Axis ticks for the loss chart: "nice" 1/2/5 x 10^k steps on linear axes, decades (plus 2x and
- * 5x when few decades are shown) on log axes, and short labels the 5x7 font can draw.
+ * Axis ticks for the charts: "nice" 1/2/5 x 10^k steps on linear axes, decades (plus 2x and
+ * 5x when few decades are shown) on log axes, and short labels.
  */
 
 /** About `target` ticks in [lo, hi], at multiples of a 1/2/5 x 10^k step (at least minStep: steps are integers). */

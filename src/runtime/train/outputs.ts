@@ -1,5 +1,7 @@
 /** The images a run writes: sample grids and the loss curve (atomically, as PNG). */
 import * as tf from '@tensorflow/tfjs-core';
+import { existsSync, readFileSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import { renderLossCurve } from '../images/lossCurve.ts';
 import { writePngAtomic } from '../images/png.ts';
 import { encodePngGrid, type GridOptions } from '../images/pngGrid.ts';
@@ -9,7 +11,22 @@ export function writeSampleGrid(path: string, images: tf.Tensor4D, opts: GridOpt
   writePngAtomic(path, encodePngGrid(images.dataSync() as Float32Array, n, h, w, c, opts));
 }
 
+/** The run a file of a run folder belongs to: the folder's name, and the model's name from its ir.json. */
+function runLabels(path: string): { title: string; subtitle?: string } {
+  const dir = dirname(path);
+  let model: string | undefined;
+  try {
+    const ir = join(dir, 'ir.json');
+    if (existsSync(ir)) model = (JSON.parse(readFileSync(ir, 'utf8')) as { name?: string }).name;
+  } catch {
+    model = undefined; // a damaged ir.json only costs the subtitle
+  }
+  return { title: `run ${basename(dir)}: training loss`, subtitle: model ? `model ${model}` : undefined };
+}
+
 export function writeLossCurve(path: string, points: { step: number; loss: number }[]): void {
   if (points.length < 2) return;
-  writePngAtomic(path, renderLossCurve(points));
+  const labels = runLabels(path);
+  const last = points[points.length - 1]!;
+  writePngAtomic(path, renderLossCurve(points, { ...labels, subtitle: `${labels.subtitle ? `${labels.subtitle} · ` : ''}${points.length} steps, last loss ${last.loss.toFixed(4)}` }));
 }
