@@ -4,13 +4,13 @@
  *   [--backend NAME] [--threads N]`
  */
 import { join, resolve } from 'node:path';
-import { backendOption, intOption, parse, threadsOption, UsageError } from './io.ts';
+import { backendOption, intOption, parse, parseDecimal, threadsOption, UsageError } from './io.ts';
 import { importTs, loadRuntime, resolveRunTarget } from './runtimeLoader.ts';
 
 const nums = (s: string, what: string): number[] => {
-  const v = s.split(',').map((x) => Number(x.trim()));
-  if (v.length === 0 || v.some((x) => !Number.isFinite(x))) throw new UsageError(`${what} takes comma-separated numbers, got '${s}'`);
-  return v;
+  const v = s.split(',').map((x) => parseDecimal(x.trim()));
+  if (v.length === 0 || v.some((x) => x === undefined)) throw new UsageError(`${what} takes comma-separated numbers, got '${s}'`);
+  return v as number[];
 };
 
 export async function sampleCommand(args: string[]): Promise<number> {
