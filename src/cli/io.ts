@@ -1,4 +1,6 @@
 /** Shared CLI helpers: argument parsing errors and diagnostic printing. */
+import { existsSync, statSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { formatDiagnostics } from '../diagnostics/format.ts';
 import type { CheckResult } from '../check/check.ts';
@@ -53,6 +55,13 @@ export function floatOption(v: string | undefined, name: string, o: { positive?:
   return n;
 }
 
+
+/** An output file: its folder must exist and the path must not be a folder; checked before any work. */
+export function checkOutputFile(path: string, what: string): void {
+  if (existsSync(path) && statSync(path).isDirectory()) throw new UsageError(`${what} ${path} is a folder; give a file name`);
+  const dir = dirname(path);
+  if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new UsageError(`${what} ${path}: the folder ${dir} does not exist`);
+}
 
 /** `--backend NAME`, validated; undefined picks the best available backend. */
 export function backendOption(v: string | undefined): BackendName | undefined {

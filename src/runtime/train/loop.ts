@@ -4,14 +4,14 @@
  * JSON-lines loss log, a progress bar with ETA, periodic sample grids and a loss curve at the end.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Dataset } from '../data/common.ts';
 import type { Cond } from '../model/embedding.ts';
 import { ParamStore, paramSpecsFromRows, type ParamRow } from '../model/params.ts';
 import { NonFiniteWeightsError, readCheckpoint, restoreInto, resumableCheckpoint, saveCheckpoint } from './checkpoint.ts';
 import { writeFileAtomic } from '../io/atomicWrite.ts';
-import { acquireRunLock, appendLogLine, checkNotLocked, describeFsError, existingRun, explainMkdirFailure, readLossLog, type RunLock } from './runFolder.ts';
+import { acquireRunLock, appendLogLine, checkNotLocked, describeFsError, existingRun, makeRunDirs, readLossLog, type RunLock } from './runFolder.ts';
 import { variableGradsEager } from '../engine/eagerGradients.ts';
 import { Adam, Ema, emaBeta } from './optimizer.ts';
 import { writeLossCurve, writeSampleGrid } from './outputs.ts';
@@ -183,12 +183,7 @@ async function trainSteps(mod: ModelModule, o: TrainOptions, session: { lock?: R
   }
 
   // Fail before any work when the output folder cannot be written.
-  try {
-    mkdirSync(join(o.outDir, 'samples'), { recursive: true });
-    mkdirSync(ckDir, { recursive: true });
-  } catch (e) {
-    throw new TrainingError(`cannot write to ${o.outDir}: ${explainMkdirFailure(o.outDir, e)}`);
-  }
+  makeRunDirs(o.outDir, ['samples', 'checkpoints']);
   session.lock = acquireRunLock(o.outDir, log);
   startRunFolder(o);
   try {

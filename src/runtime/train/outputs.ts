@@ -9,6 +9,12 @@ export function writeSampleGrid(path: string, images: tf.Tensor4D, opts: GridOpt
   writePngAtomic(path, encodePngGrid(images.dataSync() as Float32Array, n, h, w, c, opts));
 }
 
+/** The same from images already read out of the backend (large grids sampled in passes). */
+export function writeSampleGridData(path: string, images: Float32Array, shape: [number, number, number, number], opts: GridOptions = {}): void {
+  const [n, h, w, c] = shape;
+  writePngAtomic(path, encodePngGrid(images, n, h, w, c, opts));
+}
+
 export function writeLossCurve(path: string, points: { step: number; loss: number }[]): void {
   if (points.length < 2) return;
   writePngAtomic(path, renderLossCurve(points));

@@ -108,6 +108,7 @@ export interface RunLock {
 }
 
 const held = new Map<string, number>();
+let exitHook = false;
 
 /**
  * Takes the folder's lock (the folder must exist). Re-entrant within a process; a stale lock (its
@@ -145,9 +146,13 @@ export function acquireRunLock(dir: string, log: (s: string) => void = () => {})
       closeSync(fd);
     }
     held.set(path, 1);
-    process.once('exit', () => {
-      if (held.has(path) && readOwner(path)?.pid === process.pid) rmSync(path, { force: true });
-    });
+    if (held.size === 1 && !exitHook) {
+      // An exit without release (process.exit on a second Ctrl-C): drop the locks still held.
+      exitHook = true;
+      process.once('exit', () => {
+        for (const p of held.keys()) if (readOwner(p)?.pid === process.pid) rmSync(p, { force: true });
+      });
+    }
     return { release };
   }
   throw new RunFolderError(`cannot take the lock ${path}: other processes keep replacing it`);
@@ -335,4 +340,16 @@ export function explainMkdirFailure(dir: string, e: unknown): string {
     }
   }
   return `cannot create ${dir}: ${describeFsError(e, dir)}`;
+}
+
+/** Creates the run folder's subfolders (fault-injectable); a failure names the real cause. */
+export function makeRunDirs(dir: string, subdirs: string[]): void {
+  try {
+    for (const d of subdirs) {
+      injectedFault('mkdir', join(dir, d));
+      mkdirSync(join(dir, d), { recursive: true });
+    }
+  } catch (e) {
+    throw new RunFolderError(`cannot write to ${dir}: ${explainMkdirFailure(dir, e)}`);
+  }
 }
