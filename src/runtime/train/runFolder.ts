@@ -220,8 +220,8 @@ function lineDiff(a: string, b: string, max = 12): string[] {
     if (i < n && j < m && x[i] === y[j]) {
       i++;
       j++;
-    } else if (j < m && (i === n || L[i][j + 1] >= L[i + 1][j])) out.push(`+ ${j + 1}: ${y[j++]}`);
-    else out.push(`- ${i + 1}: ${x[i++]}`);
+    } else if (i < n && (j === m || L[i + 1][j] >= L[i][j + 1])) out.push(`- ${i + 1}: ${x[i++]}`);
+    else out.push(`+ ${j + 1}: ${y[j++]}`);
   }
   return out.length > max ? [...out.slice(0, max), `... ${out.length - max} more changed lines`] : out;
 }
