@@ -95,15 +95,17 @@ export async function trainSpec(spec: string, o: TrainSpecOptions): Promise<{ st
     checkDataPath(o.data);
     if (o.run.initFrom && !existsSync(o.run.initFrom)) throw new RunFolderError(`--init-from ${o.run.initFrom}: no such checkpoint`);
     checkOutDir(o.outDir);
-    const { result, compiled } = await compileSpec(spec, o.outDir, { runtime: runtimeEntry() });
-    if (reportDiagnostics(result) || !compiled) return { status: 1 };
-    const record = runRecord(spec, result.sources, o);
+    // A folder in use, or holding a run that this start would overwrite: refused at once.
     checkNotLocked(o.outDir);
     let moveAside: string | undefined;
     if (!o.run.resume) {
       if (o.force && existsSync(o.outDir)) moveAside = `${o.outDir}.old-${new Date().toISOString().replace(/[:.]/g, '-')}`;
       else refuseExistingRun(o.outDir);
-    } else {
+    }
+    const { result, compiled } = await compileSpec(spec, o.outDir, { runtime: runtimeEntry() });
+    if (reportDiagnostics(result) || !compiled) return { status: 1 };
+    const record = runRecord(spec, result.sources, o);
+    if (o.run.resume) {
       const old = readRunRecord(o.outDir);
       if (old) {
         const changes = runChanges(old, record);
