@@ -9,7 +9,7 @@ import { basename, dirname, isAbsolute, join, relative, resolve } from 'node:pat
 import { computeStats } from '../analysis/stats.ts';
 import { compileSpec } from '../emit/compile.ts';
 import { writeFileAtomic } from '../runtime/io/atomicWrite.ts';
-import { checkNotLocked, readRunRecord, refuseExistingRun, RunFolderError, RUN_FORMAT, runChanges, specHash, writeRunRecord, type RunRecord } from '../runtime/train/runFolder.ts';
+import { checkNotLocked, existingRun, readRunRecord, refuseExistingRun, RunFolderError, RUN_FORMAT, runChanges, specHash, writeRunRecord, type RunRecord } from '../runtime/train/runFolder.ts';
 import { backendOption, floatOption, intOption, parse, reportDiagnostics, threadsOption, UsageError, type BackendName } from './io.ts';
 import { memoryBudget, trainingMemoryProblem } from './memory.ts';
 import { importTs, loadRuntime, packageRoot, runtimeEntry } from './runtimeLoader.ts';
@@ -99,7 +99,7 @@ export async function trainSpec(spec: string, o: TrainSpecOptions): Promise<{ st
     checkNotLocked(o.outDir);
     let moveAside: string | undefined;
     if (!o.run.resume) {
-      if (o.force && existsSync(o.outDir)) moveAside = `${o.outDir}.old-${new Date().toISOString().replace(/[:.]/g, '-')}`;
+      if (o.force && existingRun(o.outDir).length) moveAside = `${o.outDir}.old-${new Date().toISOString().replace(/[:.]/g, '-')}`;
       else refuseExistingRun(o.outDir);
     }
     const { result, compiled } = await compileSpec(spec, o.outDir, { runtime: runtimeEntry() });
