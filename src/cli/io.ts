@@ -34,7 +34,7 @@ export function reportDiagnostics(r: CheckResult): boolean {
 export function intOption(v: string | undefined, name: string, min = 1): number | undefined {
   if (v === undefined) return undefined;
   const n = /^[0-9]+$/.test(v) ? Number(v) : NaN;
-  if (!Number.isSafeInteger(n) || n < min) throw new UsageError(`--${name} takes a whole number >= ${min} in decimal digits, got '${v}'`);
+  if (!Number.isSafeInteger(n) || n < min) throw new UsageError(`--${name} takes a whole number >= ${min}, got '${v}'`);
   return n;
 }
 
