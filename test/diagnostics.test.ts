@@ -387,6 +387,19 @@ describe('E02xx names and structure', () => {
     expectDiag(r, 'E0211', a, ['a.unet -> a.unet'], '/mem/a.unet');
   });
 
+  it('E0216 ExtendsTooDeep (an acyclic chain past the limit is not called a cycle)', () => {
+    // s0 extends s1 extends ... s40: no file twice, 40 links.
+    const files: Record<string, string> = {};
+    for (let i = 0; i < 40; i++) files[`/mem/s${i}.unet`] = `model s${i} extends "./s${i + 1}.unet" {\n}\n`;
+    files['/mem/s40.unet'] = 'model s40 {\n}\n';
+    // The limit is hit at s32's extends: reported there.
+    const at = marked('model s32 extends «"./s33.unet"» {\n}\n');
+    files['/mem/s32.unet'] = at.text;
+    const r = checkSpec('/mem/s0.unet', { host: memHost(files) });
+    expectDiag(r, 'E0216', at, ['limit of 32', 's0.unet -> s1.unet', 's33.unet'], '/mem/s32.unet');
+    expect(r.diagnostics.some((d) => d.code === 'E0211')).toBe(false);
+  });
+
   it('E0212 SectionExpected', () => {
     expectCase(edit(BASE, ['  training {\n    lr: 1e-4\n    ema: 0.9999\n  }\n', '  «training»: 3\n']), 'E0212', ["'training' is a section"]);
   });
@@ -853,7 +866,7 @@ describe('formatDiagnostic', () => {
 /** Codes with at least one passing test above that pins code, line and column. */
 const COVERED = [
   'E0101', 'E0102', 'E0103', 'E0104', 'E0105', 'E0106', 'E0107', 'E0108', 'E0109',
-  'E0201', 'E0202', 'E0203', 'E0204', 'E0205', 'E0206', 'E0207', 'E0208', 'E0209', 'E0210', 'E0211', 'E0212', 'E0213', 'E0214', 'E0215',
+  'E0201', 'E0202', 'E0203', 'E0204', 'E0205', 'E0206', 'E0207', 'E0208', 'E0209', 'E0210', 'E0211', 'E0212', 'E0213', 'E0214', 'E0215', 'E0216',
   'E0301', 'E0302', 'E0303', 'E0304', 'E0305', 'E0306', 'E0307',
   'E0401', 'E0402', 'E0403', 'E0404', 'E0405', 'E0406', 'E0407', 'E0408', 'E0409', 'E0410',
   'E0501', 'E0502', 'E0503', 'E0504', 'E0505', 'E0506', 'E0507', 'E0508', 'E0509', 'E0510', 'E0511', 'E0512', 'E0513', 'E0514',

@@ -75,9 +75,17 @@ export function loadSpec(path: string, host: SourceHost, sink: DiagnosticSink, t
     const ext = parsed.ast.model.extends;
     if (!ext) break;
     const next = resolve(dirname(current), ext.value);
-    if (seen.includes(next) || seen.length > MAX_EXTENDS_DEPTH) {
-      const cycle = [...seen.slice(seen.indexOf(next) >= 0 ? seen.indexOf(next) : 0), next].map((f) => f.split('/').pop()).join(' -> ');
+    const short = (f: string) => f.split('/').pop();
+    if (seen.includes(next)) {
+      const cycle = [...seen.slice(seen.indexOf(next)), next].map(short).join(' -> ');
       sink.report('ExtendsCycle', `extends cycle: ${cycle}`, ext.span);
+      return { sources };
+    }
+    if (seen.length > MAX_EXTENDS_DEPTH) {
+      // Not a cycle: a chain longer than the limit. Show its ends.
+      const names = [...seen, next].map(short);
+      const chain = names.length > 8 ? [...names.slice(0, 3), `... ${names.length - 6} more ...`, ...names.slice(-3)] : names;
+      sink.report('ExtendsTooDeep', `extends chain is deeper than the limit of ${MAX_EXTENDS_DEPTH} specs: ${chain.join(' -> ')}`, ext.span);
       return { sources };
     }
     from = ext.span;

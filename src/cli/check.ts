@@ -1,6 +1,7 @@
 /** `unetc check FILE... [--emit-ir OUT.json]` */
 import { checkSpec } from '../check/check.ts';
-import { writeIr } from '../ir/io.ts';
+import { assertValidIr } from '../ir/validate.ts';
+import { writeFileAtomic } from '../runtime/io/atomicWrite.ts';
 import { parse, reportDiagnostics, UsageError } from './io.ts';
 
 export function checkCommand(args: string[]): number {
@@ -14,7 +15,11 @@ export function checkCommand(args: string[]): number {
       failed = true;
       continue;
     }
-    if (values['emit-ir']) writeIr(values['emit-ir'], r.ir);
+    if (values['emit-ir']) {
+      // Validated as on every IR write; atomic, and the temp file is removed if the write fails.
+      assertValidIr(r.ir);
+      writeFileAtomic(values['emit-ir'], Buffer.from(JSON.stringify(r.ir, null, 1) + '\n'));
+    }
     process.stdout.write(`${file}: ok\n`);
   }
   return failed ? 1 : 0;

@@ -10,12 +10,12 @@
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { backendOption, intOption, parse, threadsOption, UsageError } from './io.ts';
-import { importTs, loadRuntime, packageRoot, resolveRunTarget } from './runtimeLoader.ts';
+import { computeStats } from '../analysis/stats.ts';
+import { maxSampleBatch, memoryBudget } from './memory.ts';
+import { importTs, loadRuntime, packageRoot, readRunIr, resolveRunTarget, samplersOf } from './runtimeLoader.ts';
 
 type EvalModule = typeof import('../eval/index.ts');
 type ModelModule = import('../runtime/index.ts').ModelModule;
-
-const SAMPLERS = ['ddim', 'ancestral', 'heun'];
 
 /** The sampler and step count that makeProcess will use (src/runtime/train/process.ts), for the report. */
 function effectiveSampling(d: Record<string, unknown>, sampler: string | undefined, steps: number | undefined): { sampler: string; steps: number } {
@@ -41,7 +41,6 @@ export async function evalCommand(args: string[]): Promise<number> {
   if (positionals.length !== 1) throw new UsageError('takes a run folder or a checkpoint file');
   const backend = backendOption(values.backend);
   const threads = threadsOption(values.threads);
-  if (values.sampler && !SAMPLERS.includes(values.sampler)) throw new UsageError(`--sampler is one of ${SAMPLERS.join(', ')}; got '${values.sampler}'`);
   const n = intOption(values.n, 'n', 2) ?? 10000;
   const steps = intOption(values.steps, 'steps', 1);
   const batch = intOption(values.batch, 'batch', 1);
@@ -49,10 +48,20 @@ export async function evalCommand(args: string[]): Promise<number> {
   const weightsFile = values.classifier ? resolve(values.classifier) : undefined;
   if (weightsFile && !existsSync(weightsFile)) throw new UsageError(`no such classifier weights file: ${values.classifier}`);
 
-  const rt = await loadRuntime();
-  const { checkpoint, modelDir } = resolveRunTarget(positionals[0], rt);
+  const { runDir, checkpoint, modelDir } = resolveRunTarget(positionals[0]);
+  const ir = readRunIr(runDir);
+  const choices = samplersOf(ir.diffusion);
+  if (values.sampler !== undefined && !choices.includes(values.sampler)) throw new UsageError(`--sampler for ${ir.name} (${String(ir.diffusion.process)}) is one of ${choices.join(', ')}; got '${values.sampler}'`);
 
-  await rt.selectBackend({ name: backend, threads });
+  const rt = await loadRuntime();
+  const selected = await rt.selectBackend({ name: backend, threads });
+  // Batches that fit: the default 250 shrinks to what the memory holds; a larger --batch is refused.
+  const fits = maxSampleBatch(computeStats(ir), memoryBudget(selected.name));
+  if (batch !== undefined && batch > fits) {
+    process.stderr.write(`unetc eval: --batch ${batch} does not fit in memory for ${ir.name}; the largest batch that fits is ${fits}\n`);
+    return 1;
+  }
+  const sampleBatch = Math.max(1, Math.min(batch ?? 250, fits));
   const ev = await importTs<EvalModule>(join(packageRoot(), 'src', 'eval', 'index.ts'));
   const mod = await importTs<ModelModule>(join(modelDir, 'model.ts'));
   const cfg = mod.config;
@@ -75,7 +84,7 @@ export async function evalCommand(args: string[]): Promise<number> {
   try {
     const clf = ev.Classifier.load(weights);
     try {
-      const gen = ev.generateSamples(mod, { checkpoint, n, batch, steps, sampler: values.sampler as 'ddim' | 'ancestral' | 'heun' | undefined, seed, raw: values.raw === true, onBatch });
+      const gen = ev.generateSamples(mod, { checkpoint, n, batch: sampleBatch, steps, sampler: values.sampler as 'ddim' | 'ancestral' | 'heun' | undefined, seed, raw: values.raw === true, onBatch });
       if (gen.nonFinite > 0) {
         process.stderr.write(`unetc eval: ${checkpoint} produced ${gen.nonFinite} non-finite pixel values; no distance to report\n`);
         return 1;

@@ -14,6 +14,17 @@ import { statsCommand } from './stats.ts';
 import { trainCommand } from './train.ts';
 import { sampleCommand } from './sample.ts';
 import { UsageError } from './io.ts';
+import { describeFsError } from '../runtime/train/runFolder.ts';
+
+/** One line for an unexpected failure: the file and the cause for file-system errors, what ran out for memory. */
+export function describeFailure(e: unknown): string {
+  const err = e as NodeJS.ErrnoException;
+  if (typeof err?.code === 'string' && /^E[A-Z]+$/.test(err.code)) return describeFsError(err);
+  const msg = String(err?.message ?? e).split('\n')[0];
+  if (err instanceof RangeError && /allocation failed|Array buffer|out of memory|Invalid array length|Invalid typed array length/i.test(msg)) return `out of memory (${msg}); try a smaller --batch or --n`;
+  if (err?.name === 'RuntimeError' && /memory access out of bounds|table index is out of bounds|out of memory|unreachable/.test(msg)) return `the wasm backend ran out of its 4 GiB heap (${msg}); try a smaller --batch or --n`;
+  return msg;
+}
 
 const COMMANDS: Record<string, { run: (args: string[]) => Promise<number> | number; help: string }> = {
   check: { run: checkCommand, help: 'check FILE... [--emit-ir OUT.json]   type-check specs; report every problem' },
@@ -61,9 +72,9 @@ export async function main(argv: string[]): Promise<number> {
       process.stderr.write(`unetc ${cmd}: ${e.message}\n`);
       return 2;
     }
-    const err = e as NodeJS.ErrnoException;
     if (process.env.UNETC_DEBUG) throw e;
-    process.stderr.write(`unetc ${cmd}: ${err.code ? `${err.code}: ` : ''}${err.message}\n`);
-    return 2;
+    // 2 is for usage errors (above); a run that fails is 1.
+    process.stderr.write(`unetc ${cmd}: ${describeFailure(e)}\n`);
+    return 1;
   }
 }

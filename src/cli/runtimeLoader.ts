@@ -2,7 +2,8 @@
  * train and sample run model code emitted for the spec: they compile it into the run folder and
  * import it through tsx, together with the runtime it imports (one copy of the runtime, shared).
  */
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import type { IR } from '../ir/types.ts';
 import { dirname, join, resolve } from 'node:path';
 import { UsageError } from './io.ts';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -38,22 +39,39 @@ export const loadRuntime = () => importTs<Runtime>(runtimeEntry());
 
 /**
  * A run folder or one of its checkpoints, as `sample` and `eval` take them: the run folder, the
- * checkpoint to read (the newest readable one for a folder) and the folder of the run's model code.
+ * checkpoint to read (the newest one for a folder: a damaged newest file is refused when it is
+ * read, never silently replaced by an older one; `older` names the one before it) and the folder
+ * of the run's model code.
  */
-export function resolveRunTarget(arg: string, rt: Runtime): { runDir: string; checkpoint: string; modelDir: string } {
+export function resolveRunTarget(arg: string): { runDir: string; checkpoint: string; modelDir: string; older?: string } {
   const target = resolve(arg);
   if (!existsSync(target)) throw new UsageError(`no such run folder or checkpoint: ${arg}`);
   let runDir = target;
   let checkpoint = target;
+  let older: string | undefined;
   if (statSync(target).isDirectory()) {
-    const ck = rt.latestCheckpoint(join(runDir, 'checkpoints'));
-    if (!ck) throw new UsageError(`${arg} has no checkpoints/`);
-    for (const s of ck.skipped) process.stderr.write(`skipping unreadable checkpoint ${s}\n`);
-    checkpoint = ck.path;
+    const ckDir = join(runDir, 'checkpoints');
+    const names = existsSync(ckDir) ? readdirSync(ckDir).filter((f) => /^step-\d+\.safetensors$/.test(f)).sort() : [];
+    if (!names.length) throw new UsageError(`${arg} has no checkpoints/`);
+    checkpoint = join(ckDir, names[names.length - 1]);
+    if (names.length > 1) older = join(ckDir, names[names.length - 2]);
   } else {
     runDir = dirname(dirname(target));
   }
   const modelDir = join(runDir, 'model');
   if (!existsSync(join(modelDir, 'model.ts')) || !existsSync(join(modelDir, 'train.ts'))) throw new UsageError(`${runDir} has no model/ (was it written by unetc train?)`);
-  return { runDir, checkpoint, modelDir };
+  return { runDir, checkpoint, modelDir, older };
 }
+
+/** The IR a run was trained from (its ir.json), for the checks made before any work. */
+export function readRunIr(runDir: string): IR {
+  const path = join(runDir, 'ir.json');
+  try {
+    return JSON.parse(readFileSync(path, 'utf8')) as IR;
+  } catch (e) {
+    throw new UsageError(`${path}: cannot read the run's IR (${(e as Error).message})`);
+  }
+}
+
+/** The samplers a diffusion process offers (the runtime's samplersFor, without loading tfjs). */
+export const samplersOf = (diffusion: Record<string, unknown>): string[] => (diffusion.process === 'edm' ? ['heun'] : ['ddim', 'ancestral']);

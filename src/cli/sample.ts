@@ -7,13 +7,15 @@ import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { labelledGridPng } from '../runtime/images/labelledGrid.ts';
 import { writePngAtomic } from '../runtime/images/png.ts';
-import { backendOption, intOption, parse, threadsOption, UsageError } from './io.ts';
-import { importTs, loadRuntime, resolveRunTarget } from './runtimeLoader.ts';
+import { computeStats } from '../analysis/stats.ts';
+import { backendOption, checkOutputFile, intOption, parse, parseDecimal, threadsOption, UsageError } from './io.ts';
+import { maxSampleBatch, memoryBudget } from './memory.ts';
+import { importTs, loadRuntime, readRunIr, resolveRunTarget, samplersOf } from './runtimeLoader.ts';
 
 const nums = (s: string, what: string): number[] => {
-  const v = s.split(',').map((x) => Number(x.trim()));
-  if (v.length === 0 || v.some((x) => !Number.isFinite(x))) throw new UsageError(`${what} takes comma-separated numbers, got '${s}'`);
-  return v;
+  const v = s.split(',').map((x) => parseDecimal(x.trim()));
+  if (v.length === 0 || v.some((x) => x === undefined)) throw new UsageError(`${what} takes comma-separated numbers, got '${s}'`);
+  return v as number[];
 };
 
 export async function sampleCommand(args: string[]): Promise<number> {
@@ -33,8 +35,14 @@ export async function sampleCommand(args: string[]): Promise<number> {
     json: { type: 'boolean' },
   });
   if (positionals.length !== 1) throw new UsageError('takes a run folder or a checkpoint file');
-  const rt = await loadRuntime();
-  const { runDir, checkpoint, modelDir } = resolveRunTarget(positionals[0], rt);
+  // Every option and path is checked before a backend is loaded or anything is sampled.
+  const n = intOption(values.n, 'n', 1);
+  const steps = intOption(values.steps, 'steps', 1);
+  const classIndex = intOption(values.class, 'class', 0);
+  const classVector = values['class-vector'] ? nums(values['class-vector'], '--class-vector') : undefined;
+  const seed = intOption(values.seed, 'seed', 0);
+  const backend = backendOption(values.backend);
+  const threads = threadsOption(values.threads);
   let sweep: import('../runtime/index.ts').Sweep | undefined;
   if (values.sweep) {
     const m = /^(interp):(\d+),(\d+)$|^(scale):(\d+)$/.exec(values.sweep);
@@ -43,28 +51,26 @@ export async function sampleCommand(args: string[]): Promise<number> {
       ? { kind: 'interp', i: Number(m[2]), j: Number(m[3]), values: values.values ? nums(values.values, '--values') : [0, 0.25, 0.5, 0.75, 1] }
       : { kind: 'scale', i: Number(m[5]), values: values.values ? nums(values.values, '--values') : [-1, 0, 1, 2, 3, 4, 5] };
   }
-  await rt.selectBackend({ name: backendOption(values.backend), threads: threadsOption(values.threads) });
-  const mod = await importTs<{ sample: (o: import('../runtime/index.ts').SampleOptions) => { out: string; shape: number[]; finite: boolean } }>(join(modelDir, 'train.ts'));
+  const { runDir, checkpoint, modelDir, older } = resolveRunTarget(positionals[0]);
   const out = resolve(values.out ?? join(runDir, 'sample.png'));
+  checkOutputFile(out, '--out');
+  const ir = readRunIr(runDir);
+  const choices = samplersOf(ir.diffusion);
+  if (values.sampler !== undefined && !choices.includes(values.sampler)) throw new UsageError(`--sampler for ${ir.name} (${String(ir.diffusion.process)}) is one of ${choices.join(', ')}; got '${values.sampler}'`);
+
+  const rt = await loadRuntime();
+  const selected = await rt.selectBackend({ name: backend, threads });
+  const maxBatch = maxSampleBatch(computeStats(ir), memoryBudget(selected.name));
+  const mod = await importTs<{ sample: (o: import('../runtime/index.ts').SampleOptions) => { out: string; shape: number[]; finite: boolean } }>(join(modelDir, 'train.ts'));
   try {
-    const r = mod.sample({
-      checkpoint,
-      out,
-      n: intOption(values.n, 'n', 1),
-      steps: intOption(values.steps, 'steps', 1),
-      sampler: values.sampler as 'ddim' | 'ancestral' | 'heun' | undefined,
-      classIndex: intOption(values.class, 'class', 0),
-      classVector: values['class-vector'] ? nums(values['class-vector'], '--class-vector') : undefined,
-      sweep,
-      seed: intOption(values.seed, 'seed', 0),
-      raw: values.raw === true,
-    });
+    const r = mod.sample({ checkpoint, out, n, steps, sampler: values.sampler as 'ddim' | 'ancestral' | 'heun' | undefined, classIndex, classVector, sweep, seed, raw: values.raw === true, maxBatch });
     if (sweep && r.finite !== undefined) labelSweepRows(out, sweep, r.shape, checkpoint);
     process.stdout.write(values.json ? JSON.stringify({ ...r, checkpoint }) + '\n' : `wrote ${r.out} (${r.shape.join('x')}) from ${checkpoint}\n`);
+    if (!r.finite) process.stderr.write(`unetc sample: ${checkpoint} produced non-finite pixel values\n`);
     return r.finite ? 0 : 1;
   } catch (e) {
     if (e instanceof rt.SampleError || (e as Error).name === 'SafetensorsError') {
-      process.stderr.write(`unetc sample: ${(e as Error).message}\n`);
+      process.stderr.write(`unetc sample: ${(e as Error).message}${older ? `\n  an older checkpoint of this run: ${older} (give it instead of the folder to sample from it)` : ''}\n`);
       return 1;
     }
     throw e;

@@ -1,13 +1,18 @@
 /**
  * `unetc train SPEC [--data mnist | cifar10:PATH | folder:PATH] [--steps N] [--batch B] [--out RUN_DIR]
  *   [--resume] [--seed S] [--backend NAME] [--threads N] [--init-from CKPT] [--sample-every K] [--sample-count N]
- *   [--sample-steps K] [--checkpoint-every K] [--keep K] [--limit N] [--lr X] [--json]`
+ *   [--sample-steps K] [--checkpoint-every K] [--keep K] [--limit N] [--lr X] [--force] [--allow-spec-change] [--json]`
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
-import { compileSpec, writeCompiled } from '../emit/compile.ts';
-import { backendOption, intOption, parse, reportDiagnostics, threadsOption, UsageError, type BackendName } from './io.ts';
-import { importTs, loadRuntime, runtimeEntry } from './runtimeLoader.ts';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, dirname, isAbsolute, join, relative, resolve } from 'node:path';
+import { computeStats } from '../analysis/stats.ts';
+import { compileSpec } from '../emit/compile.ts';
+import { writeFileAtomic } from '../runtime/io/atomicWrite.ts';
+import { checkNotLocked, existingRun, readRunRecord, refuseExistingRun, RunFolderError, RUN_FORMAT, runChanges, specHash, writeRunRecord, type RunRecord } from '../runtime/train/runFolder.ts';
+import { backendOption, floatOption, intOption, parse, reportDiagnostics, threadsOption, UsageError, type BackendName } from './io.ts';
+import { memoryBudget, trainingMemoryProblem } from './memory.ts';
+import { importTs, loadRuntime, packageRoot, runtimeEntry } from './runtimeLoader.ts';
 
 /** What `unetc train` and `unetc ablate --train` pass to a training run. */
 export interface TrainSpecOptions {
@@ -18,47 +23,144 @@ export interface TrainSpecOptions {
   backend?: BackendName;
   /** wasm threads (undefined: UNETC_WASM_THREADS, else 1). */
   threads?: number;
+  /** Move a run already in outDir aside (to outDir.old-TIME) instead of refusing. */
+  force?: boolean;
+  /** Resume although the spec or an option changed (recorded in run.json). */
+  allowSpecChange?: boolean;
   /** Everything the runtime's training loop takes besides data, output folder and steps. */
   run: Omit<import('../runtime/index.ts').TrainOptions, 'data' | 'outDir' | 'steps' | 'stop'>;
 }
 
+/** Signals that stop training after the current step, with the exit status each one gives. */
+const STOP_SIGNALS = { SIGINT: 130, SIGTERM: 143 } as const;
+
+/** A data set's path must exist before any work (mnist comes from a package). */
+function checkDataPath(data: string): void {
+  const colon = data.indexOf(':');
+  if (colon < 0) return;
+  const path = data.slice(colon + 1);
+  if (path !== '' && !existsSync(path)) throw new RunFolderError(`dataset "${data}": ${resolve(path)} does not exist`);
+}
+
+/** The folder must be a folder, or creatable; checked before anything is compiled or loaded. */
+function checkOutDir(dir: string): void {
+  let at = dir;
+  while (!existsSync(at) && dirname(at) !== at) at = dirname(at);
+  if (!statSync(at).isDirectory()) throw new RunFolderError(`cannot use ${dir} as the run folder: ${at} is a file`);
+}
+
+const sourcesOf = (spec: string, sources: Map<string, string>) => Object.fromEntries([...sources].map(([f, t]) => [relative(dirname(resolve(spec)), resolve(f)) || basename(f), t]));
+
+/** The record of what produces this run: spec texts and hash, the options that decide the weights, versions. */
+function runRecord(spec: string, sources: Map<string, string>, o: TrainSpecOptions): RunRecord {
+  const texts = sourcesOf(spec, sources);
+  const data = o.data.replace(/^(\w+):(.+)$/, (_m, scheme: string, path: string) => `${scheme}:${isAbsolute(path) ? relative(o.outDir, path) : path}`);
+  const pkg = JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string };
+  return {
+    format: RUN_FORMAT,
+    spec: { file: basename(spec), sha256: specHash(texts), sources: texts },
+    options: { data, limit: o.limit ?? null, batch: o.run.batch ?? null, seed: o.run.seed ?? 0, lr: o.run.lr ?? null, 'init-from': o.run.initFrom ? basename(o.run.initFrom) : null },
+    versions: { unetc: pkg.version, node: process.version },
+    created: new Date().toISOString(),
+  };
+}
+
 /**
- * Compiles a spec into `outDir/model/`, loads the data and trains. Problems in the spec, the data
- * or the run are reported on stderr; the status is 0 (done), 1 (a problem) or 130 (interrupted).
+ * Trains a spec in a run folder. Every input and the folder are checked before anything is
+ * compiled, loaded or written; the folder's model/, ir.json and run.json are written only once the
+ * run starts (the runtime's checks passed and the folder is locked). Problems are reported on
+ * stderr; the status is 0 (done), 1 (a problem), 130 (SIGINT) or 143 (SIGTERM).
  */
 export async function trainSpec(spec: string, o: TrainSpecOptions): Promise<{ status: number; result?: import('../runtime/index.ts').TrainResult }> {
-  const { result, compiled } = await compileSpec(spec, o.outDir, { runtime: runtimeEntry() });
-  if (reportDiagnostics(result) || !compiled) return { status: 1 };
-  // The run folder holds the code it trained: model/ (model.ts, train.ts) and the IR.
-  compiled.dir = join(o.outDir, 'model');
-  mkdirSync(o.outDir, { recursive: true });
-  // An ES module scope of its own, wherever the run folder is.
-  compiled.files.set('package.json', '{ "type": "module", "private": true }\n');
-  writeCompiled(compiled);
-  writeFileSync(join(o.outDir, 'ir.json'), JSON.stringify(result.ir) + '\n');
-
-  const rt = await loadRuntime();
-  await rt.selectBackend({ name: o.backend, threads: o.threads });
-  const stop = { requested: false };
-  const onSigint = () => {
-    if (stop.requested) process.exit(130);
-    stop.requested = true;
-    process.stderr.write('\ninterrupted: finishing this step and writing a checkpoint (Ctrl-C again to quit now)\n');
+  const fail = (m: string) => {
+    process.stderr.write(`unetc train: ${m}\n`);
+    return { status: 1 };
   };
-  process.on('SIGINT', onSigint);
+  let staging: string | undefined;
+  const stop = { requested: false, signal: undefined as keyof typeof STOP_SIGNALS | undefined };
+  const handlers = Object.keys(STOP_SIGNALS).map((sig) => {
+    const signal = sig as keyof typeof STOP_SIGNALS;
+    const h = () => {
+      if (stop.requested) process.exit(STOP_SIGNALS[stop.signal ?? signal]);
+      stop.requested = true;
+      stop.signal = signal;
+      process.stderr.write(`\n${signal === 'SIGINT' ? 'interrupted' : 'terminated (SIGTERM)'}: finishing this step and writing a checkpoint (${signal === 'SIGINT' ? 'Ctrl-C' : 'the signal'} again to quit now)\n`);
+    };
+    process.on(signal, h);
+    return [signal, h] as const;
+  });
+  let rt: import('./runtimeLoader.ts').Runtime | undefined;
   try {
-    const data = rt.loadDataset(o.data, { limit: o.limit });
-    const trainer = await importTs<{ train: (t: import('../runtime/index.ts').TrainOptions) => Promise<import('../runtime/index.ts').TrainResult> }>(join(compiled.dir, 'train.ts'));
-    const r = await trainer.train({ ...o.run, data, outDir: o.outDir, steps: o.steps, stop });
-    return { status: r.stoppedEarly ? 130 : 0, result: r };
-  } catch (e) {
-    if (e instanceof rt.TrainingError || e instanceof rt.DataError || (e as Error).name === 'SafetensorsError') {
-      process.stderr.write(`unetc train: ${(e as Error).message}\n`);
-      return { status: 1 };
+    // Inputs and the run folder first: nothing is compiled, loaded or written for a start that cannot run.
+    checkDataPath(o.data);
+    if (o.run.initFrom && !existsSync(o.run.initFrom)) throw new RunFolderError(`--init-from ${o.run.initFrom}: no such checkpoint`);
+    checkOutDir(o.outDir);
+    // A folder in use, or holding a run that this start would overwrite: refused at once.
+    checkNotLocked(o.outDir);
+    let moveAside: string | undefined;
+    if (!o.run.resume) {
+      if (o.force && existingRun(o.outDir).length) moveAside = `${o.outDir}.old-${new Date().toISOString().replace(/[:.]/g, '-')}`;
+      else refuseExistingRun(o.outDir);
     }
+    const { result, compiled } = await compileSpec(spec, o.outDir, { runtime: runtimeEntry() });
+    if (reportDiagnostics(result) || !compiled) return { status: 1 };
+    const record = runRecord(spec, result.sources, o);
+    if (o.run.resume) {
+      const old = readRunRecord(o.outDir);
+      if (old) {
+        const changes = runChanges(old, record);
+        if (changes.length && !o.allowSpecChange) {
+          throw new RunFolderError(`${o.outDir} was trained with another spec or options; nothing was changed. What differs from its run.json:\n  ${changes.join('\n  ')}\nResume with the same spec and options, or pass --allow-spec-change to accept the change (it is recorded in run.json)`);
+        }
+        record.created = old.created;
+        record.specChanges = [...(old.specChanges ?? []), ...(changes.length ? [{ at: new Date().toISOString(), changes }] : [])];
+        if (!record.specChanges.length) delete record.specChanges;
+      }
+    }
+    // Will it fit? Before loading a backend or any data.
+    const stats = computeStats(result.ir!);
+    const batch = o.run.batch ?? (typeof result.ir!.training.batch === 'number' ? result.ir!.training.batch : 64);
+    if (o.backend) {
+      const problem = trainingMemoryProblem(stats, batch, memoryBudget(o.backend));
+      if (problem) return fail(problem);
+    }
+
+    rt = await loadRuntime();
+    const selected = await rt.selectBackend({ name: o.backend, threads: o.threads });
+    if (!o.backend) {
+      const problem = trainingMemoryProblem(stats, batch, memoryBudget(selected.name));
+      if (problem) return fail(problem);
+    }
+    const data = rt.loadDataset(o.data, { limit: o.limit });
+    // The model code is imported from a staging folder, so that the run folder is written only
+    // once the runtime's checks (resume, data, lock) have passed.
+    staging = mkdtempSync(join(tmpdir(), 'unetc-stage-'));
+    const files = new Map([...compiled.files, ['package.json', '{ "type": "module", "private": true }\n']]);
+    for (const [f, text] of files) writeFileSync(join(staging, f), text);
+    const trainer = await importTs<{ train: (t: import('../runtime/index.ts').TrainOptions) => Promise<import('../runtime/index.ts').TrainResult> }>(join(staging, 'train.ts'));
+    if (moveAside) {
+      renameSync(o.outDir, moveAside);
+      process.stderr.write(`moved the run that was in ${o.outDir} to ${moveAside}\n`);
+    }
+    const onFolderReady = () => {
+      // The run folder holds the code it trained (model/: model.ts, train.ts), the IR and its record.
+      const modelDir = join(o.outDir, 'model');
+      mkdirSync(modelDir, { recursive: true });
+      for (const [f, text] of files) {
+        const path = join(modelDir, f);
+        if (!existsSync(path) || readFileSync(path, 'utf8') !== text) writeFileAtomic(path, Buffer.from(text));
+      }
+      writeFileAtomic(join(o.outDir, 'ir.json'), Buffer.from(JSON.stringify(result.ir) + '\n'));
+      writeRunRecord(o.outDir, record);
+    };
+    const r = await trainer.train({ ...o.run, data, outDir: o.outDir, steps: o.steps, stop, onFolderReady });
+    return { status: r.stoppedEarly ? STOP_SIGNALS[stop.signal ?? 'SIGINT'] : 0, result: r };
+  } catch (e) {
+    if (e instanceof RunFolderError || (rt && (e instanceof rt.TrainingError || e instanceof rt.DataError || e instanceof rt.RunFolderError)) || (e as Error).name === 'SafetensorsError') return fail((e as Error).message);
     throw e;
   } finally {
-    process.off('SIGINT', onSigint);
+    for (const [sig, h] of handlers) process.off(sig, h);
+    if (staging) rmSync(staging, { recursive: true, force: true });
   }
 }
 
@@ -80,12 +182,14 @@ export async function trainCommand(args: string[]): Promise<number> {
     'sample-steps': { type: 'string' },
     limit: { type: 'string' },
     lr: { type: 'string' },
+    force: { type: 'boolean' },
+    'allow-spec-change': { type: 'boolean' },
     json: { type: 'boolean' },
   });
   if (positionals.length !== 1) throw new UsageError('takes exactly one spec file');
   const spec = positionals[0];
-  const lr = values.lr === undefined ? undefined : Number(values.lr);
-  if (lr !== undefined && !(lr > 0)) throw new UsageError(`--lr takes a positive number, got '${values.lr}'`);
+  const lr = floatOption(values.lr, 'lr', { positive: true });
+  if (values.force && values.resume) throw new UsageError('--force starts a new run and --resume continues one: give one of them');
   const name = spec.replace(/^.*\//, '').replace(/\.unet$/, '');
   const outDir = resolve(values.out ?? join('runs', name));
   const { status, result: r } = await trainSpec(spec, {
@@ -95,6 +199,8 @@ export async function trainCommand(args: string[]): Promise<number> {
     limit: intOption(values.limit, 'limit'),
     backend: backendOption(values.backend),
     threads: threadsOption(values.threads),
+    force: values.force === true,
+    allowSpecChange: values['allow-spec-change'] === true,
     run: {
       batch: intOption(values.batch, 'batch'),
       seed: intOption(values.seed, 'seed', 0),
@@ -110,6 +216,7 @@ export async function trainCommand(args: string[]): Promise<number> {
   });
   if (!r) return status;
   if (values.json) process.stdout.write(JSON.stringify(r) + '\n');
+  else if (r.complete) process.stdout.write(`${name} is complete: ${r.steps} of ${r.steps} steps done (final loss ${r.finalLoss.toFixed(4)}); nothing trained. Give a larger --steps to train further\n  checkpoint  ${r.checkpoint}\n`);
   else {
     process.stdout.write(
       `${r.stoppedEarly ? 'stopped' : 'trained'} ${name}: ${r.steps} steps${r.resumedFrom !== undefined ? ` (resumed at ${r.resumedFrom})` : ''}, loss ${r.firstLoss.toFixed(4)} -> ${r.finalLoss.toFixed(4)}\n` +

@@ -48,6 +48,7 @@ export const Diag = {
   FieldExpected: e('E0213'),
   DuplicateArgument: e('E0214'),
   SelfReferentialLet: e('E0215'),
+  ExtendsTooDeep: e('E0216'),
 
   // --- types and values ---
   TypeMismatch: e('E0301'),

@@ -13,5 +13,6 @@ export { selectBackend } from './engine/select.ts';
 export { heartbeat } from './engine/wasmThreads.ts';
 export { trainRun, TrainingError, batchCond, type ModelModule, type TrainOptions, type TrainResult } from './train/loop.ts';
 export { sampleRun, SampleError, type SampleOptions, type Sweep } from './train/sample.ts';
-export { latestCheckpoint, listCheckpoints, readCheckpoint } from './train/checkpoint.ts';
+export { latestCheckpoint, listCheckpoints, readCheckpoint, NonFiniteWeightsError } from './train/checkpoint.ts';
+export { RunFolderError } from './train/runFolder.ts';
 export { loadDataset, DataError, type Dataset } from './data/index.ts';

@@ -7,6 +7,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { injectedFault } from './faults.ts';
 
 export function writeFileAtomic(target: string, data: Uint8Array): void {
   // The pid suffix keeps two processes writing the same target from clobbering each other's temp.
@@ -14,6 +15,7 @@ export function writeFileAtomic(target: string, data: Uint8Array): void {
   let fd: number | undefined;
   try {
     fd = fs.openSync(tmp, 'w');
+    injectedFault('write', target);
     let written = 0;
     while (written < data.length) written += fs.writeSync(fd, data, written, data.length - written);
     fs.fsyncSync(fd);

@@ -13,6 +13,7 @@
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
+import { crc32 } from 'node:zlib';
 import { writeFileAtomic } from './atomicWrite.ts';
 
 /** The dtypes this module writes, and reports after decoding. */
@@ -87,6 +88,23 @@ const ARRAY_FOR: Record<SafetensorsDtype, { name: string; is: (d: unknown) => bo
 };
 
 // ---------------------------------------------------------------------------------------------
+// Checksums
+
+/**
+ * The metadata key of the per-tensor checksums: a JSON object from tensor name to the CRC-32 (8
+ * hex digits) of its bytes as stored. Other readers see one more metadata string; this reader
+ * verifies every tensor it names on every read.
+ */
+export const CHECKSUM_KEY = 'crc32';
+
+const crcHex = (bytes: Uint8Array) => crc32(bytes).toString(16).padStart(8, '0');
+
+export interface EncodeOptions {
+  /** Add per-tensor checksums to the metadata (CHECKSUM_KEY). */
+  checksums?: boolean;
+}
+
+// ---------------------------------------------------------------------------------------------
 // Writing
 
 /**
@@ -95,7 +113,7 @@ const ARRAY_FOR: Record<SafetensorsDtype, { name: string; is: (d: unknown) => bo
  * with spaces to a multiple of 8 bytes so the data buffer is 8-aligned in the file, as the
  * reference writer does.
  */
-export function encodeSafetensors(tensors: Map<string, SafeTensor>, metadata?: Record<string, string>): Buffer {
+export function encodeSafetensors(tensors: Map<string, SafeTensor>, metadata?: Record<string, string>, opts: EncodeOptions = {}): Buffer {
   const fail = (problem: string): never => {
     throw new SafetensorsError('encodeSafetensors', problem);
   };
@@ -107,6 +125,20 @@ export function encodeSafetensors(tensors: Map<string, SafeTensor>, metadata?: R
     }
     // Object.fromEntries defines own properties, so a "__proto__" key is kept as data.
     header.__metadata__ = Object.fromEntries(Object.entries(metadata));
+  }
+  if (opts.checksums) {
+    const sums: Record<string, string> = {};
+    for (const name of names) {
+      const d = tensors.get(name)!.data;
+      if (!d || !ArrayBuffer.isView(d)) continue; // reported below
+      const le = LE_HOST || d instanceof Uint8Array ? new Uint8Array(d.buffer, d.byteOffset, d.byteLength) : (() => {
+        const b = Buffer.alloc(d.byteLength);
+        writeLittleEndian(b, 0, d);
+        return b;
+      })();
+      sums[name] = crcHex(le);
+    }
+    header.__metadata__ = { ...((header.__metadata__ as Record<string, string>) ?? {}), [CHECKSUM_KEY]: JSON.stringify(sums) };
   }
   let offset = 0;
   for (const name of names) {
@@ -242,9 +274,25 @@ export function decodeSafetensors(buf: Buffer, source = '<buffer>'): DecodedSafe
   }
   if (cursor !== dataLength) fail(`${dataLength - cursor} trailing byte(s) after the last tensor (data buffer is ${dataLength} bytes, tensors cover ${cursor})`);
 
+  let sums: Record<string, unknown> | undefined;
+  if (metadata[CHECKSUM_KEY] !== undefined) {
+    try {
+      sums = JSON.parse(metadata[CHECKSUM_KEY]) as Record<string, unknown>;
+    } catch {
+      sums = undefined;
+    }
+    if (!isPlainObject(sums)) fail(`metadata "${CHECKSUM_KEY}" is not a JSON object of checksums; header damaged`);
+    for (const k of Object.keys(sums!)) if (!list.some((e) => e.name === k)) fail(`metadata "${CHECKSUM_KEY}" names tensor "${k}", which the file does not hold; header damaged`);
+  }
   const tensors = new Map<string, DecodedTensor>();
   for (const e of list) {
     const bytes = buf.subarray(dataStart + e.start, dataStart + e.end);
+    if (sums) {
+      const want = sums[e.name];
+      if (want === undefined) fail(`tensor "${e.name}" has no checksum in metadata "${CHECKSUM_KEY}"; header damaged`);
+      const got = crcHex(bytes);
+      if (got !== want) fail(`tensor "${e.name}" fails its checksum (crc32 ${got}, recorded ${String(want)}): the file is damaged`);
+    }
     const data = convert(bytes, e.dtype, e.info, (p) => fail(`tensor "${e.name}": ${p}`));
     tensors.set(e.name, { dtype: e.info.to!, shape: e.shape, data, storedDtype: e.dtype });
   }
@@ -336,8 +384,8 @@ function describe(x: unknown): string {
 // Files
 
 /** Writes a checkpoint so that readers never observe a partial file (see atomicWrite.ts). */
-export function writeSafetensorsAtomic(path: string, tensors: Map<string, SafeTensor>, metadata?: Record<string, string>): void {
-  writeFileAtomic(path, encodeSafetensors(tensors, metadata));
+export function writeSafetensorsAtomic(path: string, tensors: Map<string, SafeTensor>, metadata?: Record<string, string>, opts: EncodeOptions = {}): void {
+  writeFileAtomic(path, encodeSafetensors(tensors, metadata, opts));
 }
 
 export function readSafetensorsFile(path: string): DecodedSafetensors {

@@ -3,13 +3,16 @@
  * PyTorch and other tools read the weights as the reference code names and shapes them),
  * `adam_m.<path>` / `adam_v.<path>` likewise, and the run state in the metadata (step, seed,
  * data position, optimizer step). Files are `checkpoints/step-NNNNNNN.safetensors`, written
- * atomically; the newest K are kept. A truncated or corrupt newest file is skipped on resume.
+ * atomically, with a CRC-32 per tensor in the metadata (verified on every read), and only from
+ * finite weights; the newest K are kept. A truncated or damaged newest file is skipped on resume;
+ * a file with non-finite weights is refused wherever it is read.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { existsSync, mkdirSync, readdirSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { readSafetensorsFile, SafetensorsError, writeSafetensorsAtomic, type SafeTensor } from '../io/safetensors.ts';
 import { tfjsShape, type Layout, type ParamSpec } from '../model/params.ts';
+import { RunFolderError } from './runFolder.ts';
 
 export const CHECKPOINT_FORMAT = 'unetc-checkpoint-1';
 
@@ -59,6 +62,33 @@ export interface CheckpointParts {
   adamV?: Map<string, tf.Variable>;
 }
 
+/** Weights that hold NaN or Inf: never written, and refused on read (resume, sample, eval, init-from). */
+export class NonFiniteWeightsError extends SafetensorsError {
+  constructor(
+    source: string,
+    readonly tensor: string,
+    readonly count: number,
+  ) {
+    super(source, `tensor "${tensor}" holds ${count} non-finite value${count === 1 ? '' : 's'} (NaN or Inf): these weights diverged`);
+  }
+}
+
+function countNonFinite(d: Float32Array): number {
+  let bad = 0;
+  for (let i = 0; i < d.length; i++) if (!Number.isFinite(d[i])) bad++;
+  return bad;
+}
+
+/** Throws NonFiniteWeightsError for the first tensor with a NaN or Inf. */
+export function assertFinite(source: string, tensors: Iterable<[string, { data: Float32Array | Int32Array | Uint8Array } | Float32Array]>): void {
+  for (const [name, t] of tensors) {
+    const d = t instanceof Float32Array ? t : t.data;
+    if (!(d instanceof Float32Array)) continue;
+    const bad = countNonFinite(d);
+    if (bad > 0) throw new NonFiniteWeightsError(source, name, bad);
+  }
+}
+
 export const checkpointName = (step: number) => `step-${String(step).padStart(7, '0')}.safetensors`;
 
 export function saveCheckpoint(dir: string, state: CheckpointState, parts: CheckpointParts, keep = 3): string {
@@ -78,10 +108,13 @@ export function saveCheckpoint(dir: string, state: CheckpointState, parts: Check
   const metadata: Record<string, string> = { format: CHECKPOINT_FORMAT };
   for (const [k, v] of Object.entries(state)) metadata[k] = String(v);
   const path = join(dir, checkpointName(state.step));
-  writeSafetensorsAtomic(path, tensors, metadata);
-  // Keep the newest `keep` complete checkpoints.
-  const all = listCheckpoints(dir);
-  for (const old of all.slice(0, Math.max(0, all.length - keep))) unlinkSync(join(dir, old));
+  // A checkpoint is written only from finite weights (model, EMA and optimizer state).
+  assertFinite(path, tensors);
+  writeSafetensorsAtomic(path, tensors, metadata, { checksums: true });
+  // Keep the newest `keep` complete checkpoints up to this one (never a newer file: that would
+  // belong to another run, which the run folder checks refuse before training starts).
+  const upTo = listCheckpoints(dir).filter((f) => f <= checkpointName(state.step));
+  for (const old of upTo.slice(0, Math.max(0, upTo.length - keep))) unlinkSync(join(dir, old));
   return path;
 }
 
@@ -120,7 +153,9 @@ export function readCheckpoint(path: string): LoadedCheckpoint {
     tensors.set(k, t.data instanceof Float32Array ? t.data : Float32Array.from(t.data));
     shapes.set(k, t.shape);
   }
-  return { path, state: parseState(d.metadata, path), tensors, shapes, skipped: [] };
+  const state = parseState(d.metadata, path);
+  assertFinite(path, tensors);
+  return { path, state, tensors, shapes, skipped: [] };
 }
 
 /** The newest readable checkpoint of a folder; unreadable newer ones are reported in `skipped`. */
@@ -132,7 +167,9 @@ export function latestCheckpoint(dir: string): LoadedCheckpoint | undefined {
       c.skipped = skipped;
       return c;
     } catch (e) {
-      skipped.push(`${f}: ${(e as Error).message}`);
+      // Diverged weights are refused, not skipped: the run went wrong, the file is not damaged.
+      if (e instanceof NonFiniteWeightsError) throw e;
+      skipped.push(`${f}: ${e instanceof SafetensorsError ? e.problem : (e as Error).message}`);
     }
   }
   if (skipped.length) throw new SafetensorsError(dir, `no readable checkpoint:\n  ${skipped.join('\n  ')}`);
@@ -165,4 +202,34 @@ export function restoreInto(ck: LoadedCheckpoint, prefix: string, specs: readonl
     restored++;
   }
   return { restored, missing };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Resume (a read-only check, run before anything in the run folder is written)
+
+/**
+ * The checkpoint a `--resume` continues from, checked against the model and the options: the
+ * newest readable one (damaged newer files are reported in `skipped`), or undefined when there is
+ * none. Reads only, so it can run before anything in the run folder is written.
+ */
+export function resumableCheckpoint(
+  ckDir: string,
+  specs: readonly ParamSpec[],
+  o: { batch: number; seed: number; name: string },
+): LoadedCheckpoint | undefined {
+  const ck = latestCheckpoint(ckDir);
+  if (!ck) return undefined;
+  if (ck.state.batch !== o.batch || ck.state.seed !== o.seed) throw new RunFolderError(`${ck.path} was written with batch ${ck.state.batch} and seed ${ck.state.seed}; resume with the same (--batch ${ck.state.batch} --seed ${ck.state.seed})`);
+  const known = new Set(specs.map((s) => `model.${s.name}`));
+  const extra = [...ck.tensors.keys()].filter((k) => k.startsWith('model.') && !known.has(k)).map((k) => k.slice(6));
+  if (extra.length) throw new RunFolderError(`${ck.path} is a checkpoint of another model (${ck.state.spec}): ${o.name} has no ${extra.slice(0, 5).join(', ')}${extra.length > 5 ? ', ...' : ''}`);
+  const missing = specs.filter((s) => !ck.tensors.has(`model.${s.name}`)).map((s) => s.name);
+  if (missing.length) throw new RunFolderError(`${ck.path} is a checkpoint of another model (${ck.state.spec}): it lacks ${missing.slice(0, 5).join(', ')}${missing.length > 5 ? ', ...' : ''}`);
+  for (const s of specs) {
+    const shape = ck.shapes.get(`model.${s.name}`)!;
+    if (shape.length !== s.shape.length || shape.some((d, i) => d !== s.shape[i])) {
+      throw new RunFolderError(`${ck.path} is a checkpoint of another model (${ck.state.spec}): model.${s.name} has shape [${shape}] there but [${s.shape}] in ${o.name}`);
+    }
+  }
+  return ck;
 }

@@ -4,12 +4,14 @@
  * JSON-lines loss log, a progress bar with ETA, periodic sample grids and a loss curve at the end.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Dataset } from '../data/common.ts';
 import type { Cond } from '../model/embedding.ts';
 import { ParamStore, paramSpecsFromRows, type ParamRow } from '../model/params.ts';
-import { latestCheckpoint, readCheckpoint, restoreInto, saveCheckpoint } from './checkpoint.ts';
+import { NonFiniteWeightsError, readCheckpoint, restoreInto, resumableCheckpoint, saveCheckpoint } from './checkpoint.ts';
+import { writeFileAtomic } from '../io/atomicWrite.ts';
+import { acquireRunLock, appendLogLine, checkNotLocked, describeFsError, existingRun, makeRunDirs, readLossLog, type RunLock } from './runFolder.ts';
 import { variableGradsEager } from '../engine/eagerGradients.ts';
 import { Adam, Ema, emaBeta, nanToNum } from './optimizer.ts';
 import { writeLossCurve, writeSampleGrid } from './outputs.ts';
@@ -55,6 +57,8 @@ export interface TrainOptions {
   log?: (line: string) => void;
   /** Draw a progress bar (default: when stderr is a terminal). */
   progress?: boolean;
+  /** Called once the checks passed and the folder is locked, before training writes anything (the CLI writes model/ and run.json). */
+  onFolderReady?: () => void;
   /** Set to stop after the current step (SIGINT): a checkpoint is written first. */
   stop?: { requested: boolean };
 }
@@ -67,6 +71,8 @@ export interface TrainResult {
   grid?: string;
   resumedFrom?: number;
   stoppedEarly: boolean;
+  /** Resumed a run that had already done all its steps: nothing was trained or written. */
+  complete?: boolean;
 }
 
 export class TrainingError extends Error {}
@@ -90,7 +96,30 @@ export function batchCond(mod: ModelModule, labels: Int32Array | undefined, nois
   return cond;
 }
 
+/** A fresh start never writes into a folder that holds a run. */
+function refuseFreshStartOverRun(o: TrainOptions): void {
+  if (o.resume) return;
+  const found = existingRun(o.outDir).filter((f) => f !== 'run.json');
+  if (found.length) throw new TrainingError(`${o.outDir} already holds a run (${found.join(', ')}); nothing was changed. Continue it with --resume, or train into a new folder`);
+}
+
+/** Once locked: check again (another process may have started a run meanwhile), then let the caller write. */
+function startRunFolder(o: TrainOptions): void {
+  refuseFreshStartOverRun(o);
+  o.onFolderReady?.();
+}
+
+/** Trains in a locked run folder (runFolder.ts); the lock is released however the run ends. */
 export async function trainRun(mod: ModelModule, o: TrainOptions): Promise<TrainResult> {
+  const session: { lock?: RunLock } = {};
+  try {
+    return await trainSteps(mod, o, session);
+  } finally {
+    session.lock?.release();
+  }
+}
+
+async function trainSteps(mod: ModelModule, o: TrainOptions, session: { lock?: RunLock }): Promise<TrainResult> {
   const log = o.log ?? ((s: string) => process.stderr.write(s + '\n'));
   const cfg = mod.config;
   const tr = cfg.training;
@@ -102,19 +131,11 @@ export async function trainRun(mod: ModelModule, o: TrainOptions): Promise<Train
   }
   if (cfg.classes > 0 && data.classes > cfg.classes) throw new TrainingError(`${data.source} has ${data.classes} classes, ${cfg.name} takes ${cfg.classes}`);
 
-  // Fail before any work when the output folder cannot be written.
+  if (batch > data.n) throw new TrainingError(`the batch (${batch}) is larger than the data set (${data.n} images in ${data.source}); give --batch ${data.n} or less`);
+  // Every check that can refuse comes before the first write to the run folder.
+  checkNotLocked(o.outDir);
+  refuseFreshStartOverRun(o);
   const ckDir = join(o.outDir, 'checkpoints');
-  try {
-    mkdirSync(join(o.outDir, 'samples'), { recursive: true });
-    mkdirSync(ckDir, { recursive: true });
-    const probe = join(o.outDir, `.write-test-${process.pid}`);
-    writeFileSync(probe, 'ok');
-    rmSync(probe);
-    // Temp files of a checkpoint write that was killed midway: never complete, safe to delete.
-    for (const f of readdirSync(ckDir)) if (/\.tmp-\d+$/.test(f)) rmSync(join(ckDir, f), { force: true });
-  } catch (e) {
-    throw new TrainingError(`cannot write to ${o.outDir}: ${(e as Error).message}`);
-  }
 
   const specs = paramSpecsFromRows(mod.params);
   const store = new ParamStore(specs, seed);
@@ -133,37 +154,53 @@ export async function trainRun(mod: ModelModule, o: TrainOptions): Promise<Train
     log(`init-from ${o.initFrom}: ${restored} tensors restored (${prefix} weights), ${missing.length} left freshly initialised${missing.length ? `:\n  ${missing.join('\n  ')}` : ''}`);
   }
   const ema = new Ema(store.vars);
+  let lastCheckpoint = '';
   if (o.resume) {
-    const ck = latestCheckpoint(ckDir);
+    const ck = resumableCheckpoint(ckDir, specs, { batch, seed, name: cfg.name });
+    if (!ck) log(`nothing to resume in ${o.outDir}: it has no checkpoint; starting from step 0`);
     if (ck) {
       for (const s of ck.skipped) log(`skipping unreadable checkpoint ${s}`);
-      if (ck.state.batch !== batch || ck.state.seed !== seed) throw new TrainingError(`${ck.path} was written with batch ${ck.state.batch} and seed ${ck.state.seed}; resume with the same (--batch ${ck.state.batch} --seed ${ck.state.seed})`);
-      const known = new Set(specs.map((s) => `model.${s.name}`));
-      const extra = [...ck.tensors.keys()].filter((k) => k.startsWith('model.') && !known.has(k)).map((k) => k.slice(6));
-      if (extra.length) throw new TrainingError(`${ck.path} is a checkpoint of another model (${ck.state.spec}): ${cfg.name} has no ${extra.slice(0, 5).join(', ')}${extra.length > 5 ? ', ...' : ''}`);
-      const r = restoreInto(ck, 'model', specs, store.vars);
-      if (r.missing.length) throw new TrainingError(`${ck.path} is a checkpoint of another model (${ck.state.spec}): it lacks ${r.missing.slice(0, 5).join(', ')}${r.missing.length > 5 ? ', ...' : ''}`);
+      restoreInto(ck, 'model', specs, store.vars);
       restoreInto(ck, 'ema', specs, ema.shadow);
       restoreInto(ck, 'adam_m', specs, adam.m);
       restoreInto(ck, 'adam_v', specs, adam.v);
       adam.step = ck.state.adamStep;
       startStep = ck.state.step;
       resumedFrom = startStep;
+      lastCheckpoint = ck.path;
       log(`resumed from ${ck.path} at step ${startStep}`);
     }
   }
   // The loss log keeps exactly the steps that the restored weights have seen.
   const lossPath = join(o.outDir, 'loss.jsonl');
   const history: { step: number; loss: number }[] = [];
-  if (existsSync(lossPath)) {
-    const kept = readFileSync(lossPath, 'utf8')
-      .split('\n')
-      .filter(Boolean)
-      .map((l) => JSON.parse(l) as { step: number; loss: number })
-      .filter((r) => r.step <= startStep);
-    writeFileSync(lossPath, kept.map((r) => JSON.stringify(r)).join('\n') + (kept.length ? '\n' : ''));
-    history.push(...kept);
+  const lossLog = readLossLog(lossPath, startStep, log);
+  history.push(...lossLog.kept);
+  if (resumedFrom !== undefined && startStep >= o.steps) {
+    // A finished run: report it as such and touch nothing.
+    const last = history[history.length - 1]?.loss ?? NaN;
+    log(`${o.outDir} is complete: it has done ${startStep} of ${o.steps} steps; nothing to do (give a larger --steps to train further)`);
+    adam.dispose();
+    ema.dispose();
+    store.dispose();
+    return { steps: startStep, finalLoss: last, firstLoss: history[0]?.loss ?? NaN, checkpoint: lastCheckpoint, resumedFrom, stoppedEarly: false, complete: true };
   }
+
+  // Fail before any work when the output folder cannot be written.
+  makeRunDirs(o.outDir, ['samples', 'checkpoints']);
+  session.lock = acquireRunLock(o.outDir, log);
+  startRunFolder(o);
+  try {
+    const probe = join(o.outDir, `.write-test-${process.pid}`);
+    writeFileSync(probe, 'ok');
+    rmSync(probe);
+    // Temp files of a checkpoint write that was killed midway: never complete, safe to delete.
+    for (const f of readdirSync(ckDir)) if (/\.tmp-\d+$/.test(f)) rmSync(join(ckDir, f), { force: true });
+  } catch (e) {
+    throw new TrainingError(`cannot write to ${o.outDir}: ${describeFsError(e)}`);
+  }
+
+  if (lossLog.rewrite) writeFileAtomic(lossPath, Buffer.from(lossLog.kept.map((r) => JSON.stringify(r) + '\n').join('')));
 
   const process_ = makeProcess(cfg.diffusion, cfg.training);
   // The log keeps the per-pixel mean loss whatever the objective's reduction (as EDM reports it).
@@ -192,9 +229,14 @@ export async function trainRun(mod: ModelModule, o: TrainOptions): Promise<Train
   let loss = NaN;
   let firstLoss = NaN;
   let step = startStep;
-  let lastCheckpoint = '';
   const save = () => {
-    lastCheckpoint = saveCheckpoint(ckDir, { step, seed, batch, dataPosition: step * batch, adamStep: adam.step, spec: cfg.name }, { specs, params: store.vars, ema: ema.shadow, adamM: adam.m, adamV: adam.v }, o.keep ?? 3);
+    try {
+      lastCheckpoint = saveCheckpoint(ckDir, { step, seed, batch, dataPosition: step * batch, adamStep: adam.step, spec: cfg.name }, { specs, params: store.vars, ema: ema.shadow, adamM: adam.m, adamV: adam.v }, o.keep ?? 3);
+    } catch (e) {
+      if (!(e instanceof NonFiniteWeightsError)) throw e;
+      progress.stop();
+      throw new TrainingError(`the weights are not finite after step ${step} (${e.tensor}: ${e.count} NaN or Inf values); no checkpoint written. The last good checkpoint is ${lastCheckpoint || 'none (no checkpoint was written in this run)'}`);
+    }
   };
   let stoppedEarly = false;
   while (step < o.steps) {
@@ -234,7 +276,7 @@ export async function trainRun(mod: ModelModule, o: TrainOptions): Promise<Train
     if (Number.isNaN(firstLoss)) firstLoss = loss;
     const rec = { step, loss, lr: adam.lrAt(step - 1) };
     history.push(rec);
-    appendFileSync(lossPath, JSON.stringify(rec) + '\n');
+    appendLogLine(lossPath, rec);
     progress.tick(step, loss);
     // Let signal handlers run (SIGINT sets o.stop): the step itself never yields to the event loop.
     await new Promise((r) => setImmediate(r));

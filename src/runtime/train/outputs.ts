@@ -24,6 +24,12 @@ function runLabels(path: string): { title: string; subtitle?: string } {
   return { title: `run ${basename(dir)}: training loss`, subtitle: model ? `model ${model}` : undefined };
 }
 
+/** The same from images already read out of the backend (large grids sampled in passes). */
+export function writeSampleGridData(path: string, images: Float32Array, shape: [number, number, number, number], opts: GridOptions = {}): void {
+  const [n, h, w, c] = shape;
+  writePngAtomic(path, encodePngGrid(images, n, h, w, c, opts));
+}
+
 export function writeLossCurve(path: string, points: { step: number; loss: number }[]): void {
   if (points.length < 2) return;
   const labels = runLabels(path);

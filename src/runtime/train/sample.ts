@@ -7,7 +7,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { ParamStore, paramSpecsFromRows } from '../model/params.ts';
 import { readCheckpoint, restoreInto } from './checkpoint.ts';
 import { batchCond, type ModelModule } from './loop.ts';
-import { writeSampleGrid } from './outputs.ts';
+import { writeSampleGridData } from './outputs.ts';
 import { makeProcess, type NetFn } from './process.ts';
 
 export type Sweep = { kind: 'interp'; i: number; j: number; values: number[] } | { kind: 'scale'; i: number; values: number[] };
@@ -26,6 +26,16 @@ export interface SampleOptions {
   sweep?: Sweep;
   /** Use the raw weights instead of the EMA. */
   raw?: boolean;
+  /**
+   * The most images sampled in one pass (what fits in memory: the CLI's estimate). Larger grids
+   * (rows) are sampled in passes of this size, pass k > 0 with seed + k; smaller ones in one pass.
+   */
+  maxBatch?: number;
+}
+
+/** The samplers a model's diffusion process offers, the default first. */
+export function samplersFor(diffusion: Record<string, unknown>): string[] {
+  return diffusion.process === 'edm' ? ['heun'] : ['ddim', 'ancestral'];
 }
 
 export class SampleError extends Error {}
@@ -61,20 +71,33 @@ export function sampleRun(mod: ModelModule, o: SampleOptions): { out: string; sh
   const process_ = makeProcess(cfg.diffusion);
   const shape: [number, number, number, number] = [perRow, cfg.imageSize, cfg.imageSize, cfg.channels];
   const seed = o.seed ?? 1;
+  if (o.sampler !== undefined && !samplersFor(cfg.diffusion).includes(o.sampler)) {
+    store.dispose();
+    throw new SampleError(`${cfg.name} samples with ${samplersFor(cfg.diffusion).join(' or ')}, not '${o.sampler}'`);
+  }
+  const pass = Math.max(1, Math.min(perRow, o.maxBatch ?? perRow));
+  const per = cfg.imageSize * cfg.imageSize * cfg.channels;
+  const data = new Float32Array((rows.length || 1) * perRow * per);
+  let at = 0;
   const sampleWith = (classes?: number[]) => {
-    const net: NetFn = (x, noise) => {
-      const cond = batchCond(mod, C > 0 && !classes ? Int32Array.from({ length: perRow }, (_, k) => k % C) : undefined, noise);
-      if (classes) cond.classes = tf.tile(tf.tensor2d([classes]), [perRow, 1]) as tf.Tensor2D;
-      return mod.forward(store, x, cond, false);
-    };
-    return tf.tidy(() => process_.sample(net, shape, { steps: o.steps, sampler: o.sampler, seed }));
+    for (let start = 0, k = 0; start < perRow; start += pass, k++) {
+      const b = Math.min(pass, perRow - start);
+      const net: NetFn = (x, noise) => {
+        const cond = batchCond(mod, C > 0 && !classes ? Int32Array.from({ length: b }, (_, i) => (start + i) % C) : undefined, noise);
+        if (classes) cond.classes = tf.tile(tf.tensor2d([classes]), [b, 1]) as tf.Tensor2D;
+        return mod.forward(store, x, cond, false);
+      };
+      const part = tf.tidy(() => process_.sample(net, [b, shape[1], shape[2], shape[3]], { steps: o.steps, sampler: o.sampler, seed: seed + k }));
+      data.set(part.dataSync() as Float32Array, at);
+      at += b * per;
+      part.dispose();
+    }
   };
-  const parts = rows.length ? rows.map((r) => sampleWith(r)) : [sampleWith()];
-  const all = tf.concat(parts, 0) as tf.Tensor4D;
-  const finite = tf.tidy(() => tf.all(tf.isFinite(all)).dataSync()[0] === 1);
-  writeSampleGrid(o.out, all, { cols: perRow > 16 && !o.sweep ? Math.ceil(Math.sqrt(perRow)) : perRow });
-  const result = { out: o.out, shape: all.shape, finite };
-  tf.dispose([all, ...parts]);
+  if (rows.length) rows.forEach((r) => sampleWith(r));
+  else sampleWith();
   store.dispose();
-  return result;
+  const finite = data.every((v) => Number.isFinite(v));
+  const all: [number, number, number, number] = [data.length / per, shape[1], shape[2], shape[3]];
+  writeSampleGridData(o.out, data, all, { cols: perRow > 16 && !o.sweep ? Math.ceil(Math.sqrt(perRow)) : perRow });
+  return { out: o.out, shape: all, finite };
 }
