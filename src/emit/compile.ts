@@ -2,7 +2,7 @@
  * `compile`: specs -> generated/<spec-name>/{model.ts, params.ts, train.ts, index.ts}. Files are written atomically and
  * only when their content changes, so a rebuild leaves untouched files (and their mtimes) alone.
  */
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, join, relative } from 'node:path';
 import { checkSpec, type CheckResult } from '../check/check.ts';
 import { emitModel, emitParams } from './emitModel.ts';
@@ -41,8 +41,13 @@ export function writeCompiled(c: CompiledSpec): string[] {
     const path = join(c.dir, file);
     if (existsSync(path) && readFileSync(path, 'utf8') === text) continue;
     const tmp = `${path}.tmp-${process.pid}`;
-    writeFileSync(tmp, text);
-    renameSync(tmp, path);
+    try {
+      writeFileSync(tmp, text);
+      renameSync(tmp, path);
+    } catch (e) {
+      rmSync(tmp, { force: true }); // a failed write leaves no temp file behind
+      throw e;
+    }
     written.push(path);
   }
   return written;
