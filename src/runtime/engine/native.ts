@@ -250,16 +250,17 @@ type ConvAttrs = {
 /**
  * The addon's geometry (n, h, w, ci, ho, wo, co, kh, kw, sh, sw, dh, dw, pads t/l/b/r, groups,
  * nchw) from tfjs's own computeConv2DInfo, so that pads and output sizes are tfjs's. The bottom
- * and right pads are recomputed from the output size (tfjs may leave rows unread that oneDNN
- * would count as padding).
+ * and right pads are recomputed from the output size (oneDNN checks them against it).
  */
 export function convGeometry(info: backend_util.Conv2DInfo, groups: number, nchw: boolean): number[] {
   const { batchSize: n, inHeight: h, inWidth: w, inChannels: ci, outHeight: ho, outWidth: wo, outChannels: co } = info;
   const { filterHeight: kh, filterWidth: kw, strideHeight: sh, strideWidth: sw, dilationHeight: dh, dilationWidth: dw } = info;
   const { top, left } = info.padInfo;
-  const bottom = (ho - 1) * sh + (kh - 1) * dh + 1 - h - top;
-  const right = (wo - 1) * sw + (kw - 1) * dw + 1 - w - left;
-  if (top < 0 || left < 0 || bottom < 0 || right < 0) throw new Unsupported('negative padding');
+  // The least bottom/right pad that gives tfjs's output size; below 0 (the last rows are never
+  // read: 'valid' with a stride that does not divide), 0 gives the same size in oneDNN's floor rule.
+  const bottom = Math.max(0, (ho - 1) * sh + (kh - 1) * dh + 1 - h - top);
+  const right = Math.max(0, (wo - 1) * sw + (kw - 1) * dw + 1 - w - left);
+  if (top < 0 || left < 0) throw new Unsupported('negative padding');
   return [n, h, w, ci, ho, wo, co, kh, kw, sh, sw, dh, dw, top, left, bottom, right, groups, nchw ? 1 : 0];
 }
 
@@ -384,6 +385,22 @@ const batchMatMul = nativeKernel(tf.BatchMatMul, ({ inputs, backend, attrs }, ad
 });
 
 // ---------------------------------------------------------------------------------------------
+// Per-sample-weight convolution (perSampleConv.ts)
+
+/** The kernel perSampleConv.ts runs: attrs kind (0 forward, 1 backward-data, 2 backward-weights), geo, outShape. */
+export const PER_SAMPLE_KERNEL = 'UnetcConvPerSample';
+
+const convPerSample = nativeKernel(PER_SAMPLE_KERNEL, ({ inputs, backend, attrs }, addon) => {
+  const { a, b } = inputs as { a: TensorInfo; b: TensorInfo };
+  const { kind, geo, outShape } = attrs as unknown as { kind: 0 | 1 | 2; geo: number[]; outShape: number[] };
+  needFloat32(a, b);
+  const be = backend as BackendWasm;
+  return withOutput(be, outShape, (out) => {
+    addon.convPerSample(kind, heapView(be, a), heapView(be, b), heapView(be, out), geo);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
 // Registration
 
 /**
@@ -401,6 +418,7 @@ const NATIVE_KERNELS: readonly KernelConfig[] = [
   config(tf.Conv2DBackpropInput, conv2DBackpropInput),
   config(tf.Conv2DBackpropFilter, conv2DBackpropFilter),
   config(tf.BatchMatMul, batchMatMul),
+  config(PER_SAMPLE_KERNEL, convPerSample),
 ];
 
 /** Names of the kernels {@link registerNativeKernels} puts on the wasm backend. */
