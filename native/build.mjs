@@ -48,7 +48,7 @@ function main() {
   const cxx = process.env.CXX || 'g++';
   const r = spawnSync(
     cxx,
-    ['-O2', '-std=c++17', '-shared', '-fPIC', '-fexceptions', '-DNAPI_VERSION=8', '-DNAPI_CPP_EXCEPTIONS', `-I${join(nodeDir, 'include', 'node')}`, `-I${addonApi}`, source, '-ldnnl', '-lgomp', '-o', out],
+    ['-O2', '-std=c++17', '-shared', '-fPIC', '-fexceptions', '-fopenmp', '-DNAPI_VERSION=8', '-DNAPI_CPP_EXCEPTIONS', `-I${join(nodeDir, 'include', 'node')}`, `-I${addonApi}`, source, '-ldnnl', '-lgomp', '-o', out],
     { encoding: 'utf8' },
   );
   if (r.status === 0) return done();

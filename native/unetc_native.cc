@@ -461,6 +461,73 @@ Napi::Value ConvPerSample(const Napi::CallbackInfo& info) {
   return Napi::String::New(info.Env(), e.impl);
 }
 
+// --- im2col ---------------------------------------------------------------------------------
+
+// patches(kind, x, cols, geo[n, h, w, c, k, pad, ho, wo]): kind 0 fills cols [n, ho, wo, k k c]
+// with the k x k patches of x [n, h, w, c] (stride 1, `pad` zeros each side; tap order (i, j, c)
+// as a [k, k, c, C_out] conv weight flattens); kind 1 is its adjoint: x = sum of the patch
+// entries over the pixels they came from (x is overwritten). Parallel over samples and rows.
+Napi::Value Patches(const Napi::CallbackInfo& info) {
+  int64_t kind = info[0].As<Napi::Number>().Int64Value();
+  auto g = ints(info[3], "patches geometry", 8);
+  const int64_t n = g[0], h = g[1], w = g[2], c = g[3], k = g[4], pad = g[5], ho = g[6], wo = g[7];
+  if (n <= 0 || h <= 0 || w <= 0 || c <= 0 || k <= 0 || pad < 0 || ho != h + 2 * pad - k + 1 || wo != w + 2 * pad - k + 1 || ho <= 0 || wo <= 0)
+    throw ArgError("patches geometry: inconsistent");
+  if (kind != 0 && kind != 1) throw ArgError("patches: kind must be 0 or 1");
+  const size_t xs = size_t(n * h * w * c), cs = size_t(n * ho * wo * k * k * c);
+  View x = view(info[1], "patches x", xs);
+  View cols = view(info[2], "patches cols", cs);
+  const int64_t kc = k * k * c;
+  float* X = x.data;
+  float* C = cols.data;
+  if (kind == 0) {
+#pragma omp parallel for collapse(2) schedule(static)
+    for (int64_t b = 0; b < n; b++) {
+      for (int64_t oy = 0; oy < ho; oy++) {
+        for (int64_t ox = 0; ox < wo; ox++) {
+          float* row = C + ((b * ho + oy) * wo + ox) * kc;
+          for (int64_t i = 0; i < k; i++) {
+            const int64_t y = oy + i - pad;
+            float* dst = row + i * k * c;
+            if (y < 0 || y >= h) {
+              std::memset(dst, 0, sizeof(float) * size_t(k * c));
+              continue;
+            }
+            for (int64_t j = 0; j < k; j++) {
+              const int64_t xx = ox + j - pad;
+              if (xx < 0 || xx >= w) std::memset(dst + j * c, 0, sizeof(float) * size_t(c));
+              else std::memcpy(dst + j * c, X + ((b * h + y) * w + xx) * c, sizeof(float) * size_t(c));
+            }
+          }
+        }
+      }
+    }
+  } else {
+#pragma omp parallel for schedule(static)
+    for (int64_t b = 0; b < n; b++) {
+      float* xb = X + b * h * w * c;
+      std::memset(xb, 0, sizeof(float) * size_t(h * w * c));
+      for (int64_t oy = 0; oy < ho; oy++) {
+        for (int64_t ox = 0; ox < wo; ox++) {
+          const float* row = C + ((b * ho + oy) * wo + ox) * kc;
+          for (int64_t i = 0; i < k; i++) {
+            const int64_t y = oy + i - pad;
+            if (y < 0 || y >= h) continue;
+            for (int64_t j = 0; j < k; j++) {
+              const int64_t xx = ox + j - pad;
+              if (xx < 0 || xx >= w) continue;
+              float* dst = xb + (y * w + xx) * c;
+              const float* src = row + (i * k + j) * c;
+              for (int64_t t = 0; t < c; t++) dst[t] += src[t];
+            }
+          }
+        }
+      }
+    }
+  }
+  return info.Env().Undefined();
+}
+
 // --- matmul --------------------------------------------------------------------------------
 
 // matmul(a, b, c, geo): c[..., m, n] = op(a)[..., m, k] x op(b)[..., k, n] over broadcast batch
@@ -597,6 +664,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("conv2dBackpropFilter", Napi::Function::New(env, Guarded<Conv2dBackpropFilter>, "conv2dBackpropFilter"));
   exports.Set("convPerSample", Napi::Function::New(env, Guarded<ConvPerSample>, "convPerSample"));
   exports.Set("matmul", Napi::Function::New(env, Guarded<Matmul>, "matmul"));
+  exports.Set("patches", Napi::Function::New(env, Guarded<Patches>, "patches"));
   exports.Set("setThreads", Napi::Function::New(env, Guarded<SetThreads>, "setThreads"));
   exports.Set("threads", Napi::Function::New(env, Threads, "threads"));
   exports.Set("clearCache", Napi::Function::New(env, ClearCache, "clearCache"));

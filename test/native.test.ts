@@ -294,3 +294,26 @@ describe.skipIf(!status.ok)('native oneDNN kernels on the wasm heap', () => {
     expectNative('UnetcConvPerSample');
   });
 });
+
+describe.skipIf(!status.ok)('native im2col patches', () => {
+  it('match the JS im2col and its adjoint (values and gradients), odd sizes and pads', async () => {
+    const { im2col, col2im, patches } = await import('../src/runtime/engine/patches.ts');
+    await tf.setBackend('wasm');
+    resetNativeKernelStats();
+    for (const [shape, k, pad] of [
+      [[2, 5, 6, 3], 3, 1],
+      [[1, 4, 4, 2], 3, 0],
+      [[3, 7, 5, 4], 5, 2],
+    ] as [Shape4, number, number][]) {
+      const xs = values(size(shape), 31);
+      const x = tf.tensor4d(xs, shape);
+      const y = patches(x, k, pad);
+      expect(relErr(await y.data(), im2col(xs, shape, k, pad))).toBe(0);
+      const dy = values(size(y.shape), 32);
+      const [dx] = tf.grads((a: tf.Tensor) => patches(a as tf.Tensor4D, k, pad))([x], tf.tensor(dy, y.shape));
+      expect(relErr(await dx!.data(), col2im(dy, shape, k, pad))).toBeLessThan(1e-6);
+      tf.dispose([x, y, dx!]);
+    }
+    expectNative('UnetcIm2Col', 'UnetcCol2Im');
+  });
+});

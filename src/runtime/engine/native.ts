@@ -14,6 +14,8 @@
  * - `Conv2DBackpropInput`, `Conv2DBackpropFilter`: oneDNN backward-data / backward-weights.
  * - `BatchMatMul`: oneDNN matmul, transposes as strides, batch axes broadcast.
  * - `UnetcConvPerSample` (see perSampleConv.ts): a convolution with one weight set per sample.
+ * - `UnetcIm2Col`, `UnetcCol2Im` (see patches.ts): k x k patches of an image and their adjoint,
+ *   copied on the heap in C++ (OpenMP over samples and rows).
  * A shape or dtype the addon does not take (or an error inside oneDNN) runs the wasm kernel
  * instead; the first fallback of each kernel is said once.
  *
@@ -45,6 +47,7 @@ export interface NativeAddon {
   conv2dBackpropFilter(x: Float32Array, dy: Float32Array, dw: Float32Array, geo: number[]): string;
   convPerSample(kind: 0 | 1 | 2, a: Float32Array, b: Float32Array, out: Float32Array, geo: number[]): string;
   matmul(a: Float32Array, b: Float32Array, c: Float32Array, geo: number[]): string;
+  patches(kind: 0 | 1, x: Float32Array, cols: Float32Array, geo: number[]): void;
   setThreads(n: number): number;
   threads(): number;
   clearCache(): number;
@@ -401,6 +404,36 @@ const convPerSample = nativeKernel(PER_SAMPLE_KERNEL, ({ inputs, backend, attrs 
 });
 
 // ---------------------------------------------------------------------------------------------
+// im2col patches (patches.ts)
+
+/** The kernels patches.ts runs: attrs k, pad (stride 1). Im2Col: x -> patches; Col2Im: its adjoint (patches -> x, attr xShape). */
+export const IM2COL_KERNEL = 'UnetcIm2Col';
+export const COL2IM_KERNEL = 'UnetcCol2Im';
+
+function patchGeometry(xShape: number[], k: number, pad: number): number[] {
+  const [n, h, w, c] = xShape as [number, number, number, number];
+  return [n, h, w, c, k, pad, h + 2 * pad - k + 1, w + 2 * pad - k + 1];
+}
+
+const im2col = nativeKernel(IM2COL_KERNEL, ({ inputs, backend, attrs }, addon) => {
+  const { x } = inputs as { x: TensorInfo };
+  const { k, pad } = attrs as unknown as { k: number; pad: number };
+  needFloat32(x);
+  const geo = patchGeometry(x.shape, k, pad);
+  const be = backend as BackendWasm;
+  return withOutput(be, [geo[0]!, geo[6]!, geo[7]!, k * k * geo[3]!], (cols) => addon.patches(0, heapView(be, x), heapView(be, cols), geo));
+});
+
+const col2im = nativeKernel(COL2IM_KERNEL, ({ inputs, backend, attrs }, addon) => {
+  const { cols } = inputs as { cols: TensorInfo };
+  const { k, pad, xShape } = attrs as unknown as { k: number; pad: number; xShape: number[] };
+  needFloat32(cols);
+  const geo = patchGeometry(xShape, k, pad);
+  const be = backend as BackendWasm;
+  return withOutput(be, xShape, (x) => addon.patches(1, heapView(be, x), heapView(be, cols), geo));
+});
+
+// ---------------------------------------------------------------------------------------------
 // Registration
 
 /**
@@ -419,6 +452,8 @@ const NATIVE_KERNELS: readonly KernelConfig[] = [
   config(tf.Conv2DBackpropFilter, conv2DBackpropFilter),
   config(tf.BatchMatMul, batchMatMul),
   config(PER_SAMPLE_KERNEL, convPerSample),
+  config(IM2COL_KERNEL, im2col),
+  config(COL2IM_KERNEL, col2im),
 ];
 
 /** Names of the kernels {@link registerNativeKernels} puts on the wasm backend. */
