@@ -21,6 +21,7 @@
 #include <dnnl_version.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <functional>
 #include <unordered_map>
@@ -528,6 +529,113 @@ Napi::Value Patches(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// --- GroupNorm -------------------------------------------------------------------------------
+
+// GroupNorm over NHWC data [n, pixels, c] with groups of c / groups channels, as
+// src/runtime/engine/groupNormKernels.ts computes it (statistics in double per sample and group,
+// the variance in a second pass over x - mean). Parallel over samples.
+// groupNorm(x, gamma, beta, y, mean, rstd, geo[n, pixels, c, groups], eps)
+Napi::Value GroupNorm(const Napi::CallbackInfo& info) {
+  auto g = ints(info[6], "groupNorm geometry", 4);
+  const int64_t n = g[0], pixels = g[1], c = g[2], groups = g[3];
+  if (n <= 0 || pixels <= 0 || c <= 0 || groups <= 0 || c % groups != 0) throw ArgError("groupNorm geometry: inconsistent");
+  const double eps = info[7].As<Napi::Number>().DoubleValue();
+  const size_t total = size_t(n * pixels * c);
+  View x = view(info[0], "groupNorm x", total), gamma = view(info[1], "groupNorm gamma", size_t(c)),
+       beta = view(info[2], "groupNorm beta", size_t(c)), y = view(info[3], "groupNorm y", total),
+       mean = view(info[4], "groupNorm mean", size_t(n * groups)), rstd = view(info[5], "groupNorm rstd", size_t(n * groups));
+  const int64_t cg = c / groups;
+  const double count = double(pixels * cg);
+#pragma omp parallel for schedule(static)
+  for (int64_t b = 0; b < n; b++) {
+    const float* xb = x.data + b * pixels * c;
+    float* yb = y.data + b * pixels * c;
+    std::vector<double> acc(static_cast<size_t>(c), 0.0), mu(static_cast<size_t>(groups), 0.0), var(static_cast<size_t>(groups), 0.0);
+    for (int64_t i = 0; i < pixels; i++)
+      for (int64_t ch = 0; ch < c; ch++) acc[size_t(ch)] += xb[i * c + ch];
+    for (int64_t ch = 0; ch < c; ch++) mu[size_t(ch / cg)] += acc[size_t(ch)];
+    for (int64_t k = 0; k < groups; k++) mu[size_t(k)] /= count;
+    std::vector<double> muc(static_cast<size_t>(c));
+    for (int64_t ch = 0; ch < c; ch++) muc[size_t(ch)] = mu[size_t(ch / cg)], acc[size_t(ch)] = 0.0;
+    for (int64_t i = 0; i < pixels; i++)
+      for (int64_t ch = 0; ch < c; ch++) {
+        const double d = double(xb[i * c + ch]) - muc[size_t(ch)];
+        acc[size_t(ch)] += d * d;
+      }
+    for (int64_t ch = 0; ch < c; ch++) var[size_t(ch / cg)] += acc[size_t(ch)];
+    std::vector<float> scale(static_cast<size_t>(c)), shift(static_cast<size_t>(c));
+    for (int64_t k = 0; k < groups; k++) {
+      mean.data[b * groups + k] = float(mu[size_t(k)]);
+      rstd.data[b * groups + k] = float(1.0 / std::sqrt(var[size_t(k)] / count + eps));
+    }
+    for (int64_t ch = 0; ch < c; ch++) {
+      const int64_t k = ch / cg;
+      scale[size_t(ch)] = float(double(rstd.data[b * groups + k]) * gamma.data[ch]);
+      shift[size_t(ch)] = float(beta.data[ch] - mu[size_t(k)] * scale[size_t(ch)]);
+    }
+    for (int64_t i = 0; i < pixels; i++)
+      for (int64_t ch = 0; ch < c; ch++) yb[i * c + ch] = xb[i * c + ch] * scale[size_t(ch)] + shift[size_t(ch)];
+  }
+  return info.Env().Undefined();
+}
+
+// groupNormGrad(dy, x, mean, rstd, gamma, dx, dgamma, dbeta, geo[n, pixels, c, groups]):
+// with xhat = (x - mean) rstd and gd = dy gamma: dbeta = sum dy, dgamma = sum dy xhat,
+// dx = rstd (gd - mean_group(gd) - xhat mean_group(gd xhat)).
+Napi::Value GroupNormGrad(const Napi::CallbackInfo& info) {
+  auto g = ints(info[8], "groupNormGrad geometry", 4);
+  const int64_t n = g[0], pixels = g[1], c = g[2], groups = g[3];
+  if (n <= 0 || pixels <= 0 || c <= 0 || groups <= 0 || c % groups != 0) throw ArgError("groupNormGrad geometry: inconsistent");
+  const size_t total = size_t(n * pixels * c);
+  View dy = view(info[0], "groupNormGrad dy", total), x = view(info[1], "groupNormGrad x", total),
+       mean = view(info[2], "groupNormGrad mean", size_t(n * groups)), rstd = view(info[3], "groupNormGrad rstd", size_t(n * groups)),
+       gamma = view(info[4], "groupNormGrad gamma", size_t(c)), dx = view(info[5], "groupNormGrad dx", total),
+       dgamma = view(info[6], "groupNormGrad dgamma", size_t(c)), dbeta = view(info[7], "groupNormGrad dbeta", size_t(c));
+  const int64_t cg = c / groups;
+  const double count = double(pixels * cg);
+  std::vector<double> dgAll(static_cast<size_t>(n * c), 0.0), dbAll(static_cast<size_t>(n * c), 0.0);
+#pragma omp parallel for schedule(static)
+  for (int64_t b = 0; b < n; b++) {
+    const float* dyb = dy.data + b * pixels * c;
+    const float* xb = x.data + b * pixels * c;
+    float* dxb = dx.data + b * pixels * c;
+    std::vector<float> mu(static_cast<size_t>(c)), rs(static_cast<size_t>(c));
+    for (int64_t ch = 0; ch < c; ch++) mu[size_t(ch)] = mean.data[b * groups + ch / cg], rs[size_t(ch)] = rstd.data[b * groups + ch / cg];
+    double* dgb = dgAll.data() + b * c;
+    double* dbb = dbAll.data() + b * c;
+    std::vector<double> s1(static_cast<size_t>(c), 0.0), s2(static_cast<size_t>(c), 0.0);
+    for (int64_t i = 0; i < pixels; i++)
+      for (int64_t ch = 0; ch < c; ch++) {
+        const float d = dyb[i * c + ch];
+        const float xh = (xb[i * c + ch] - mu[size_t(ch)]) * rs[size_t(ch)];
+        dbb[ch] += d;
+        dgb[ch] += double(d) * xh;
+      }
+    std::vector<double> m1(static_cast<size_t>(groups), 0.0), m2(static_cast<size_t>(groups), 0.0);
+    for (int64_t ch = 0; ch < c; ch++) {
+      m1[size_t(ch / cg)] += dbb[ch] * gamma.data[ch];
+      m2[size_t(ch / cg)] += dgb[ch] * gamma.data[ch];
+    }
+    std::vector<float> a(static_cast<size_t>(c)), bb(static_cast<size_t>(c));
+    for (int64_t ch = 0; ch < c; ch++) {
+      a[size_t(ch)] = float(m1[size_t(ch / cg)] / count);
+      bb[size_t(ch)] = float(m2[size_t(ch / cg)] / count);
+    }
+    for (int64_t i = 0; i < pixels; i++)
+      for (int64_t ch = 0; ch < c; ch++) {
+        const float xh = (xb[i * c + ch] - mu[size_t(ch)]) * rs[size_t(ch)];
+        dxb[i * c + ch] = rs[size_t(ch)] * (dyb[i * c + ch] * gamma.data[ch] - a[size_t(ch)] - xh * bb[size_t(ch)]);
+      }
+  }
+  for (int64_t ch = 0; ch < c; ch++) {
+    double sg = 0, sb = 0;
+    for (int64_t b = 0; b < n; b++) sg += dgAll[size_t(b * c + ch)], sb += dbAll[size_t(b * c + ch)];
+    dgamma.data[ch] = float(sg);
+    dbeta.data[ch] = float(sb);
+  }
+  return info.Env().Undefined();
+}
+
 // --- matmul --------------------------------------------------------------------------------
 
 // matmul(a, b, c, geo): c[..., m, n] = op(a)[..., m, k] x op(b)[..., k, n] over broadcast batch
@@ -665,6 +773,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("convPerSample", Napi::Function::New(env, Guarded<ConvPerSample>, "convPerSample"));
   exports.Set("matmul", Napi::Function::New(env, Guarded<Matmul>, "matmul"));
   exports.Set("patches", Napi::Function::New(env, Guarded<Patches>, "patches"));
+  exports.Set("groupNorm", Napi::Function::New(env, Guarded<GroupNorm>, "groupNorm"));
+  exports.Set("groupNormGrad", Napi::Function::New(env, Guarded<GroupNormGrad>, "groupNormGrad"));
   exports.Set("setThreads", Napi::Function::New(env, Guarded<SetThreads>, "setThreads"));
   exports.Set("threads", Napi::Function::New(env, Threads, "threads"));
   exports.Set("clearCache", Napi::Function::New(env, ClearCache, "clearCache"));

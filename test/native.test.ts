@@ -317,3 +317,33 @@ describe.skipIf(!status.ok)('native im2col patches', () => {
     expectNative('UnetcIm2Col', 'UnetcCol2Im');
   });
 });
+
+describe.skipIf(!status.ok)('native GroupNorm', () => {
+  it('matches the op-level GroupNorm on the cpu backend (values and gradients of x, gamma, beta)', async () => {
+    const { groupNormFused, groupNormOps } = await import('../src/runtime/engine/memoryEfficient.ts');
+    resetNativeKernelStats();
+    for (const [shape, groups] of [
+      [[2, 5, 6, 8], 4],
+      [[1, 3, 3, 6], 1],
+      [[3, 4, 4, 12], 12],
+    ] as [Shape4, number][]) {
+      const run = (f: typeof groupNormOps) => () => {
+        const x = rnd(shape, 41) as tf.Tensor4D;
+        const g = tf.add(rnd([shape[3]], 42), 1);
+        const b = rnd([shape[3]], 43);
+        const fn = (a: tf.Tensor, gg: tf.Tensor, bb: tf.Tensor) => f(a as tf.Tensor4D, gg, bb, groups, 1e-5);
+        const y = fn(x, g, b);
+        const grads = tf.grads(fn)([x, g, b], rnd(shape, 44));
+        return [y, ...grads];
+      };
+      await tf.setBackend('cpu');
+      const want = tf.tidy(run(groupNormOps)).map((t) => t.dataSync());
+      await tf.setBackend('wasm');
+      const outs = tf.tidy(run(groupNormFused));
+      const got = outs.map((t) => t.dataSync());
+      tf.dispose(outs);
+      got.forEach((v, i) => expect(relErr(v, want[i]!), `${shape} groups ${groups} output ${i}`).toBeLessThan(TOLERANCE));
+    }
+    expectNative('UnetcGroupNorm', 'UnetcGroupNormGrad');
+  });
+});

@@ -14,6 +14,8 @@
  * - `Conv2DBackpropInput`, `Conv2DBackpropFilter`: oneDNN backward-data / backward-weights.
  * - `BatchMatMul`: oneDNN matmul, transposes as strides, batch axes broadcast.
  * - `UnetcConvPerSample` (see perSampleConv.ts): a convolution with one weight set per sample.
+ * - `UnetcGroupNorm`, `UnetcGroupNormGrad` (see memoryEfficient.ts): GroupNorm and its gradient
+ *   as loops in C++ on the heap (OpenMP over samples), the arithmetic of groupNormKernels.ts.
  * - `UnetcIm2Col`, `UnetcCol2Im` (see patches.ts): k x k patches of an image and their adjoint,
  *   copied on the heap in C++ (OpenMP over samples and rows).
  * A shape or dtype the addon does not take (or an error inside oneDNN) runs the wasm kernel
@@ -48,6 +50,18 @@ export interface NativeAddon {
   convPerSample(kind: 0 | 1 | 2, a: Float32Array, b: Float32Array, out: Float32Array, geo: number[]): string;
   matmul(a: Float32Array, b: Float32Array, c: Float32Array, geo: number[]): string;
   patches(kind: 0 | 1, x: Float32Array, cols: Float32Array, geo: number[]): void;
+  groupNorm(x: Float32Array, gamma: Float32Array, beta: Float32Array, y: Float32Array, mean: Float32Array, rstd: Float32Array, geo: number[], eps: number): void;
+  groupNormGrad(
+    dy: Float32Array,
+    x: Float32Array,
+    mean: Float32Array,
+    rstd: Float32Array,
+    gamma: Float32Array,
+    dx: Float32Array,
+    dgamma: Float32Array,
+    dbeta: Float32Array,
+    geo: number[],
+  ): void;
   setThreads(n: number): number;
   threads(): number;
   clearCache(): number;
@@ -183,11 +197,13 @@ class Unsupported extends Error {}
 /** The kernel functions ours replaced (the fallbacks). */
 const previous = new Map<string, KernelConfig>();
 
+type KernelResult = TensorInfo | TensorInfo[];
+
 /**
  * Wraps `body`: it returns a result or throws {@link Unsupported} (or an addon error), in which
  * case the wasm kernel runs. An output allocated by `body` is released when it throws.
  */
-function nativeKernel(name: string, body: (args: Parameters<KernelFunc>[0], addon: NativeAddon) => TensorInfo): KernelFunc {
+function nativeKernel(name: string, body: (args: Parameters<KernelFunc>[0], addon: NativeAddon) => KernelResult): KernelFunc {
   return (args) => {
     const addon = nativeAddon();
     const prev = previous.get(name);
@@ -434,6 +450,66 @@ const col2im = nativeKernel(COL2IM_KERNEL, ({ inputs, backend, attrs }, addon) =
 });
 
 // ---------------------------------------------------------------------------------------------
+// GroupNorm (memoryEfficient.ts)
+
+/** GroupNorm over NHWC: inputs x, gamma, beta; attrs groups, eps; outputs y, mean, rstd ([N groups]). */
+export const GROUP_NORM_KERNEL = 'UnetcGroupNorm';
+/** Its gradient: inputs dy, x, mean, rstd, gamma; attrs groups; outputs dx, dgamma, dbeta. */
+export const GROUP_NORM_GRAD_KERNEL = 'UnetcGroupNormGrad';
+
+/** Runs `fill` with several outputs allocated first; releases them all if it throws. */
+function withOutputs(backend: BackendWasm, shapes: number[][], fill: (outs: TensorInfo[]) => void): TensorInfo[] {
+  const outs = shapes.map((s) => backend.makeOutput(s, 'float32'));
+  try {
+    fill(outs);
+  } catch (err) {
+    for (const o of outs) backend.disposeData(o.dataId);
+    throw err;
+  }
+  return outs;
+}
+
+function groupGeometry(x: TensorInfo, groups: number): number[] {
+  if (x.shape.length !== 4) throw new Unsupported('GroupNorm needs NHWC input');
+  const [n, h, w, c] = x.shape as [number, number, number, number];
+  if (c % groups !== 0) throw new Error(`GroupNorm: ${c} channels do not split into ${groups} groups`);
+  return [n, h * w, c, groups];
+}
+
+const groupNorm = nativeKernel(GROUP_NORM_KERNEL, ({ inputs, backend, attrs }, addon) => {
+  const { x, gamma, beta } = inputs as { x: TensorInfo; gamma: TensorInfo; beta: TensorInfo };
+  const { groups, eps } = attrs as unknown as { groups: number; eps: number };
+  needFloat32(x, gamma, beta);
+  const geo = groupGeometry(x, groups);
+  const be = backend as BackendWasm;
+  return withOutputs(be, [x.shape, [geo[0]! * groups], [geo[0]! * groups]], ([y, mean, rstd]) =>
+    addon.groupNorm(heapView(be, x), heapView(be, gamma), heapView(be, beta), heapView(be, y!), heapView(be, mean!), heapView(be, rstd!), geo, eps),
+  );
+});
+
+const groupNormGrad = nativeKernel(GROUP_NORM_GRAD_KERNEL, ({ inputs, backend, attrs }, addon) => {
+  const { dy, x, mean, rstd, gamma } = inputs as Record<'dy' | 'x' | 'mean' | 'rstd' | 'gamma', TensorInfo>;
+  const { groups } = attrs as unknown as { groups: number };
+  needFloat32(dy, x, mean, rstd, gamma);
+  const geo = groupGeometry(x, groups);
+  const c = geo[2]!;
+  const be = backend as BackendWasm;
+  return withOutputs(be, [x.shape, [c], [c]], ([dx, dgamma, dbeta]) =>
+    addon.groupNormGrad(
+      heapView(be, dy),
+      heapView(be, x),
+      heapView(be, mean),
+      heapView(be, rstd),
+      heapView(be, gamma),
+      heapView(be, dx!),
+      heapView(be, dgamma!),
+      heapView(be, dbeta!),
+      geo,
+    ),
+  );
+});
+
+// ---------------------------------------------------------------------------------------------
 // Registration
 
 /**
@@ -454,6 +530,8 @@ const NATIVE_KERNELS: readonly KernelConfig[] = [
   config(PER_SAMPLE_KERNEL, convPerSample),
   config(IM2COL_KERNEL, im2col),
   config(COL2IM_KERNEL, col2im),
+  config(GROUP_NORM_KERNEL, groupNorm),
+  config(GROUP_NORM_GRAD_KERNEL, groupNormGrad),
 ];
 
 /** Names of the kernels {@link registerNativeKernels} puts on the wasm backend. */
