@@ -636,6 +636,60 @@ Napi::Value GroupNormGrad(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// --- reductions ------------------------------------------------------------------------------
+
+// reduceSum(x, out, outer, inner, leading): x is [outer, inner] row-major; leading = 1 sums the
+// rows (out[j] = sum_i x[i, j], out has `inner` elements: tfjs's Sum over leading axes, e.g. a
+// bias gradient), leading = 0 sums each row (out[i] = sum_j x[i, j]). Partial sums in float over
+// blocks of rows, added up in double. Parallel over row blocks (leading) or rows.
+Napi::Value ReduceSum(const Napi::CallbackInfo& info) {
+  auto g = ints(info[2], "reduceSum geometry", 3);
+  const int64_t outer = g[0], inner = g[1];
+  const bool leading = g[2] != 0;
+  if (outer <= 0 || inner <= 0) throw ArgError("reduceSum geometry: sizes must be positive");
+  View x = view(info[0], "reduceSum x", size_t(outer * inner));
+  View out = view(info[1], "reduceSum out", size_t(leading ? inner : outer));
+  const float* X = x.data;
+  if (!leading) {
+#pragma omp parallel for schedule(static)
+    for (int64_t i = 0; i < outer; i++) {
+      double acc = 0;
+      const float* row = X + i * inner;
+      for (int64_t j0 = 0; j0 < inner; j0 += 4096) {
+        float part = 0;
+        const int64_t j1 = std::min(inner, j0 + 4096);
+        for (int64_t j = j0; j < j1; j++) part += row[j];
+        acc += part;
+      }
+      out.data[i] = float(acc);
+    }
+    return info.Env().Undefined();
+  }
+  constexpr int64_t kBlock = 256;
+  const int64_t blocks = (outer + kBlock - 1) / kBlock;
+  std::vector<double> total(static_cast<size_t>(inner), 0.0);
+#pragma omp parallel
+  {
+    std::vector<float> part(static_cast<size_t>(inner));
+    std::vector<double> mine(static_cast<size_t>(inner), 0.0);
+#pragma omp for schedule(static)
+    for (int64_t bl = 0; bl < blocks; bl++) {
+      std::fill(part.begin(), part.end(), 0.f);
+      const int64_t i1 = std::min(outer, (bl + 1) * kBlock);
+      for (int64_t i = bl * kBlock; i < i1; i++) {
+        const float* row = X + i * inner;
+        float* p = part.data();
+        for (int64_t j = 0; j < inner; j++) p[j] += row[j];
+      }
+      for (int64_t j = 0; j < inner; j++) mine[size_t(j)] += part[size_t(j)];
+    }
+#pragma omp critical
+    for (int64_t j = 0; j < inner; j++) total[size_t(j)] += mine[size_t(j)];
+  }
+  for (int64_t j = 0; j < inner; j++) out.data[j] = float(total[size_t(j)]);
+  return info.Env().Undefined();
+}
+
 // --- matmul --------------------------------------------------------------------------------
 
 // matmul(a, b, c, geo): c[..., m, n] = op(a)[..., m, k] x op(b)[..., k, n] over broadcast batch
@@ -774,6 +828,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("matmul", Napi::Function::New(env, Guarded<Matmul>, "matmul"));
   exports.Set("patches", Napi::Function::New(env, Guarded<Patches>, "patches"));
   exports.Set("groupNorm", Napi::Function::New(env, Guarded<GroupNorm>, "groupNorm"));
+  exports.Set("reduceSum", Napi::Function::New(env, Guarded<ReduceSum>, "reduceSum"));
   exports.Set("groupNormGrad", Napi::Function::New(env, Guarded<GroupNormGrad>, "groupNormGrad"));
   exports.Set("setThreads", Napi::Function::New(env, Guarded<SetThreads>, "setThreads"));
   exports.Set("threads", Napi::Function::New(env, Threads, "threads"));

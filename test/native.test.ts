@@ -347,3 +347,25 @@ describe.skipIf(!status.ok)('native GroupNorm', () => {
     expectNative('UnetcGroupNorm', 'UnetcGroupNormGrad');
   });
 });
+
+describe.skipIf(!status.ok)('native Sum', () => {
+  it('over leading axes (bias gradients), trailing axes and all axes, with keepDims; other axes run the wasm kernel', async () => {
+    resetNativeKernelStats();
+    await compare('sums', () => {
+      const x = rnd([4, 5, 6, 7], 51);
+      return [
+        tf.sum(x, [0, 1, 2]),
+        tf.sum(x, [0, 1], true),
+        tf.sum(x, 0),
+        tf.sum(x, [2, 3]),
+        tf.sum(x, -1, true),
+        tf.sum(x),
+        tf.sum(x, [1, 2]), // middle axes: the wasm kernel
+        tf.sum(rnd([70000, 3], 52), 0), // many row blocks
+      ];
+    });
+    const st = nativeKernelStats().Sum!;
+    expect(st.native).toBeGreaterThanOrEqual(7);
+    expect(st.fallback).toBeGreaterThanOrEqual(1);
+  });
+});

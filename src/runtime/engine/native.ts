@@ -13,6 +13,7 @@
  *   any stride, padding, dilation.
  * - `Conv2DBackpropInput`, `Conv2DBackpropFilter`: oneDNN backward-data / backward-weights.
  * - `BatchMatMul`: oneDNN matmul, transposes as strides, batch axes broadcast.
+ * - `Sum` over leading or trailing axes (bias gradients): one pass in C++.
  * - `UnetcConvPerSample` (see perSampleConv.ts): a convolution with one weight set per sample.
  * - `UnetcGroupNorm`, `UnetcGroupNormGrad` (see memoryEfficient.ts): GroupNorm and its gradient
  *   as loops in C++ on the heap (OpenMP over samples), the arithmetic of groupNormKernels.ts.
@@ -50,6 +51,7 @@ export interface NativeAddon {
   convPerSample(kind: 0 | 1 | 2, a: Float32Array, b: Float32Array, out: Float32Array, geo: number[]): string;
   matmul(a: Float32Array, b: Float32Array, c: Float32Array, geo: number[]): string;
   patches(kind: 0 | 1, x: Float32Array, cols: Float32Array, geo: number[]): void;
+  reduceSum(x: Float32Array, out: Float32Array, geo: [outer: number, inner: number, leading: 0 | 1]): void;
   groupNorm(x: Float32Array, gamma: Float32Array, beta: Float32Array, y: Float32Array, mean: Float32Array, rstd: Float32Array, geo: number[], eps: number): void;
   groupNormGrad(
     dy: Float32Array,
@@ -203,7 +205,12 @@ type KernelResult = TensorInfo | TensorInfo[];
  * Wraps `body`: it returns a result or throws {@link Unsupported} (or an addon error), in which
  * case the wasm kernel runs. An output allocated by `body` is released when it throws.
  */
-function nativeKernel(name: string, body: (args: Parameters<KernelFunc>[0], addon: NativeAddon) => KernelResult): KernelFunc {
+function nativeKernel(
+  name: string,
+  body: (args: Parameters<KernelFunc>[0], addon: NativeAddon) => KernelResult,
+  /** Inputs this kernel does not take are common and expected (say nothing when they fall back). */
+  quiet = false,
+): KernelFunc {
   return (args) => {
     const addon = nativeAddon();
     const prev = previous.get(name);
@@ -218,6 +225,10 @@ function nativeKernel(name: string, body: (args: Parameters<KernelFunc>[0], addo
       } catch (err) {
         if (prev === undefined) throw err;
         why = firstLine(err);
+        if (quiet && err instanceof Unsupported) {
+          stat(name).fallback++;
+          return prev.kernelFunc(args);
+        }
       }
     }
     if (prev === undefined) throw new Error(`unetc native: ${name}: ${why}, and no wasm kernel to fall back to`);
@@ -450,6 +461,32 @@ const col2im = nativeKernel(COL2IM_KERNEL, ({ inputs, backend, attrs }, addon) =
 });
 
 // ---------------------------------------------------------------------------------------------
+// Sum
+
+/**
+ * Sum over a leading block of axes (a bias gradient: [N, H, W, C] -> [C]) or a trailing block:
+ * one pass in C++ (the stock wasm kernel transposes the reduced axes to the end first).
+ * Other axis sets, and non-float32 data, run the wasm kernel.
+ */
+const sum = nativeKernel(tf.Sum, ({ inputs, backend, attrs }, addon) => {
+  const { x } = inputs as { x: TensorInfo };
+  const { axis, keepDims } = attrs as unknown as { axis: number | number[]; keepDims: boolean };
+  needFloat32(x);
+  needNonEmpty(x);
+  const rank = x.shape.length;
+  const axes = [...new Set(util.parseAxisParam(axis, x.shape))].sort((a, b) => a - b);
+  if (axes.length === 0) throw new Unsupported('no axes');
+  const leading = axes.length < rank && axes.every((a, i) => a === i);
+  const trailing = axes.every((a, i) => a === rank - axes.length + i);
+  if (!leading && !trailing) throw new Unsupported(`axes [${axes}] are neither leading nor trailing`);
+  const reduced = axes.reduce((p, a) => p * x.shape[a]!, 1);
+  const kept = util.sizeFromShape(x.shape) / reduced;
+  const outShape = keepDims ? x.shape.map((d, i) => (axes.includes(i) ? 1 : d)) : x.shape.filter((_, i) => !axes.includes(i));
+  const be = backend as BackendWasm;
+  return withOutput(be, outShape, (out) => addon.reduceSum(heapView(be, x), heapView(be, out), leading ? [reduced, kept, 1] : [kept, reduced, 0]));
+}, true);
+
+// ---------------------------------------------------------------------------------------------
 // GroupNorm (memoryEfficient.ts)
 
 /** GroupNorm over NHWC: inputs x, gamma, beta; attrs groups, eps; outputs y, mean, rstd ([N groups]). */
@@ -527,6 +564,7 @@ const NATIVE_KERNELS: readonly KernelConfig[] = [
   config(tf.Conv2DBackpropInput, conv2DBackpropInput),
   config(tf.Conv2DBackpropFilter, conv2DBackpropFilter),
   config(tf.BatchMatMul, batchMatMul),
+  config(tf.Sum, sum),
   config(PER_SAMPLE_KERNEL, convPerSample),
   config(IM2COL_KERNEL, im2col),
   config(COL2IM_KERNEL, col2im),
