@@ -6,7 +6,7 @@
 // (offline, with --nodedir pointing at the system's Node headers); if it is missing or fails, g++
 // is called directly. UNETC_NATIVE=0 skips the build.
 //
-//   node native/build.mjs [--quiet] [--force]
+//   node native/build.mjs [--force]   (--force: rebuild even when the addon is up to date)
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, rmSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -22,7 +22,10 @@ const HOW = 'for native CPU speed (oneDNN convolutions and matmuls), `apt-get in
 
 function main() {
   if (process.env.UNETC_NATIVE === '0') return say('UNETC_NATIVE=0: native kernels not built; the wasm kernels are used');
-  const includeDirs = [process.env.DNNLROOT && join(process.env.DNNLROOT, 'include'), '/usr/include', '/usr/local/include'].filter(Boolean);
+  // UNETC_DNNL_INCLUDE (':'-separated) replaces the directories searched for dnnl.hpp (tests use it).
+  const includeDirs = process.env.UNETC_DNNL_INCLUDE !== undefined
+    ? process.env.UNETC_DNNL_INCLUDE.split(':').filter(Boolean)
+    : [process.env.DNNLROOT && join(process.env.DNNLROOT, 'include'), '/usr/include', '/usr/local/include'].filter(Boolean);
   const dnnl = includeDirs.find((d) => existsSync(join(d, 'dnnl.hpp')) || existsSync(join(d, 'oneapi', 'dnnl', 'dnnl.hpp')));
   if (dnnl === undefined) return say(`oneDNN not found (no dnnl.hpp); using the wasm kernels. ${HOW}`);
   const nodeDir = [process.env.npm_config_nodedir, dirname(dirname(process.execPath)), '/usr'].find(
