@@ -234,7 +234,10 @@ describe('UC-LoRA composition MLPs batched across layers', () => {
     const gb = tf.variableGrads(loss(true), vars).grads;
     expect(Object.keys(gb).sort()).toEqual(Object.keys(ga).sort());
     expect(Object.keys(ga)).toContain('v');
-    for (const name of Object.keys(ga)) expect(maxAbs(ga[name], gb[name]) / Math.max(1e-3, tf.max(tf.abs(ga[name])).dataSync()[0]), name).toBeLessThan(1e-5);
+    // Gradients to 1e-4: through the GroupNorms of 2- and 3-channel groups the float32 rounding of
+    // the matmuls is amplified by cancellation; with the native oneDNN matmuls (each within 3e-7 of
+    // float64) the two formulations differ by 2.8e-5 here, a mix-up of layers by order 1.
+    for (const name of Object.keys(ga)) expect(maxAbs(ga[name], gb[name]) / Math.max(1e-3, tf.max(tf.abs(ga[name])).dataSync()[0]), name).toBeLessThan(1e-4);
     vVar.dispose();
     p.dispose();
   });

@@ -582,7 +582,10 @@ const isNative = (c: KernelConfig | undefined) => c !== undefined && NATIVE_KERN
  * kernels, which become the fallbacks). Idempotent; call after registerWasmKernels.
  */
 export function registerNativeKernels(): void {
+  // UNETC_NATIVE_SKIP=Sum,BatchMatMul keeps those kernels on wasm (to bisect a difference).
+  const skip = new Set((process.env.UNETC_NATIVE_SKIP ?? '').split(',').map((k) => k.trim()));
   for (const config of NATIVE_KERNELS) {
+    if (skip.has(config.kernelName)) continue;
     const existing = tf.getKernel(config.kernelName, BACKEND);
     if (isNative(existing)) continue;
     if (existing !== undefined) {
