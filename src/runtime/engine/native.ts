@@ -108,16 +108,16 @@ function selfTest(addon: NativeAddon): void {
 }
 
 /**
- * Loads the addon once (later calls return the same status; `threads` then only changes the
- * OpenMP thread count). `threads` defaults to the machine's available parallelism.
+ * Loads the addon once (later calls return the same status; a `threads` given then only changes
+ * the OpenMP thread count). `threads` defaults to the machine's available parallelism.
  */
 export function loadNative(threads?: number, env: NodeJS.ProcessEnv = process.env): NativeStatus {
-  const n = threads ?? defaultNativeThreads();
   if (loaded !== undefined) {
-    if (loaded.ok && loaded.threads !== n) loaded = { ...loaded, threads: loaded.addon.setThreads(n) };
+    // Asked for a count: set it; not asked: keep the current one.
+    if (loaded.ok && threads !== undefined && loaded.threads !== threads) loaded = { ...loaded, threads: loaded.addon.setThreads(threads) };
     return loaded;
   }
-  loaded = load(n, env);
+  loaded = load(threads ?? defaultNativeThreads(), env);
   return loaded;
 }
 
