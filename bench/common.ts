@@ -205,6 +205,61 @@ export function torchStatus(): { ok: true; version: string; config: string; pyth
   }
 }
 
+/**
+ * Which BLAS the reference PyTorch actually loads, and whether a ratio against it is fair. Debian's
+ * python3-torch links libblas.so.3, which is the reference (unoptimised) BLAS unless an optimised one
+ * (libopenblas0-pthread) is installed: with the reference BLAS the attention U-Net's torch step took
+ * 11.3 s instead of 3.4 s and the tfjs/torch ratio looked 3.4x better than it is. Torch runs a
+ * matmul and a bmm (so that the BLAS is loaded), then the shared objects mapped into the process
+ * (/proc/self/maps) are classified; torch.__config__ covers a BLAS linked statically (pip wheels'
+ * MKL).
+ */
+export interface TorchBlas {
+  /** openblas, mkl, blis, atlas, flexiblas, reference, or unknown. */
+  kind: string;
+  /** The BLAS/LAPACK shared objects torch loaded (real paths). */
+  libraries: string[];
+  /** A ratio against this torch is fair (an optimised BLAS). */
+  optimised: boolean;
+  /** Why not, and what to install. */
+  why?: string;
+}
+
+const BLAS_PROBE = `
+import json, os, re, torch
+a = torch.randn(256, 256); (a @ a).sum().item(); torch.bmm(torch.randn(4, 64, 32), torch.randn(4, 32, 64)).sum().item()
+libs = sorted({os.path.realpath(l.split()[-1]) for l in open('/proc/self/maps') if len(l.split()) >= 6 and re.search(r'(blas|lapack|mkl|blis|atlas)[^/]*\\.so', l.split()[-1], re.I)})
+print(json.dumps({'libs': libs, 'config': torch.__config__.show()}))
+`;
+
+/** Classifies the BLAS of a torch process from the libraries it mapped and its build config. */
+export function classifyBlas(libs: string[], config: string): TorchBlas {
+  const has = (re: RegExp) => libs.some((l) => re.test(l));
+  const install = 'install an optimised BLAS for it: `apt-get install -y libopenblas0-pthread` (Debian), or use a PyTorch build with MKL';
+  let kind = 'unknown';
+  if (has(/mkl/i)) kind = 'mkl';
+  else if (has(/openblas/i)) kind = 'openblas';
+  else if (has(/blis/i)) kind = 'blis';
+  else if (has(/atlas/i)) kind = 'atlas';
+  else if (has(/flexiblas/i)) kind = 'flexiblas';
+  else if (has(/\/blas\/lib(c)?blas\.so/) || has(/libblas\.so/)) kind = 'reference';
+  else if (/BLAS_INFO=mkl/i.test(config) || /USE_MKL=ON/i.test(config)) kind = 'mkl';
+  if (kind === 'reference') return { kind, libraries: libs, optimised: false, why: `torch runs on the reference BLAS (${libs.join(', ')}): not a fair baseline; ${install}` };
+  if (kind === 'unknown') return { kind, libraries: libs, optimised: false, why: `could not tell which BLAS torch uses (no BLAS library mapped, none in torch.__config__); ${install}` };
+  return { kind, libraries: libs, optimised: true };
+}
+
+/** {@link classifyBlas} for the reference PyTorch (with the benchmark's environment). */
+export function torchBlas(): TorchBlas {
+  const r = spawnSync(PYTHON, ['-c', BLAS_PROBE], { encoding: 'utf8', env: torchEnv() });
+  try {
+    const j = JSON.parse(r.stdout.trim().split('\n').pop() ?? '') as { libs: string[]; config: string };
+    return classifyBlas(j.libs, j.config);
+  } catch {
+    return { kind: 'unknown', libraries: [], optimised: false, why: `the BLAS probe failed: ${(r.stderr || String(r.error)).trim().split('\n').slice(-2).join(' / ')}` };
+  }
+}
+
 export const TORCH_MISSING =
   'PyTorch is not installed for /usr/bin/python3: skipping the PyTorch side. Install it with `apt-get install -y python3-torch libopenblas0-pthread` (benchmarks only; unetc never depends on it).';
 

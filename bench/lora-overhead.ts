@@ -10,7 +10,10 @@
  * measured with the same gradient accumulation (2, else 4 micro-batches; one Adam update).
  * Writes bench/results/lora-overhead.json.
  *
- *   npm run bench:lora-overhead [-- --steps N --warmup N --only nano|attn|iddpm]
+ *   npm run bench:lora-overhead [-- --steps N --warmup N --only nano|attn|iddpm --threads N --out FILE]
+ *
+ * --threads N: the native (oneDNN) threads when the addon is built (else wasm threads); the table
+ * also gives the overhead in CPU time per step, which other load on the machine disturbs less.
  */
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
@@ -34,6 +37,9 @@ const PAPER_CLAIM = 0.1;
 
 interface ChildResult {
   steps_ms: number[];
+  /** CPU time of the process per step (all threads): less sensitive to other load than wall time. */
+  steps_cpu_ms: number[];
+  native: { onednn: string; threads: number } | null;
   wasm_heap_bytes?: number;
 }
 
@@ -43,21 +49,28 @@ class ChildFailure extends Error {}
 async function child(spec: string, batch: number, micro: number): Promise<void> {
   const warmup = Number(argValue('--warmup') ?? 3);
   const steps = Number(argValue('--steps') ?? 5);
-  await selectBackend({ name: 'wasm', log: () => {} });
+  const threads = argValue('--threads') === undefined ? undefined : Number(argValue('--threads'));
+  const chosen = await selectBackend({ name: 'wasm', threads, log: () => {} });
   const { mod } = await loadModel(join(ROOT, spec));
   const model = mod.createModel(0);
   const trainer = new Trainer(mod, model.params, batch);
   const times: number[] = [];
+  const cpuTimes: number[] = [];
   for (let i = 0; i < warmup + steps; i++) {
+    const c0 = process.cpuUsage();
     const t0 = performance.now();
     trainer.run(micro);
     const dt = performance.now() - t0;
-    if (i >= warmup) times.push(dt);
+    const cu = process.cpuUsage(c0);
+    if (i >= warmup) {
+      times.push(dt);
+      cpuTimes.push((cu.user + cu.system) / 1000);
+    }
     process.stderr.write(
       `  ${mod.config.name} step ${i + 1}/${warmup + steps}${micro > 1 ? ` (${micro} x ${batch / micro})` : ''}: ${dt.toFixed(0)} ms${i < warmup ? ' (warm-up)' : ''}\n`,
     );
   }
-  const out: ChildResult = { steps_ms: times, wasm_heap_bytes: wasmHeapBytes() };
+  const out: ChildResult = { steps_ms: times, steps_cpu_ms: cpuTimes, native: chosen.native ?? null, wasm_heap_bytes: wasmHeapBytes() };
   process.stdout.write(JSON.stringify(out) + '\n');
   process.exit(0);
 }
@@ -77,6 +90,7 @@ function runChild(spec: string, batch: number, micro: number, warmup: number, st
     '--steps',
     String(steps),
   ];
+  if (argValue('--threads') !== undefined) args.push('--threads', argValue('--threads')!);
   return new Promise((resolve, reject) => {
     const p = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
@@ -109,20 +123,25 @@ async function runPair(pair: (typeof PAIRS)[number], warmup: number, steps: numb
     if (pair.batch % micro !== 0) continue;
     const base: number[] = [];
     const lora: number[] = [];
+    const baseCpu: number[] = [];
+    const loraCpu: number[] = [];
     const heaps: (number | undefined)[] = [];
+    let native: ChildResult['native'] = null;
     try {
       const per = Math.ceil(steps / 2);
       for (let round = 0; round < 2; round++) {
-        for (const [spec, into] of [
-          [pair.base, base],
-          [pair.lora, lora],
+        for (const [spec, into, cpuInto] of [
+          [pair.base, base, baseCpu],
+          [pair.lora, lora, loraCpu],
         ] as const) {
           const r = await runChild(spec, pair.batch, micro, warmup, per);
           into.push(...r.steps_ms);
+          cpuInto.push(...r.steps_cpu_ms);
           heaps.push(r.wasm_heap_bytes);
+          native = r.native;
         }
       }
-      return { micro, attempts, base, lora, heap: Math.max(...heaps.map((h) => h ?? 0)) };
+      return { micro, attempts, base, lora, baseCpu, loraCpu, native, heap: Math.max(...heaps.map((h) => h ?? 0)) };
     } catch (e) {
       if (!(e instanceof ChildFailure)) throw e;
       attempts.push({ micro, error: e.message });
@@ -146,7 +165,7 @@ async function main(): Promise<void> {
   const only = argValue('--only');
   const machine = machineInfo();
   console.log(
-    `machine: ${machine.cpu}, ${machine.cores} cores, node ${machine.node}, tfjs ${machine.tfjs} (wasm, 1 thread); load average ${(machine.loadavg_start as number[]).join(' ')}`,
+    `machine: ${machine.cpu}, ${machine.cores} cores, node ${machine.node}, tfjs ${machine.tfjs}; load average ${(machine.loadavg_start as number[]).join(' ')}`,
   );
   const models = [];
   for (const [i, pair] of PAIRS.entries()) {
@@ -173,6 +192,10 @@ async function main(): Promise<void> {
       lora_ms: round(lora),
       ratio: round(lora / base, 3),
       paired_ratio: round(paired, 3),
+      baseline_cpu_ms: round(median(r.baseCpu)),
+      lora_cpu_ms: round(median(r.loraCpu)),
+      cpu_ratio: round(median(r.loraCpu) / median(r.baseCpu), 3),
+      native: r.native,
       flops_ratio: round(sl.forwardFlops / sb.forwardFlops, 3),
       params_ratio: round(sl.totalParams / sb.totalParams, 3),
       baseline_params: sb.totalParams,
@@ -188,7 +211,7 @@ async function main(): Promise<void> {
   console.log(`\nLoRA step-time overhead on tfjs wasm (median of ${steps} alternating steps after ${warmup} warm-up); paper: about +${PAPER_CLAIM * 100}%`);
   console.log(
     table(
-      ['model', 'batch', 'baseline ms', 'LoRA ms', 'ratio', 'overhead', 'paired', 'IR FLOPs', 'params', 'paper'],
+      ['model', 'batch', 'baseline ms', 'LoRA ms', 'ratio', 'overhead', 'paired', 'CPU-time overhead', 'IR FLOPs', 'params', 'paper'],
       models.map((m) => [
         m.name,
         m.micro_batches > 1 ? `${m.batch} (${m.micro_batches}x${m.batch / m.micro_batches})` : m.batch,
@@ -197,14 +220,18 @@ async function main(): Promise<void> {
         m.ratio.toFixed(3),
         pct(m.ratio),
         pct(m.paired_ratio),
+        pct(m.cpu_ratio),
         pct(m.flops_ratio),
         pct(m.params_ratio),
         `~+${PAPER_CLAIM * 100}%`,
       ]),
     ),
   );
-  const out = { paper_claim_overhead: PAPER_CLAIM, warmup, steps, backend: 'wasm (1 thread)', models, machine: { ...machine, loadavg_end: loadAvg() } };
-  console.log(`\nwrote ${writeResult('lora-overhead.json', out)}`);
+  const nat = models.find((m) => m.native)?.native;
+  const backend = nat ? `wasm + oneDNN ${nat.onednn}, ${nat.threads} thread${nat.threads === 1 ? '' : 's'}` : 'wasm (1 thread)';
+  console.log(`backend: ${backend}; CPU-time overhead: the same ratio of CPU time per step (all threads of the process)`);
+  const out = { paper_claim_overhead: PAPER_CLAIM, warmup, steps, backend, models, machine: { ...machine, loadavg_end: loadAvg() } };
+  console.log(`\nwrote ${writeResult(argValue('--out') ?? 'lora-overhead.json', out)}`);
 }
 
 const round = (x: number, d = 1) => Math.round(x * 10 ** d) / 10 ** d;

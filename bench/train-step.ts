@@ -42,6 +42,7 @@ import {
   runTwin,
   table,
   TORCH_MISSING,
+  torchBlas,
   torchStatus,
   Trainer,
   wasmHeapBytes,
@@ -69,12 +70,17 @@ interface ChildResult {
   from: string;
   backend: string;
   threads: number | undefined;
+  /** The native oneDNN kernels, when they ran. */
+  native: { onednn: string; threads: number } | null;
   params: number;
   trainable: number;
   batch: number;
   warmup: number;
   steps_ms: number[];
+  /** CPU time of the process per step (all its threads): less sensitive to other load than wall time. */
+  steps_cpu_ms: number[];
   median_ms: number;
+  median_cpu_ms: number;
   min_ms: number;
   losses: number[];
   wasm_heap_bytes: number | undefined;
@@ -107,14 +113,20 @@ async function child(spec: string): Promise<void> {
   const model = mod.createModel(0);
   const trainer = new Trainer(mod, model.params, batch, 0);
   const times: number[] = [];
+  const cpuTimes: number[] = [];
   const losses: number[] = [];
   let tensorsAfterWarmup = 0;
   for (let i = 0; i < warmup + steps; i++) {
+    const c0 = process.cpuUsage();
     const t0 = performance.now();
     const loss = trainer.run(micro);
     const dt = performance.now() - t0;
+    const cu = process.cpuUsage(c0);
     if (i === warmup - 1) tensorsAfterWarmup = tf.memory().numTensors;
-    if (i >= warmup) times.push(dt);
+    if (i >= warmup) {
+      times.push(dt);
+      cpuTimes.push((cu.user + cu.system) / 1000);
+    }
     losses.push(loss);
     process.stderr.write(
       `  tfjs ${mod.config.name} step ${i + 1}/${warmup + steps}${micro > 1 ? ` (${micro} x ${batch / micro})` : ''}: ${dt.toFixed(0)} ms${i < warmup ? ' (warm-up)' : ''}, loss ${loss.toFixed(4)}, heap ${mib(wasmHeapBytes())}\n`,
@@ -127,12 +139,15 @@ async function child(spec: string): Promise<void> {
     from,
     backend: backend.name,
     threads: backend.threads,
+    native: backend.native ?? null,
     params: mod.paramCount,
     trainable: mod.trainableParamCount,
     batch,
     warmup,
     steps_ms: times,
+    steps_cpu_ms: cpuTimes,
     median_ms: median(times),
+    median_cpu_ms: median(cpuTimes),
     min_ms: Math.min(...times),
     losses,
     wasm_heap_bytes: wasmHeapBytes(),
@@ -198,7 +213,7 @@ async function child(spec: string): Promise<void> {
 /** Runs the tfjs side of one model in a fresh node process. */
 function runChild(
   spec: string,
-  o: { batch: number; warmup: number; steps: number; profile: boolean; micro: number; threads?: number },
+  o: { batch: number; warmup: number; steps: number; profile: boolean; micro: number; threads?: number; noNative?: boolean },
 ): Promise<ChildResult> {
   const args = [
     join(ROOT, 'bin', 'run-ts.mjs'),
@@ -217,7 +232,8 @@ function runChild(
   if (o.profile) args.push('--profile');
   if (o.threads !== undefined) args.push('--threads', String(o.threads));
   return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    const env = o.noNative ? { ...process.env, UNETC_NATIVE: '0' } : process.env;
+    const p = spawn(process.execPath, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
     p.stdout.on('data', (d: Buffer) => (out += d.toString()));
@@ -248,7 +264,7 @@ class ChildFailure extends Error {
 /** The step at the full batch, else with 2, then 4 micro-batches when the child runs out of wasm memory. */
 async function runWithFallback(
   spec: string,
-  o: { batch: number; warmup: number; steps: number; profile: boolean; threads?: number },
+  o: { batch: number; warmup: number; steps: number; profile: boolean; threads?: number; noNative?: boolean },
 ): Promise<{ res: ChildResult; attempts: { micro: number; error: string }[] }> {
   const attempts: { micro: number; error: string }[] = [];
   for (const micro of [1, 2, 4]) {
@@ -277,14 +293,20 @@ async function main(): Promise<void> {
   const torch1 = !hasFlag('--no-torch1');
   const noTorch = hasFlag('--no-torch');
   const threads = argValue('--threads') === undefined ? undefined : Number(argValue('--threads'));
+  const compareWasm = hasFlag('--compare-wasm');
   const machine = machineInfo();
   const torch = torchStatus();
+  const blas = torch.ok && !noTorch ? torchBlas() : undefined;
   console.log(
     `machine: ${machine.cpu}, ${machine.cores} cores, node ${machine.node}, tfjs ${machine.tfjs}; load average ${(machine.loadavg_start as number[]).join(' ')}`,
   );
   if (torch.ok) {
     console.log(`torch ${torch.version} (python ${torch.python}), 2 threads, OPENBLAS_NUM_THREADS=1; torch.__config__.show():`);
     console.log(torch.config.replace(/^/gm, '  | '));
+    if (blas) {
+      console.log(`torch BLAS: ${blas.kind} (${blas.libraries.join(', ') || 'none mapped'})`);
+      if (!blas.optimised) console.log(`NO RATIO: ${blas.why}`);
+    }
   } else {
     console.log(`${TORCH_MISSING}\n  (${torch.why})`);
   }
@@ -299,6 +321,11 @@ async function main(): Promise<void> {
     const load0 = loadAvg();
     const { res: tfjs, attempts } = await runWithFallback(m.spec, { batch, warmup, steps, profile: doProfile, threads });
     if (tfjs.profile) profileOut = tfjs.profile;
+    let plain: ChildResult | undefined;
+    if (compareWasm && tfjs.native) {
+      console.log(`(${m.key}) the same on the wasm kernels alone (UNETC_NATIVE=0)`);
+      plain = (await runWithFallback(m.spec, { batch, warmup, steps, profile: false, threads, noNative: true })).res;
+    }
     let tw2: TwinResult | undefined;
     let tw1: TwinResult | undefined;
     if (torch.ok && !noTorch) {
@@ -321,13 +348,20 @@ async function main(): Promise<void> {
       tfjs_threads: tfjs.threads,
       tfjs_micro_batches: tfjs.micro,
       tfjs_attempts: attempts,
+      tfjs_native: tfjs.native,
       tfjs_ms: round(tfjs.median_ms),
       tfjs_min_ms: round(tfjs.min_ms),
+      tfjs_cpu_ms: round(tfjs.median_cpu_ms),
+      tfjs_wasm_only_ms: plain ? round(plain.median_ms) : null,
+      tfjs_wasm_only_cpu_ms: plain ? round(plain.median_cpu_ms) : null,
+      native_speedup: plain ? round(plain.median_ms / tfjs.median_ms, 2) : null,
       torch_ms: tw2 ? round(tw2.median_ms) : null,
       torch_min_ms: tw2 ? round(Math.min(...tw2.steps_ms)) : null,
-      ratio: tw2 ? round(tfjs.median_ms / tw2.median_ms, 2) : null,
+      torch_blas: blas ?? null,
+      ratio: tw2 && blas?.optimised ? round(tfjs.median_ms / tw2.median_ms, 2) : null,
+      ratio_refused: tw2 && !blas?.optimised ? blas?.why ?? 'unknown BLAS' : undefined,
       torch_1thread_ms: tw1 ? round(tw1.median_ms) : null,
-      ratio_vs_1thread: tw1 ? round(tfjs.median_ms / tw1.median_ms, 2) : null,
+      ratio_vs_1thread: tw1 && blas?.optimised ? round(tfjs.median_ms / tw1.median_ms, 2) : null,
       tfjs_steps_ms: tfjs.steps_ms.map((x) => round(x)),
       torch_steps_ms: tw2?.steps_ms.map((x) => round(x)) ?? null,
       torch_1thread_steps_ms: tw1?.steps_ms.map((x) => round(x)) ?? null,
@@ -357,6 +391,8 @@ async function main(): Promise<void> {
       `(${m.key}) ${m.name}`,
       Number(m.params).toLocaleString('en-US'),
       `${m.tfjs_ms}${Number(m.tfjs_micro_batches) > 1 ? ` (${m.tfjs_micro_batches}x${batch / Number(m.tfjs_micro_batches)})` : ''}`,
+      String(m.tfjs_cpu_ms),
+      m.tfjs_wasm_only_ms === null ? '-' : `${m.tfjs_wasm_only_ms} (${m.native_speedup}x)`,
       m.torch_ms === null ? 'skipped' : String(m.torch_ms),
       m.ratio === null ? '-' : `${m.ratio}x`,
       m.torch_1thread_ms === null ? '-' : String(m.torch_1thread_ms),
@@ -367,7 +403,12 @@ async function main(): Promise<void> {
     ];
   };
   console.log(`\ntraining step at batch ${batch} (median of ${steps} after ${warmup} warm-up; ms)`);
-  console.log(table(['model', 'params', 'tfjs wasm', 'torch 2thr', 'ratio', 'torch 1thr', 'ratio', 'wasm heap', 'max RSS', 'load 1m'], models.map(row)));
+  const kernels = models.some((m) => m.tfjs_native) ? `wasm + oneDNN` : 'wasm';
+  console.log(`tfjs: ${kernels}, ${threads ?? 'default'} thread(s); cpu ms = CPU time of the tfjs process per step (all threads)`);
+  console.log(
+    table(['model', 'params', `tfjs ${kernels}`, 'cpu ms', 'wasm only', 'torch 2thr', 'ratio', 'torch 1thr', 'ratio', 'wasm heap', 'max RSS', 'load 1m'], models.map(row)),
+  );
+  if (blas && !blas.optimised) console.log(`no ratio printed: ${blas.why}`);
 
   if (profileOut) {
     const p = profileOut;
@@ -411,8 +452,9 @@ async function main(): Promise<void> {
     batch,
     warmup,
     steps,
-    tfjs_backend:
-      threads !== undefined && threads > 1
+    tfjs_backend: models.some((m) => m.tfjs_native)
+      ? `wasm + oneDNN ${(models.find((m) => m.tfjs_native)!.tfjs_native as { onednn: string }).onednn} (native convolutions and matmuls, ${(models.find((m) => m.tfjs_native)!.tfjs_native as { threads: number }).threads} threads; wasm itself 1 thread)`
+      : threads !== undefined && threads > 1
         ? `wasm (${threads} threads, threaded build forced by src/runtime/engine/wasmThreads.ts)`
         : 'wasm (1 thread: tfjs-backend-wasm disables threads under Node)',
     torch: torch.ok ? { version: torch.version, python: torch.python, threads: 2, openblas_threads: 1, config: torch.config } : { skipped: torch.why },
@@ -448,7 +490,9 @@ vs the PyTorch twin, for (a) specs/nano-mnist.unet and (b) specs/attn-unet-mnist
   --only a|b     one model only
   --no-torch     skip the PyTorch side
   --no-torch1    skip only the 1-thread PyTorch run
-  --threads N    wasm threads (default 1); results to train-step-threadsN.json
+  --threads N    native (oneDNN) threads when the addon is built, else wasm threads (default:
+                 the cores for native, 1 for wasm); results to train-step-threadsN.json
+  --compare-wasm also run each model on the wasm kernels alone (UNETC_NATIVE=0), same run
   --profile      one tf.profile'd step of (b) after the timed ones, top kernels and torch's top ops
   --out FILE     write the results to FILE (relative to bench/results/) instead of train-step.json
   --help         this text

@@ -257,7 +257,13 @@ describe('UC-LoRA composition MLPs batched across layers', () => {
     const gb = tf.variableGrads(loss(true), vars).grads;
     expect(Object.keys(gb).sort()).toEqual(Object.keys(ga).sort());
     expect(Object.keys(ga)).toContain('v');
-    for (const name of Object.keys(ga)) expect(maxAbs(ga[name], gb[name]) / Math.max(1e-3, tf.max(tf.abs(ga[name])).dataSync()[0]), name).toBeLessThan(1e-5);
+    // Gradients to 2e-2: through GroupNorms of 2-value groups over 4 samples this test is badly
+    // conditioned: float32 roundings are amplified ~1e4 times. The wasm and cpu backends' gradients
+    // differ by up to 7.3e-3 here (measured); the two formulations agree to 1e-7 only where both run
+    // the same kernels in the same order (XNNPACK, the cpu backend) and differ by up to 7.3e-3 with
+    // the native oneDNN matmuls (each within 3e-7 of float64), whose blocking depends on the shape.
+    // A mix-up of layers gives errors of order 1.
+    for (const name of Object.keys(ga)) expect(maxAbs(ga[name], gb[name]) / Math.max(1e-3, tf.max(tf.abs(ga[name])).dataSync()[0]), name).toBeLessThan(2e-2);
     vVar.dispose();
     p.dispose();
   });

@@ -20,6 +20,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { selectBackend } from '../src/runtime/engine/select.ts';
+import { unregisterNativeKernels } from '../src/runtime/engine/native.ts';
 import { isExtraWasmKernel, registerWasmKernels, WASM_EXTRA_KERNEL_NAMES } from '../src/runtime/engine/wasmKernels.ts';
 
 const TOLERANCE = 1e-4;
@@ -97,6 +98,8 @@ beforeAll(async () => {
   tf.env().set('IS_TEST', true);
   const chosen = await selectBackend({ log: () => {} });
   expect(chosen.name).toBe('wasm');
+  // These are the wasm kernels (also the fallback of the native ones, test/native.test.ts).
+  unregisterNativeKernels();
 });
 
 afterAll(() => {

@@ -31,7 +31,8 @@ function runTs(name: string, source: string, env: Record<string, string> = {}, t
     cwd: ROOT,
     encoding: 'utf8',
     timeout,
-    env: { ...process.env, UNETC_WASM_THREADS: '', ...env },
+    // UNETC_NATIVE=0: these are the wasm threads (with the native kernels wasm stays at 1 thread).
+    env: { ...process.env, UNETC_WASM_THREADS: '', UNETC_NATIVE: '0', ...env },
     maxBuffer: 256 * 1024 * 1024,
   });
 }

@@ -8,7 +8,9 @@
  * Checked against the op-level versions in tests.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import type { NamedAttrMap } from '@tensorflow/tfjs-core';
 import { groupNormBackward, groupNormForward } from './groupNormKernels.ts';
+import { GROUP_NORM_GRAD_KERNEL, GROUP_NORM_KERNEL, isNativeKernel } from './native.ts';
 
 /** x * sigmoid(x); d/dx = s (1 + x (1 - s)) with s = sigmoid(x). */
 type Arg = tf.Tensor | tf.GradSaveFunc;
@@ -36,6 +38,7 @@ export const siluFused: (x: tf.Tensor) => tf.Tensor = tf.customGrad((...args: Ar
  */
 export function groupNormFused(x: tf.Tensor4D, gamma: tf.Tensor, beta: tf.Tensor, groups: number, eps: number): tf.Tensor4D {
   const backend = tf.getBackend();
+  if (backend === 'wasm' && isNativeKernel(GROUP_NORM_KERNEL) && x.dtype === 'float32') return groupNormNative(x, gamma, beta, groups, eps);
   if (backend === 'wasm' || backend === 'cpu') return groupNormLoops(x, gamma, beta, groups, eps);
   return groupNormOps(x, gamma, beta, groups, eps);
 }
@@ -59,6 +62,26 @@ function groupNormLoops(x: tf.Tensor4D, gamma: tf.Tensor, beta: tf.Tensor, group
         const [xs, mu, rs, gm] = saved.map((t) => t.dataSync() as Float32Array);
         const d = groupNormBackward(dy.dataSync() as Float32Array, xs, mu, rs, gm, geometry);
         return [tf.tensor4d(d.dx, [n, h, w, c]), tf.tensor1d(d.dgamma), tf.tensor1d(d.dbeta)];
+      },
+    };
+  });
+  return f(x, gamma, beta) as tf.Tensor4D;
+}
+
+/**
+ * The same loops in C++ on the wasm heap (native.ts; no copies out to JS and back), with the same
+ * saved tensors.
+ */
+function groupNormNative(x: tf.Tensor4D, gamma: tf.Tensor, beta: tf.Tensor, groups: number, eps: number): tf.Tensor4D {
+  const f = tf.customGrad((...args: Arg[]) => {
+    const [xi, g, b, save] = args as [tf.Tensor, tf.Tensor, tf.Tensor, tf.GradSaveFunc];
+    const [y, mean, rstd] = tf.engine().runKernel(GROUP_NORM_KERNEL, { x: xi, gamma: g, beta: b }, { groups, eps } as unknown as NamedAttrMap) as tf.Tensor[];
+    save([xi, mean!, rstd!, g]);
+    return {
+      value: y!,
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [xs, mu, rs, gm] = saved;
+        return tf.engine().runKernel(GROUP_NORM_GRAD_KERNEL, { dy, x: xs!, mean: mu!, rstd: rs!, gamma: gm! }, { groups } as unknown as NamedAttrMap) as tf.Tensor[];
       },
     };
   });

@@ -6,10 +6,13 @@
  *
  * On the CPU backends (wasm, cpu) it is one pass over the data each way: a pad, k^2 slices and a
  * concat cost 11x more on wasm (the concat's gradient, a last-axis SplitV of runs of C floats, is
- * the slowest part). Elsewhere (tfjs-node, where reading data back would synchronise a GPU) it is
- * written with those ops.
+ * the slowest part). With the native kernels on wasm (native.ts) that pass runs in C++ on the
+ * heap (no copy out to JS and back). Elsewhere (tfjs-node, where reading data back would
+ * synchronise a GPU) it is written with those ops.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import type { NamedAttrMap } from '@tensorflow/tfjs-core';
+import { COL2IM_KERNEL, IM2COL_KERNEL, isNativeKernel } from './native.ts';
 
 interface Geometry {
   n: number;
@@ -95,6 +98,16 @@ export function patches(x: tf.Tensor4D, k: number, pad: number): tf.Tensor4D {
   if (backend !== 'wasm' && backend !== 'cpu') return patchesFromOps(x, k, pad);
   const g = geometry(x.shape, k, pad);
   const outShape = [g.n, g.ho, g.wo, k * k * g.c];
+  if (backend === 'wasm' && x.dtype === 'float32' && isNativeKernel(IM2COL_KERNEL)) {
+    const native = tf.customGrad((...args: Arg[]) => {
+      const xi = args[0] as tf.Tensor4D;
+      return {
+        value: tf.engine().runKernel(IM2COL_KERNEL, { x: xi }, { k, pad } as unknown as NamedAttrMap) as tf.Tensor4D,
+        gradFunc: (dy: tf.Tensor) => [tf.engine().runKernel(COL2IM_KERNEL, { cols: dy }, { k, pad, xShape: x.shape } as unknown as NamedAttrMap) as tf.Tensor4D],
+      };
+    });
+    return native(x) as tf.Tensor4D;
+  }
   const f = tf.customGrad((...args: Arg[]) => {
     const xi = args[0] as tf.Tensor4D;
     return {

@@ -7,15 +7,20 @@
  * warning. A node package that is missing, or present but whose native
  * binding fails to load, counts as absent; why is said once through `log`.
  *
- * wasm runs single-threaded unless `threads` (or `UNETC_WASM_THREADS`) asks
- * for more: then the threaded build is forced and a watchdog started (see
- * wasmThreads.ts). The thread count is fixed when wasm is first initialised.
+ * On wasm, the convolutions and matmuls run natively through oneDNN when the
+ * addon is built (native.ts; `UNETC_NATIVE=0` turns it off): then `threads`
+ * (or `UNETC_WASM_THREADS`; default: the available cores) is the native
+ * (OpenMP) thread count and wasm itself stays at 1 thread. Without the addon,
+ * wasm runs single-threaded unless `threads` asks for more: then the threaded
+ * build is forced and a watchdog started (see wasmThreads.ts). The wasm thread
+ * count is fixed when wasm is first initialised.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import './gradients.ts';
 import { createRequire } from 'node:module';
 import path from 'node:path';
+import { loadNative, NATIVE_HINT, registerNativeKernels } from './native.ts';
 import { registerWasmKernels } from './wasmKernels.ts';
 import { initWasmThreaded, requestedThreads, startWatchdog, watchdogSeconds, type WasmPackage } from './wasmThreads.ts';
 
@@ -41,8 +46,10 @@ export interface SelectedBackend {
   name: string;
   /** Why better backends were not used, or that the backend was requested. */
   reason?: string;
-  /** wasm only: the threads XNNPACK uses. */
+  /** wasm only: the threads the heavy kernels use (oneDNN's when native, else XNNPACK's). */
   threads?: number;
+  /** wasm only: the native oneDNN kernels, when they run (then wasm itself has 1 thread). */
+  native?: { onednn: string; threads: number };
 }
 
 /** The package specifiers of the native backends, best first. */
@@ -127,7 +134,10 @@ export function createBackendSelector(deps: SelectorDeps = defaultDeps) {
    * Loads and initialises wasm with our kernels (with `threads` threads when
    * it is not initialised yet); the thread count when usable, else why not.
    */
-  async function tryWasm(threads: number | undefined): Promise<{ threads: number } | { why: string }> {
+  async function tryWasm(
+    threads: number | undefined,
+    log: (m: string) => void,
+  ): Promise<{ threads: number; native?: { onednn: string; threads: number } } | { why: string }> {
     wasmLoaded ??= (async () => {
       try {
         const wasm = (await deps.importModule(WASM_PACKAGE)) as WasmPackage & {
@@ -144,6 +154,17 @@ export function createBackendSelector(deps: SelectorDeps = defaultDeps) {
     const { why, wasm } = await wasmLoaded;
     if (why !== undefined || wasm === undefined) return { why: why ?? 'not loaded' };
     const first = !('wasm' in tf.engine().registry);
+    const nat = loadNative(threads);
+    if (nat.ok) {
+      registerNativeKernels();
+      try {
+        if (!(await tf.setBackend('wasm'))) return { why: 'its backend failed to initialise' };
+      } catch (err) {
+        return { why: `its backend failed to initialise: ${firstLine(err)}` };
+      }
+      return { threads: nat.threads, native: { onednn: nat.version, threads: nat.threads } };
+    }
+    sayOnce(log, `backend: native oneDNN kernels unavailable (${nat.why})${nat.why.includes(NATIVE_HINT) || nat.why.startsWith('disabled') ? '' : `; ${NATIVE_HINT}`}`);
     try {
       if (first && threads !== undefined && threads > 1) {
         // Before initialising: a hang can happen as soon as threads start.
@@ -187,11 +208,16 @@ export function createBackendSelector(deps: SelectorDeps = defaultDeps) {
     }
 
     if (name === undefined || name === 'wasm') {
-      const got = await tryWasm(threads);
+      const got = await tryWasm(threads, log);
       if ('threads' in got) {
         const n = got.threads;
+        const reason = name ? 'requested' : skipped.join('; ') || undefined;
+        if (got.native) {
+          sayOnce(log, `backend: wasm + oneDNN ${got.native.onednn}, ${n} thread${n === 1 ? '' : 's'} (native convolutions and matmuls on the wasm heap; unetc wasm kernels for the rest)`);
+          return { name: 'wasm', reason, threads: n, native: got.native };
+        }
         sayOnce(log, `backend: wasm (XNNPACK, ${n} thread${n === 1 ? '' : 's'}, with unetc kernels: conv gradients, segment sums, batched matmul, slices)`);
-        return { name: 'wasm', reason: name ? 'requested' : skipped.join('; ') || undefined, threads: n };
+        return { name: 'wasm', reason, threads: n };
       }
       skip(WASM_PACKAGE, got.why);
       if (name === 'wasm') throw new Error(`backend 'wasm' requested but unavailable: ${got.why}`);
@@ -219,6 +245,11 @@ export function createBackendSelector(deps: SelectorDeps = defaultDeps) {
       return pending;
     }
     const chosen = await pending;
+    if (chosen.name === 'wasm' && chosen.native && threads !== undefined && chosen.threads !== threads) {
+      // OpenMP's thread count can change at any time.
+      const n = loadNative(threads);
+      return { ...chosen, threads: n.ok ? n.threads : chosen.threads, native: n.ok ? { onednn: n.version, threads: n.threads } : chosen.native };
+    }
     if (chosen.name === 'wasm' && threads !== undefined && chosen.threads !== threads) throw threadMismatch(chosen.threads, threads);
     // Another call may have switched backends since: switch back.
     if (tf.getBackend() !== chosen.name) await tf.setBackend(chosen.name);
