@@ -48,9 +48,10 @@ export function usage(): string {
     'commands:',
     ...Object.values(COMMANDS).map((c) => `  ${c.help}`),
     '',
-    'train, sample and eval take --backend NAME (tensorflow, wasm or cpu) and --threads N: wasm threads, 1 to 8',
-    '  (default 1, or UNETC_WASM_THREADS). More than 1 is experimental: a watchdog kills a process hung in the',
-    '  wasm threads after UNETC_WASM_WATCHDOG_SECONDS (default 300; 0 turns it off).',
+    'train, sample and eval take --backend NAME (tensorflow, wasm or cpu) and --threads N, 1 to 8 (or',
+    '  UNETC_WASM_THREADS): with the native oneDNN kernels the threads of those kernels (default: all cores;',
+    '  wasm stays at 1 thread); without them wasm threads (default 1; more is experimental: a watchdog kills a',
+    '  process hung in the wasm threads after UNETC_WASM_WATCHDOG_SECONDS, default 300, 0 turns it off).',
   ].join('\n');
 }
 
