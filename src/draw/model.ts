@@ -5,6 +5,7 @@
  * skips, attention, resampling, conditioning references, heads) and `ir.modules` (path, kind,
  * block, role, parameter shapes); never module attributes.
  */
+import { lorasOf } from '../ir/ops.ts';
 import type { EmbeddingOp, IR, LinearOp, TimeLoraOp, UcLoraOp } from '../ir/types.ts';
 
 export type BadgeKind = 'shift' | 'scale_shift' | 'adaln' | 'time_lora' | 'class_lora' | 'uc_lora' | 'other';
@@ -194,12 +195,6 @@ export interface OmegaSite {
   layer: string;
   kind: 'time_lora' | 'uc_lora';
   bases: number;
-  rank: number;
-  /** UC-LoRA: hidden widths of the composition MLP and the GroupNorm groups of each. */
-  mlp: number[];
-  groups: number[];
-  bias: boolean;
-  scale: 'fixed' | 'trainable';
   /** The typed op (src/ir/ops.ts) the runtime evaluates omega from. */
   op: TimeLoraOp | UcLoraOp;
 }
@@ -215,31 +210,11 @@ export interface NoiseAxis {
 
 /** Every TimeLoRA and UC-LoRA layer, read from the blocks' typed ops. */
 export function omegaSites(ir: IR): OmegaSite[] {
-  const out: OmegaSite[] = [];
-  for (const b of ir.blocks) {
-    const op = b.op;
-    if (op.op !== 'res_block') continue;
-    const convs = [...op.convs, ...(op.attention ? [op.attention.qkv, op.attention.proj] : [])];
-    for (const c of convs) {
-      for (const l of c.lora) {
-        if (l.kind === 'class_lora') continue;
-        out.push({
-          path: `${b.path}.${l.site}`,
-          block: b.path,
-          layer: l.site.slice(0, l.site.length - l.kind.length - 1),
-          kind: l.kind,
-          bases: l.bases,
-          rank: l.rank,
-          mlp: l.kind === 'uc_lora' ? l.hidden.map((h) => h.linear.dout) : [],
-          groups: l.kind === 'uc_lora' ? l.hidden.map((h) => h.norm.groups) : [],
-          bias: l.kind === 'uc_lora' && l.bias !== undefined,
-          scale: l.kind === 'uc_lora' && typeof l.scale === 'string' ? 'trainable' : 'fixed',
-          op: l,
-        });
-      }
-    }
-  }
-  return out;
+  return ir.blocks.flatMap((b) =>
+    lorasOf(b.op).flatMap((l): OmegaSite[] =>
+      l.kind === 'class_lora' ? [] : [{ path: `${b.path}.${l.site}`, block: b.path, layer: l.site.slice(0, l.site.length - l.kind.length - 1), kind: l.kind, bases: l.bases, op: l }],
+    ),
+  );
 }
 
 export function noiseAxis(ir: IR): NoiseAxis {

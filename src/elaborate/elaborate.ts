@@ -342,11 +342,7 @@ export class Elaborator {
     const s = this.s;
     const e = s.embedding;
     const ctx = this.ctx('emb');
-    const mods: Module[] = [];
-    const take = <Op>(b: Built<Op>): Op => {
-      mods.push(b.module);
-      return b.op;
-    };
+    const { mods, take } = collector();
     let table: Ref | undefined;
     if (e.noise.kind === 'table') {
       const T = typeof s.diffusion.T === 'number' ? s.diffusion.T : 0;
@@ -421,11 +417,7 @@ export class Elaborator {
     const u = s.unet;
     const base = this.ctx(p.path);
     const condCtx = this.ctx(p.path, 'conditioning');
-    const mods: Module[] = [];
-    const take = <Op>(b: Built<Op>): Op => {
-      mods.push(b.module);
-      return b.op;
-    };
+    const { mods, take } = collector();
     let out: Shape = { ...p.in };
     const resCond = p.kind === 'res' ? this.condFor(p, 'residual') : [];
     const attnCond = p.attention ? this.condFor(p, 'attention') : [];
@@ -574,6 +566,18 @@ export class Elaborator {
     mods.push(...built.modules);
     t.op.lora.push(built.op);
   }
+}
+
+/** The modules of a block as they are built, and `take`, which keeps a layer's module and returns its op. */
+function collector(): { mods: Module[]; take: <Op>(b: Built<Op>) => Op } {
+  const mods: Module[] = [];
+  return {
+    mods,
+    take: <Op>(b: Built<Op>): Op => {
+      mods.push(b.module);
+      return b.op;
+    },
+  };
 }
 
 const mlpWidths = (c: CondSettings): Width[] | undefined => widthsOf(c.args.get('mlp'));

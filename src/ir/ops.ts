@@ -245,8 +245,13 @@ export function refsOf(op: BlockOp): Ref[] {
   return out;
 }
 
-/** Every LoRA op of a block op, with the conv it wraps. */
+/** The convs a LoRA can wrap: a residual block's convs in order, then its attention's qkv and proj. */
+export function convsOf(op: BlockOp): ConvOp[] {
+  if (op.op !== 'res_block') return [];
+  return [...op.convs, ...(op.attention ? [op.attention.qkv, op.attention.proj] : [])];
+}
+
+/** Every LoRA op of a block op, in the order of convsOf. */
 export function lorasOf(op: BlockOp): LoraOp[] {
-  if (op.op === 'res_block') return [...op.convs.flatMap((c) => c.lora), ...(op.attention ? [...op.attention.qkv.lora, ...op.attention.proj.lora] : [])];
-  return [];
+  return convsOf(op).flatMap((c) => c.lora);
 }

@@ -6,7 +6,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { AttentionOp, HeadOp, ModulationOp, ResampleOp, ResBlockOp, StemOp } from '../../ir/ops.ts';
-import { attentionCore, conv, convTranspose, dropout, linear, norm, resample, silu, Weights } from './layers.ts';
+import { attentionCore, conv, convTranspose, dropout, linear, mlp, norm, resample, silu, Weights } from './layers.ts';
 import { convWithLora, prepareLoraInputs, type LoraInputs } from './lora.ts';
 import { nameSeed, type ParamStore } from './params.ts';
 
@@ -15,16 +15,6 @@ export interface BlockContext {
   lora: LoraInputs;
   /** Seed for dropout masks of this forward pass (undefined: unseeded). */
   seed?: number;
-}
-
-/** The modulation's parameters [N, C] or [N, 2C] from v: its MLP with SiLU between layers. */
-function modulationParams(w: Weights, v: tf.Tensor2D, m: ModulationOp): tf.Tensor2D {
-  let h = v;
-  m.mlp.forEach((l, i) => {
-    h = linear(w, h, l);
-    if (i < m.mlp.length - 1) h = silu(h);
-  });
-  return h;
 }
 
 /** x * (1 + scale) + shift, or x + shift, with [N, C] parameters broadcast over H, W. */
@@ -56,7 +46,7 @@ export function resBlock(p: ParamStore, path: string, x: tf.Tensor4D, v: tf.Tens
  */
 function resBlockBody(w: Weights, x: tf.Tensor4D, v: tf.Tensor2D | undefined, op: ResBlockOp, ctx: BlockContext): tf.Tensor4D {
   const mod = op.modulation;
-  const modulated = (h: tf.Tensor4D, at: ModulationOp['at']) => (mod && mod.at === at ? modulate(h, modulationParams(w, v!, mod), mod.kind) : h);
+  const modulated = (h: tf.Tensor4D, at: ModulationOp['at']) => (mod && mod.at === at ? modulate(h, mlp(w, v!, mod.mlp), mod.kind) : h);
   const input = modulated(x, 'input');
   let h = input;
   op.convs.forEach((c, i) => {

@@ -4,7 +4,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { EmbeddingOp, NoiseEmbeddingOp } from '../../ir/ops.ts';
-import { linear, silu, Weights } from './layers.ts';
+import { linear, mlp, silu, Weights } from './layers.ts';
 import { nameSeed, type ParamStore } from './params.ts';
 
 export interface Cond {
@@ -54,10 +54,7 @@ export function embedding(p: ParamStore, cond: Cond, op: EmbeddingOp, seed = 0):
   };
   if (lbl && lbl.at === 'input' && cond.classes) e = tf.add(e, labelIn(cond.classes));
   if (op.augment && cond.augment) e = tf.add(e, linear(w, cond.augment, op.augment));
-  op.mlp.forEach((l, i) => {
-    e = linear(w, e, l);
-    if (i < op.mlp.length - 1) e = silu(e);
-  });
+  e = mlp(w, e, op.mlp);
   if (lbl && lbl.at === 'output' && cond.classes) e = tf.add(e, labelIn(cond.classes));
   return op.outAct ? silu(e) : e;
 }

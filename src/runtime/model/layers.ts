@@ -56,6 +56,11 @@ export function linear(w: Weights, x: tf.Tensor2D, l: LinearOp): tf.Tensor2D {
 /** SiLU, with a gradient that keeps only x (src/runtime/engine/memoryEfficient.ts). */
 export const silu = <T extends tf.Tensor>(x: T): T => siluFused(x) as T;
 
+/** Linear layers with SiLU between them (none after the last). */
+export function mlp(w: Weights, x: tf.Tensor2D, layers: readonly LinearOp[]): tf.Tensor2D {
+  return layers.reduce((h, l, i) => (i > 0 ? linear(w, silu(h), l) : linear(w, h, l)), x);
+}
+
 /** GroupNorm over NHWC (statistics per sample and group over H, W and the group's channels) or LayerNorm over (C, H, W). */
 export function norm(w: Weights, x: tf.Tensor4D, n: NormOp): tf.Tensor4D {
   const gamma = n.weight ? w.get(n.weight) : undefined;

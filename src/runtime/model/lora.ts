@@ -13,7 +13,7 @@
  *   UC-LoRA:   omega = MLP(v), plus the bias term and the scale s
  */
 import * as tf from '@tensorflow/tfjs-core';
-import type { BlockOp, ConvOp, LoraOp, UcLoraOp } from '../../ir/ops.ts';
+import { lorasOf, type BlockOp, type ConvOp, type LoraOp, type UcLoraOp } from '../../ir/ops.ts';
 import { conv, conv2dRaw, groupNorm1d, linear, normalizeLastAxisGroups, silu, Weights } from './layers.ts';
 import type { ParamStore } from './params.ts';
 import { patches } from '../engine/patches.ts';
@@ -35,13 +35,7 @@ export interface LoraInputs {
 
 /** The UC-LoRA layers of the given blocks, in block order (qkv before proj, convs in order). */
 export function ucLoraSites(blocks: readonly (readonly [path: string, op: BlockOp])[]): UcLoraSite[] {
-  const out: UcLoraSite[] = [];
-  for (const [path, op] of blocks) {
-    if (op.op !== 'res_block') continue;
-    const convs = [...op.convs, ...(op.attention ? [op.attention.qkv, op.attention.proj] : [])];
-    for (const c of convs) for (const l of c.lora) if (l.kind === 'uc_lora') out.push([path, l]);
-  }
-  return out;
+  return blocks.flatMap(([path, op]) => lorasOf(op).flatMap((l): UcLoraSite[] => (l.kind === 'uc_lora' ? [[path, l]] : [])));
 }
 
 /**
