@@ -7,6 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { stripVTControlCharacters } from 'node:util';
 import * as prettier from 'prettier';
 import { afterAll, describe, expect, it } from 'vitest';
 import plugin from '../src/prettier/index.ts';
@@ -24,6 +25,9 @@ function mess(text: string): string {
     .map((l, i) => (l.trim() === '' ? '\n' : ' '.repeat(i % 5) + l.trimStart() + (i % 3 === 0 && !l.includes('//') ? '   ' : '')))
     .join('\n');
 }
+
+/** The environment without colour: prettier (through chalk) honours FORCE_COLOR=0. */
+const noColour = { ...process.env, FORCE_COLOR: '0', NO_COLOR: '1' };
 
 const comments = (text: string) => text.match(/\/\/[^\n]*|\/\*[\s\S]*?\*\//g) ?? [];
 
@@ -58,12 +62,14 @@ describe('prettier plugin', () => {
     const fmt = spawnSync(process.execPath, [join(ROOT, 'bin', 'unetc.mjs'), 'fmt', '--check', ...files], { cwd: ROOT, encoding: 'utf8' });
     expect(fmt.status).toBe(1);
     expect(fmt.stdout.trim().split('\n')).toEqual([`${files[1]}: not in canonical form`]);
+    // (CI sets FORCE_COLOR, which colours prettier's "[warn]": ask for none, and strip any left)
     const pr = spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'node_modules', 'prettier', 'bin', 'prettier.cjs'), '--plugin', 'unetc/prettier', '--check', ...files], {
       cwd: ROOT,
       encoding: 'utf8',
+      env: noColour,
     });
     expect(pr.status).toBe(1);
-    const flagged = pr.stderr.split('\n').filter((l) => l.startsWith('[warn] ') && l.endsWith('.unet')).map((l) => l.slice('[warn] '.length));
+    const flagged = stripVTControlCharacters(pr.stderr).split('\n').filter((l) => l.startsWith('[warn] ') && l.endsWith('.unet')).map((l) => l.slice('[warn] '.length));
     expect(flagged.map((f) => resolve(ROOT, f))).toEqual([files[1]]);
     // and on the committed specs, both agree that all are canonical
     const all = spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'node_modules', 'prettier', 'bin', 'prettier.cjs'), '--plugin', 'unetc/prettier', '--check', 'specs/*.unet'], { cwd: ROOT, encoding: 'utf8' });
