@@ -268,12 +268,12 @@ def dropout(x, rate, training):
 
 
 def resample(x, mode, filt):
-    """EDM's FIR resampling (filter normalised to sum 1): down a depthwise stride-2 conv, up a
-    zero-insert then a depthwise conv with gain 4 and TF's 'same' padding; [1, 1] is 2x2 average
+    """EDM's FIR resampling (filter normalised to sum 1, padding (k - 1) // 2): down a depthwise
+    stride-2 conv, up a depthwise stride-2 transposed conv with gain 4; [1, 1] is 2x2 average
     pooling / nearest x2."""
     if len(filt) == 2 and filt[0] == filt[1]:
         return F.avg_pool2d(x, 2) if mode == "down" else F.interpolate(x, scale_factor=2, mode="nearest")
-    n, c, h, wd = x.shape
+    c = x.shape[1]
     f = torch.tensor(filt, dtype=x.dtype)
     f = f / f.sum()
     f2 = torch.outer(f, f)
@@ -281,10 +281,7 @@ def resample(x, mode, filt):
     pad = (k - 1) // 2
     if mode == "down":
         return F.conv2d(x, f2.view(1, 1, k, k).repeat(c, 1, 1, 1), stride=2, padding=pad, groups=c)
-    z = torch.zeros(n, c, 2 * h, 2 * wd, dtype=x.dtype)
-    z[:, :, ::2, ::2] = x
-    lo, hi = (k - 1) // 2, k - 1 - (k - 1) // 2
-    return F.conv2d(F.pad(z, (lo, hi, lo, hi)), (f2 * 4).view(1, 1, k, k).repeat(c, 1, 1, 1), groups=c)
+    return F.conv_transpose2d(x, (f2 * 4).view(1, 1, k, k).repeat(c, 1, 1, 1), stride=2, padding=pad, groups=c)
 
 
 def attention_core(qkv, heads, layout):

@@ -79,9 +79,7 @@ const CROSS_CHECKED: [name: string, spec: string, generated: boolean, backend: '
   ['attn-unet-mnist-uc-lora', spec('attn-unet-mnist-uc-lora.unet'), true, 'wasm'],
   ['iddpm-tiny-with-lora', fixture('iddpm-tiny-with-lora.unet'), false, 'wasm'],
   ['edm-tiny-with-lora', fixture('edm-tiny-with-lora.unet'), false, 'wasm'],
-  // On cpu: the wasm backend has no DepthwiseConv2dNativeBackpropInput, the gradient of the FIR
-  // resampling's depthwise conv (layers.ts resample), so this model cannot be differentiated on wasm.
-  ['edm-tiny-fir', fixture('edm-tiny-fir.unet'), false, 'cpu'],
+  ['edm-tiny-fir', fixture('edm-tiny-fir.unet'), false, 'wasm'],
 ];
 
 describe('PyTorch twin = TypeScript runtime on the same weights', () => {

@@ -96,39 +96,31 @@ export function dropout<T extends tf.Tensor>(x: T, rate: number, training: boole
 }
 
 /**
- * Resampling with a separable FIR filter, as EDM's Conv2d does it (filter normalised to sum 1):
- * down is a depthwise stride-2 conv, up a depthwise stride-2 transposed conv with gain 4.
- * With the [1, 1] filter these are 2x2 average pooling and nearest-neighbour upsampling.
+ * Resampling with a separable FIR filter, as EDM's Conv2d does it (filter normalised to sum 1, the
+ * same for every channel, padding (k - 1) / 2): down is a depthwise stride-2 conv, up a depthwise
+ * stride-2 transposed conv with gain 4. With the [1, 1] filter these are 2x2 average pooling and
+ * nearest-neighbour upsampling. The channels are folded into the batch and one single-channel
+ * (transposed) conv runs: the same filter for every channel, and conv gradients every backend has
+ * (the wasm backend has no DepthwiseConv2dNativeBackpropInput).
  */
 export function resample(x: tf.Tensor4D, mode: 'down' | 'up', filter: readonly number[]): tf.Tensor4D {
-  const sum = filter.reduce((a, b) => a + b, 0);
   const isBox = filter.length === 2 && filter[0] === filter[1];
   if (isBox) return mode === 'down' ? tf.avgPool(x, 2, 2, 'valid') : upsampleNearest(x);
   const [n, h, w, c] = x.shape;
   const k = filter.length;
-  const f2 = tf.tidy(() => {
-    const f = tf.tensor1d(filter.map((v) => v / sum));
-    return tf.outerProduct(f, f);
-  });
   const pad = Math.floor((k - 1) / 2);
-  try {
-    if (mode === 'down') {
-      const dw = tf.tile(tf.reshape(f2, [k, k, 1, 1]), [1, 1, c, 1]) as tf.Tensor4D;
-      return tf.depthwiseConv2d(x, dw, 2, [
-        [0, 0],
-        [pad, pad],
-        [pad, pad],
-        [0, 0],
-      ]);
-    }
-    // Up: zero-insert (stride 2), then a depthwise conv with gain 4.
-    const z = tf.reshape(tf.stack([x, tf.zerosLike(x)], 3), [n, h, 2 * w, c]);
-    const zz = tf.reshape(tf.stack([z, tf.zerosLike(z)], 2), [n, 2 * h, 2 * w, c]) as tf.Tensor4D;
-    const dw = tf.tile(tf.reshape(tf.mul(f2, 4), [k, k, 1, 1]), [1, 1, c, 1]) as tf.Tensor4D;
-    return tf.depthwiseConv2d(zz, dw, 1, 'same');
-  } finally {
-    f2.dispose();
-  }
+  return tf.tidy(() => {
+    const sum = filter.reduce((a, b) => a + b, 0);
+    const f = tf.tensor1d(filter.map((v) => v / sum));
+    const f2 = tf.reshape(tf.outerProduct(f, f), [k, k, 1, 1]) as tf.Tensor4D;
+    const folded = tf.reshape(tf.transpose(x, [0, 3, 1, 2]), [n * c, h, w, 1]) as tf.Tensor4D;
+    const y =
+      mode === 'down'
+        ? tf.conv2d(folded, f2, 2, [[0, 0], [pad, pad], [pad, pad], [0, 0]])
+        : tf.conv2dTranspose(folded, tf.mul(f2, 4) as tf.Tensor4D, [n * c, 2 * h, 2 * w, 1], 2, pad);
+    const [, ho, wo] = y.shape;
+    return tf.transpose(tf.reshape(y, [n, c, ho, wo]), [0, 2, 3, 1]) as tf.Tensor4D;
+  });
 }
 
 /**
