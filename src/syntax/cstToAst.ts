@@ -4,6 +4,7 @@
  * to the enclosing block's end when no member follows.
  */
 import type { CstNode, CstElement, IToken } from 'chevrotain';
+import { Diag } from '../diagnostics/catalogue.ts';
 import { diagnostic, type Diagnostic } from '../diagnostics/diagnostic.ts';
 import type { Span } from '../diagnostics/span.ts';
 import type * as A from './ast.ts';
@@ -191,7 +192,7 @@ class Builder {
       const t = ch.NumberLiteral[0] as IToken;
       const value = Number(t.image.replace(/_/g, ''));
       if (!Number.isFinite(value)) {
-        this.diagnostics.push(diagnostic('InvalidNumber', `number ${t.image.slice(0, 30)} is too large to represent`, this.span(t)));
+        this.diagnostics.push(diagnostic(Diag.InvalidNumber, { number: t.image.slice(0, 30) }, this.span(t)));
       }
       return { kind: 'number', value: Number.isFinite(value) ? value : 0, span: this.span(t) };
     }
