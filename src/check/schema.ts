@@ -381,3 +381,20 @@ export const modelSchema: SectionSpec = {
     },
   },
 };
+
+/**
+ * The defaults of a section's options that are plain values (`true`, `0`, `mean`), read from the
+ * documented `default` texts: what an omitted option means, for comparing two specs by meaning
+ * (`unetc diff`). Defaults that are rules (`blocks[l] + 1 per level`) are left out.
+ */
+export function literalDefaults(section: 'diffusion' | 'training'): Record<string, number | string | boolean> {
+  const out: Record<string, number | string | boolean> = {};
+  for (const [k, f] of Object.entries(modelSchema.sections![section].fields)) {
+    const d = f.default;
+    if (d === undefined) continue;
+    if (d === 'true' || d === 'false') out[k] = d === 'true';
+    else if (/^-?\d+(\.\d+)?(e-?\d+)?$/.test(d)) out[k] = Number(d);
+    else if (f.ty.t === 'enum' && f.ty.values.includes(d)) out[k] = d;
+  }
+  return out;
+}
