@@ -1,7 +1,8 @@
 /**
  * Loads a spec and the chain of specs it extends, and merges them into one model: a child's field
- * replaces its parent's, a child's section merges into its parent's, a child's `let` replaces the
- * parent's constant everywhere (so `let C = 64` in a variant narrows the whole base model).
+ * replaces its parent's, a child's section merges into its parent's (or replaces it whole when
+ * written `key = { ... }`), `unset key` removes what the parent set, and a child's `let` replaces
+ * the parent's constant everywhere (so `let C = 64` in a variant narrows the whole base model).
  */
 import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, relative, resolve } from 'node:path';
@@ -126,12 +127,18 @@ function mergeMembers(target: MergedSection, members: Member[], sink: Diagnostic
       continue;
     }
     keysHere.add(m.key);
+    if (m.kind === 'unset') {
+      const had = target.fields.delete(m.key);
+      if (!target.sections.delete(m.key) && !had) sink.report(Diag.UnsetNothing, { name: m.key }, m.keySpan);
+      continue;
+    }
     if (m.kind === 'field') {
       target.sections.delete(m.key);
       target.fields.set(m.key, m);
     } else {
       target.fields.delete(m.key);
-      let sec = target.sections.get(m.key);
+      // `key = { ... }` starts the section afresh: nothing of the base's survives.
+      let sec = m.replace ? undefined : target.sections.get(m.key);
       if (!sec) {
         sec = { key: m.key, quoted: m.quoted, span: m.keySpan, fields: new Map(), sections: new Map() };
         target.sections.set(m.key, sec);

@@ -71,6 +71,7 @@ export const Diag = {
   SelectorOutsideConditioning: e('E0218', 'path selectors ("{pattern}") are only allowed in conditioning'),
   ReservedLetName: e('E0219', "'{name}' is the block-local channel count in widths and cannot be a constant"),
   MissingSection: e('E0220', "the model needs a '{name}' section (with {needs})"),
+  UnsetNothing: e('E0221', "unset {name}: the extended spec sets no '{name}' here", 'remove the line, or name an option or section the extended spec sets'),
 
   // --- types and values ---
   TypeMismatch: e('E0301', '{what} expects {expected}, got {got}'),

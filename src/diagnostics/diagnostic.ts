@@ -57,7 +57,9 @@ export class DiagnosticSink {
   }
 
   add(d: Diagnostic): void {
-    const key = `${d.code}@${d.span.file}:${d.span.offset}:${d.span.length}`;
+    // The cause is the code, the place and the other places involved.
+    const at = (x: Span) => `${x.file}:${x.offset}:${x.length}`;
+    const key = `${d.code}@${at(d.span)}${(d.related ?? []).map((r) => `+${at(r.span)}`).join('')}`;
     if (this.seen.has(key)) return;
     this.seen.add(key);
     if (this.errorCount() >= this.cap && d.severity === 'error') {

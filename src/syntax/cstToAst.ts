@@ -116,6 +116,11 @@ class Builder {
     const ch = n.children as Children;
     if (ch.letDecl) return this.letDecl(ch.letDecl[0] as CstNode, leading);
     const keyNode = (ch.key as CstNode[])[0];
+    if (ch.Unset) {
+      const tok = Object.values(keyNode.children).flat()[0] as IToken;
+      const q = tok.tokenType.name === 'StringLiteral';
+      return { kind: 'unset', key: q ? this.unquote(tok) : tok.image, quoted: q, keySpan: this.span(tok), span: this.span(n), comments: { leading } };
+    }
     const keyTok = Object.values(keyNode.children).flat()[0] as IToken;
     const quoted = keyTok.tokenType.name === 'StringLiteral';
     const key = quoted ? this.unquote(keyTok) : keyTok.image;
@@ -123,7 +128,7 @@ class Builder {
     if (ch.block) {
       this.lastEnded = undefined;
       const { members, closing } = this.block(ch.block[0] as CstNode);
-      return { kind: 'section', key, quoted, keySpan: this.span(keyTok), members, span: this.span(n), comments, closingComments: closing };
+      return { kind: 'section', key, quoted, keySpan: this.span(keyTok), members, span: this.span(n), comments, closingComments: closing, ...(ch.Equals ? { replace: true } : {}) };
     }
     return {
       kind: 'field',

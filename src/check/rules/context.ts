@@ -22,6 +22,14 @@ export interface SettingsContext {
   readonly settings: Settings;
   readonly config: Config;
   report<S extends string>(def: MessageDef<S>, args: ArgsOf<S>, at: At, related?: { message: string; at: At }[]): void;
+  /**
+   * Reports a problem between two settings, `at` and the `cause` that makes it one (`T` and
+   * `process: edm`). When the cause was written in a spec that extends the one `at` comes from, the
+   * child's line is where the user acted: the diagnostic points there, and `at`'s line in the base
+   * is the related location (`note`). Otherwise it points at `at`, with the cause related when
+   * `causeNote` is given.
+   */
+  reportEdit<S extends string>(def: MessageDef<S>, args: ArgsOf<S>, at: At, cause: At, note: string, causeNote?: string): void;
   /** Passes on a diagnostic another stage made (e.g. evaluating a width for the plan). */
   relay(d: Diagnostic): void;
   /** The span a place resolves to (for rules that compare places). */
@@ -76,5 +84,12 @@ export function makeContext(settings: Settings, config: Config, sink: Diagnostic
       sink.report(def, args, span(at), rel);
     },
     relay: (d) => sink.add(d),
+    reportEdit(def, args, at, cause, note, causeNote) {
+      const a = span(at);
+      const c = span(cause);
+      const depth = (s: Span) => config.files.indexOf(s.file);
+      if (depth(c) > depth(a)) sink.report(def, args, c, [{ message: note, span: a }]);
+      else sink.report(def, args, a, causeNote ? [{ message: causeNote, span: c }] : undefined);
+    },
   };
 }
