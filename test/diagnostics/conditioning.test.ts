@@ -113,5 +113,10 @@ describe('E05xx ablation edits', () => {
     expect(v.result.diagnostics[0].message).toContain('no time_lora conditioning');
     // Placed at the base model's name.
     expect(v.result.diagnostics[0].span.file).toBe('specs/edm-cifar10.unet');
+    // With the base's text, so the report shows the model line and a caret (it printed only the head before).
+    const { formatDiagnostic } = await import('../../src/diagnostics/format.ts');
+    const lines = formatDiagnostic(v.result.diagnostics[0], v.result.sources).split('\n');
+    expect(lines).toHaveLength(4);
+    expect(lines[2]).toMatch(/\| model edm_cifar10 /);
   });
 });

@@ -126,3 +126,21 @@ describe('formatDiagnostic', () => {
     expect(formatDiagnostic(d, r.sources).split('\n').slice(2)).toEqual(['3 |     size: 32', '  |             ^']);
   });
 });
+
+describe('order and causes', () => {
+  it('diagnostics come in position order, whichever rule found them first', () => {
+    // A training problem (settings rule) late in the file and an attention problem (plan rule) earlier.
+    const text = edit(BASE, ['      at: [16]\n', '      at: [16, 4]\n'], ['    ema: 0.9999\n', '    ema: 1\n']);
+    const r = check(text);
+    expect(r.diagnostics.map((d) => d.code)).toEqual(['E0403', 'E0602']);
+    const offsets = r.diagnostics.map((d) => d.span.offset);
+    expect([...offsets].sort((a, b) => a - b)).toEqual(offsets);
+  });
+  it('one problem met in many blocks is reported once (one cause, one place)', () => {
+    // 48 channels in 32 groups: every norm of every 48-channel block meets it; the norm option is one place.
+    const m = marked(edit(BASE, ['    channels: 32\n', '    channels: 48\n'], ['      norm: group(groups: 32)\n', '      norm: «group(groups: 32)»\n']));
+    const r = check(m.text);
+    expect(r.diagnostics.filter((d) => d.code === 'E0402')).toHaveLength(1);
+    expectDiag(r, 'E0402', m, ['48 channels']);
+  });
+});
