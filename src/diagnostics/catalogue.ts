@@ -88,20 +88,20 @@ export const Diag = {
   WidthNotInteger: e('E0312', 'a width must be a whole number, got {got}'),
 
   // --- topology and shapes ---
-  ImageNotDivisible: e('E0401', 'image size {size} is not divisible by 2^{steps} = {factor}, which {levels} levels{below} need'),
-  GroupsNotDivisible: e('E0402', '{count} channels ({where}) are not divisible by {groups} GroupNorm groups{fix}'),
+  ImageNotDivisible: e('E0401', 'image size {size} is not divisible by 2^{steps} = {factor}, which {levels} levels{below} need', 'use an input.size divisible by it, or fewer levels in unet.mult'),
+  GroupsNotDivisible: e('E0402', '{count} channels ({where}) are not divisible by {groups} GroupNorm groups{fix}', 'use a groups count that divides every channel count of the model, or min_group_channels'),
   AttentionResolutionMissing: e('E0403', "attention at {res}, but the model's levels are {levels}"),
   SkipCountMismatch: e('E0404', 'the encoder pushes {pushed} skip connections and the decoder takes {taken}: {detail}', 'decoder_blocks must consume exactly the skips the encoder (its blocks, stem and downsampling) pushes'),
   BadWidth: e('E0405', '{what} is {value}{context}: a width must be a positive whole number (at most {max})'),
   ModelTooLarge: e('E0406', 'the model would have {count} parameters; the limit is {max}'),
   TooManyModules: e('E0407', 'the model would have {count} modules; the limit is {max}'),
-  HeadsNotDivisible: e('E0408', '{channels} channels cannot be split into {heads} attention heads'),
+  HeadsNotDivisible: e('E0408', '{channels} channels cannot be split into {heads} attention heads', 'use heads that divide the channels of every attention level, or head_channels'),
   ResolutionTooSmall: e('E0409', 'a {size}x{size} image cannot be halved {steps} times'),
   SkipsUnbalancedPerLevel: e('E0410', "decoder block at {res} would concatenate a {skipRes} skip; the decoder's blocks per level do not mirror the encoder's"),
 
   // --- conditioning ---
   RankTooSmall: e('E0501', 'LoRA rank must be at least 1, got {rank}'),
-  RankTooLarge: e('E0502', 'LoRA rank {rank} exceeds min({fanIn}, C_out) = {max} of {path}'),
+  RankTooLarge: e('E0502', 'LoRA rank {rank} exceeds min({fanIn}, C_out) = {max} of {path}', 'lower the rank, or restrict targets to larger layers'),
   BasesTooFew: e('E0503', 'LoRA needs at least 1 basis, got {bases}'),
   TimeLoraContinuous: e('E0504', 'time_lora needs discrete timesteps, but this model uses continuous noise levels (edm); use uc_lora'),
   TimeLoraWithoutT: e('E0505', 'time_lora needs the number of timesteps: set T here or in diffusion'),
