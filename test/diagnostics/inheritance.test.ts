@@ -52,6 +52,15 @@ describe('extending a DDPM base into an EDM variant', () => {
     expect(d.related).toBeUndefined();
   });
 
+  it("E0605 caused by a child's input.augment points at the child, the base's augment_pipe related", () => {
+    const base = BASE.replace('    ema: 0.9999\n', '    ema: 0.9999\n    augment_pipe: edm\n').replace('    channels: 3\n', '    channels: 3\n    augment: 9\n');
+    const m = marked(child('  input {\n    augment: «4»\n  }\n'));
+    const r = checkSpec(CHILD, { text: m.text, host: memHost({ [BASE_FILE]: base }) });
+    const d = expectDiag(r, 'E0605', m, ['input.augment is 4'], CHILD);
+    const pipe = lineCol(base, base.indexOf('edm\n'));
+    expect(d.related?.map((x) => [x.span.file, x.span.line, x.span.column])).toEqual([[BASE_FILE, pipe.line, pipe.column]]);
+  });
+
   it('E0221 UnsetNothing: unset of an option the base does not set', () => {
     const m = marked(child('  diffusion {\n    unset «rho»\n  }\n'));
     expectDiag(check(m.text), 'E0221', m, ["'rho'"], CHILD);
