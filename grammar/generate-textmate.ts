@@ -11,7 +11,7 @@
  *
  * Scopes: comment.line.double-slash / comment.block, string.quoted.double (path selectors also
  * entity.name.tag.selector), constant.numeric, constant.language.boolean, keyword.other.model /
- * keyword.other.extends / storage.type.let, entity.name.type.model, variable.other.constant (a
+ * keyword.other.extends / keyword.other.unset / storage.type.let, entity.name.type.model, variable.other.constant (a
  * `let` name where declared), entity.name.section (`key {`), variable.other.property (`key:`),
  * entity.name.function.kind (`kind(`), variable.parameter (`arg:` in a call),
  * support.function.kind (a call kind written bare), support.constant.enum, variable.language
@@ -91,7 +91,10 @@ export function generateTextmate(): string {
       },
       member: {
         patterns: [
+          { comment: 'unset key (or "selector")', match: `${B}(unset)\\s+(${NAME}|"(?:[^"\\\\\\n]|\\\\.)*")`, captures: { 1: { name: 'keyword.other.unset.unet' }, 2: { name: 'variable.other.property.unet' } } },
+          { match: `${B}unset${E}`, name: 'keyword.other.unset.unet' },
           { comment: 'a section: key {', match: `${B}(${NAME})\\s*(?=\\{)`, captures: { 1: { name: 'entity.name.section.unet' } } },
+          { comment: 'a replaced section: key = {', match: `${B}(${NAME})\\s*(=)\\s*(?=\\{)`, captures: { 1: { name: 'entity.name.section.unet' }, 2: { name: 'keyword.operator.assignment.unet' } } },
           {
             comment: 'a path selector: "pattern":',
             match: '("(?:[^"\\\\\\n]|\\\\.)*")\\s*(:)',

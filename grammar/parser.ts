@@ -51,6 +51,13 @@ export class UnetParser extends CstParser {
     this.OR([
       { ALT: () => this.SUBRULE(this.letDecl) },
       {
+        // `unset key`: remove an inherited option or section.
+        ALT: () => {
+          this.CONSUME(T.Unset);
+          this.SUBRULE2(this.key);
+        },
+      },
+      {
         ALT: () => {
           this.SUBRULE(this.key);
           this.OR2([
@@ -61,6 +68,13 @@ export class UnetParser extends CstParser {
               },
             },
             { ALT: () => this.SUBRULE(this.block) },
+            {
+              // `key = { ... }`: replace an inherited section whole instead of merging into it.
+              ALT: () => {
+                this.CONSUME(T.Equals);
+                this.SUBRULE2(this.block);
+              },
+            },
           ]);
         },
       },

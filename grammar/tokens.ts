@@ -14,6 +14,8 @@ export const Identifier = createToken({ name: 'Identifier', pattern: /[A-Za-z_][
 export const Model = createToken({ name: 'Model', pattern: /model/, longer_alt: Identifier });
 export const Extends = createToken({ name: 'Extends', pattern: /extends/, longer_alt: Identifier });
 export const Let = createToken({ name: 'Let', pattern: /let/, longer_alt: Identifier });
+/** `unset key`: a child spec removes an option or section it inherits. */
+export const Unset = createToken({ name: 'Unset', pattern: /unset/, longer_alt: Identifier });
 export const True = createToken({ name: 'True', pattern: /true/, longer_alt: Identifier });
 export const False = createToken({ name: 'False', pattern: /false/, longer_alt: Identifier });
 
@@ -47,6 +49,7 @@ export const allTokens: TokenType[] = [
   Model,
   Extends,
   Let,
+  Unset,
   True,
   False,
   Identifier,

@@ -11,7 +11,7 @@
  */
 export { parseSpec, printSpec, printExpr, stripSpans } from './syntax/index.ts';
 export type * from './syntax/ast.ts';
-export { checkSpec, type CheckResult, type CheckOptions } from './check/check.ts';
+export { checkSpec, type CheckResult, type CheckOptions } from './pipeline.ts';
 export { fsHost, type SourceHost } from './check/load.ts';
 export { computeStats, formatStats, type Stats } from './analysis/stats.ts';
 export { diffModels, formatModelDiff, type ModelDiff } from './analysis/diff.ts';

@@ -3,19 +3,20 @@
  * with-LoRA deltas) and Table 2 (EDM CIFAR-10 with LoRA at 9/18/36 bases and rank 2/4/8).
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseAxis, parseEdit } from '../src/ablate/edits.ts';
 import { buildVariants, combine, grid, zip } from '../src/ablate/variants.ts';
 import { diffModels } from '../src/analysis/diff.ts';
-import { checkSpec } from '../src/check/check.ts';
+import { checkSpec } from '../src/pipeline.ts';
 import { parseSpec } from '../src/syntax/parse.ts';
 import { printSpec } from '../src/syntax/printer.ts';
 import { SPECS_DIR } from './helpers.ts';
 
 const ROOT = join(import.meta.dirname, '..');
+
 const ir = (f: string) => checkSpec(join(SPECS_DIR, f)).ir!;
 const unetc = (...args: string[]) => spawnSync(process.execPath, [join(ROOT, 'bin/unetc.mjs'), ...args], { cwd: ROOT, encoding: 'utf8' });
 
@@ -48,14 +49,63 @@ describe('unetc diff', () => {
     // 12 LoRA layers, each with 3 linears and 2 group norms in its composition MLP.
     expect(d.added).toHaveLength(12 * 6);
     expect(d.added.every((p) => /\.attn\.(qkv|proj)\.uc_lora(\.mlp\d(_norm)?)?$/.test(p))).toBe(true);
-    expect(d.conditioningChanges).toHaveLength(6);
+    // One distinct change (UC-LoRA on attention), listed once with the 6 attention blocks it reaches (12 layers / 2).
+    expect(d.conditioningChanges).toHaveLength(1);
+    const [{ a, b }] = d.conditioningChanges;
+    expect(b.startsWith(`${a}; attention uc_lora(`)).toBe(true);
+    expect(b).toMatch(/on: qkv proj\)$/);
+    expect(d.conditioningChanges[0].blocks).toHaveLength(6);
+  });
+
+  describe('compares meaning, not spelling', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'unetc-diff-'));
+    const base = readFileSync(join(SPECS_DIR, 'iddpm-cifar10.unet'), 'utf8');
+    const write = (name: string, text: string) => {
+      const p = join(dir, name);
+      writeFileSync(p, text);
+      return p;
+    };
+    const swap = (from: string, to: string) => {
+      expect(base.split(from)).toHaveLength(2);
+      return base.replace(from, to);
+    };
+    const a = write('a.unet', base);
+
+    it('a default spelled out (scale_shift vs scale_shift(at: norm1); rescale_timesteps: true vs omitted) is no change: exit 0', () => {
+      const b = write('b.unet', swap('residual: scale_shift(at: norm1)', 'residual: scale_shift').replace(/ *rescale_timesteps: true[^\n]*\n/, ''));
+      expect(readFileSync(b, 'utf8')).not.toContain('rescale_timesteps');
+      const r = unetc('diff', a, b);
+      expect(r.stdout).toBe('');
+      expect(r.status).toBe(0);
+    });
+
+    it('a conditioning change is listed once, with every block it affects', () => {
+      const b = write('c.unet', swap('residual: scale_shift(at: norm1)', 'residual: shift'));
+      const d = diffModels(checkSpec(a).ir!, checkSpec(b).ir!);
+      expect(d.conditioningChanges.map((c) => [c.a, c.b])).toEqual([['residual scale_shift(at: norm1)', 'residual shift(at: conv0)']]);
+      // Every residual block of the model: 4 levels x (3 encoder + 4 decoder) + 3 downsampling + 3 upsampling
+      // (resblock_updown) + 2 middle = 36 (the blocks the IR has of kind res).
+      const res = checkSpec(a).ir!.blocks.filter((bl) => bl.kind === 'res').length;
+      expect(d.conditioningChanges[0].blocks).toHaveLength(res);
+      const text = unetc('diff', a, b).stdout;
+      expect(text.match(/scale_shift\(at: norm1\) {2}-> {2}residual shift/g)).toHaveLength(1);
+    });
+
+    it('a change of what blocks compute without new modules (dropout) is a block change, not equal', () => {
+      const b = write('d.unet', swap('dropout: 0.3', 'dropout: 0.1'));
+      const d = diffModels(checkSpec(a).ir!, checkSpec(b).ir!);
+      expect(d.equal).toBe(false);
+      expect(d.added.length + d.removed.length + d.changed.length).toBe(0);
+      expect(d.blockChanges.map((c) => c.change)).toEqual(['dropout 0.3 -> 0.1']);
+      expect(unetc('diff', a, b).status).toBe(1);
+    });
   });
 
   it('CLI: exit 1 with a unified listing and a summary; --json has the integer paramDelta; exit 2 on a bad spec', () => {
     const r = unetc('diff', 'specs/edm-cifar10.unet', 'specs/edm-cifar10-with-lora.unet');
     expect(r.status).toBe(1);
     expect(r.stdout).toMatch(/^--- specs\/edm-cifar10\.unet/);
-    expect(r.stdout).toMatch(/^\+ enc\.16x16\.block0\.attn\.qkv\.uc_lora  uc_lora/m);
+    expect(r.stdout).toMatch(/^\+ enc\.16x16\.block0\.attn\.qkv\.uc_lora {2}uc_lora/m);
     expect(r.stdout).toContain('(+2,011,608)');
     const j = JSON.parse(unetc('diff', '--json', 'specs/iddpm-cifar10.unet', 'specs/iddpm-cifar10-only-lora.unet').stdout);
     expect(j.paramDelta).toBe(47_591_440 - 52_546_438);

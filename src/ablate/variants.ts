@@ -4,7 +4,8 @@
  * that extends the base, and is checked; an invalid combination comes back with its diagnostics.
  */
 import { basename, join, relative, resolve } from 'node:path';
-import { checkSpec, type CheckResult } from '../check/check.ts';
+import { checkSpec, type CheckResult } from '../pipeline.ts';
+import { Diag } from '../diagnostics/catalogue.ts';
 import { diagnostic, DiagnosticSink } from '../diagnostics/diagnostic.ts';
 import { fsHost, loadSpec } from '../check/load.ts';
 import { printExpr, printSpec } from '../syntax/printer.ts';
@@ -54,7 +55,7 @@ export function variantName(baseName: string, edits: Edit[]): string {
 /** Builds and checks every variant; variant files are meant to live in `outDir`. */
 export function buildVariants(basePath: string, combos: Edit[][], outDir: string): Variant[] {
   const sink = new DiagnosticSink();
-  const { model } = loadSpec(basePath, fsHost, sink);
+  const { model, sources } = loadSpec(basePath, fsHost, sink);
   if (!model) {
     const r = checkSpec(basePath);
     return [{ name: basename(basePath), fileName: basename(basePath), edits: [], text: '', result: r }];
@@ -73,8 +74,8 @@ export function buildVariants(basePath: string, combos: Edit[][], outDir: string
       text = printSpec(variantSpec(name, extendsPath.startsWith('.') ? extendsPath : `./${extendsPath}`, model, edits));
     } catch (e) {
       if (!(e instanceof EditError)) throw e;
-      // An edit that does not apply is reported like a spec problem, at the base model's name.
-      const result: CheckResult = { ok: false, sources: new Map(), diagnostics: [diagnostic('AblationTargetMissing', e.message, model.nameSpan)] };
+      // An edit that does not apply is reported like a spec problem, at the base model's name (with the base's text, so the line is shown).
+      const result: CheckResult = { ok: false, sources, diagnostics: [diagnostic(Diag.AblationTargetMissing, { detail: e.message }, model.nameSpan)] };
       return { name, fileName, edits, text: '', result };
     }
     return { name, fileName, edits, text, result: checkSpec(path, { text }) };

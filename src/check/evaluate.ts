@@ -2,6 +2,7 @@
  * Expressions -> values: resolves `let` constants (lazily, with cycle detection), folds arithmetic,
  * and leaves bare names that are not constants as symbols for the schema to interpret.
  */
+import { Diag } from '../diagnostics/catalogue.ts';
 import type { DiagnosticSink } from '../diagnostics/diagnostic.ts';
 import { didYouMean } from '../diagnostics/suggest.ts';
 import type { Expr, LetDecl } from '../syntax/ast.ts';
@@ -25,7 +26,7 @@ export class Scope {
     if (this.cache.has(name)) return this.cache.get(name)!;
     const decl = this.lets.get(name)!;
     if (this.active.has(name)) {
-      this.sink.report('SelfReferentialLet', `constant '${name}' is defined in terms of itself`, decl.nameSpan);
+      this.sink.report(Diag.SelfReferentialLet, { name }, decl.nameSpan);
       this.cache.set(name, null);
       return null;
     }
@@ -69,12 +70,12 @@ export function evaluate(e: Expr, scope: Scope, sink: DiagnosticSink, locals?: M
       let ok = true;
       for (const a of e.args) {
         if (a.name === undefined) {
-          sink.report('TypeMismatch', `arguments of '${e.callee}' are named: write name: value`, a.value.span);
+          sink.report(Diag.PositionalArgument, { callee: e.callee }, a.value.span);
           ok = false;
           continue;
         }
         if (args.has(a.name)) {
-          sink.report('DuplicateArgument', `argument '${a.name}' is given twice`, a.nameSpan!);
+          sink.report(Diag.DuplicateArgument, { name: a.name }, a.nameSpan ?? a.value.span);
           ok = false;
           continue;
         }
@@ -90,7 +91,7 @@ export function evaluate(e: Expr, scope: Scope, sink: DiagnosticSink, locals?: M
       if (!v) return null;
       if (isBlockLocal(v)) return { kind: 'deferred', expr: e, span: e.span };
       if (v.kind !== 'num') {
-        sink.report('TypeMismatch', `cannot negate ${describeValue(v)}`, e.span);
+        sink.report(Diag.NegateNonNumber, { what: describeValue(v) }, e.span);
         return null;
       }
       return { kind: 'num', v: -v.v, span: e.span };
@@ -102,20 +103,21 @@ export function evaluate(e: Expr, scope: Scope, sink: DiagnosticSink, locals?: M
       if (isBlockLocal(l) || isBlockLocal(r)) return { kind: 'deferred', expr: e, span: e.span };
       for (const side of [l, r]) {
         if (side.kind !== 'num') {
-          const hint = side.kind === 'sym' ? `unknown name '${side.name}'${didYouMean(side.name, [...scope.lets.keys(), ...(locals?.keys() ?? [])])}` : `${describeValue(side)} in arithmetic`;
-          sink.report(side.kind === 'sym' ? 'UnknownName' : 'TypeMismatch', hint, side.span);
+          if (side.kind === 'sym') {
+            sink.report(Diag.UnknownName, { role: 'name', name: side.name, context: '', suggestion: didYouMean(side.name, [...scope.lets.keys(), ...(locals?.keys() ?? [])]) }, side.span);
+          } else sink.report(Diag.ArithmeticOnNonNumber, { what: describeValue(side) }, side.span);
           return null;
         }
       }
       const a = (l as { v: number }).v;
       const b = (r as { v: number }).v;
       if (e.op === '/' && b === 0) {
-        sink.report('DivisionByZero', 'division by zero', e.span);
+        sink.report(Diag.DivisionByZero, {}, e.span);
         return null;
       }
       const v = e.op === '+' ? a + b : e.op === '-' ? a - b : e.op === '*' ? a * b : a / b;
       if (!Number.isFinite(v)) {
-        sink.report('NotFinite', 'the result of this expression is too large', e.span);
+        sink.report(Diag.NotFinite, {}, e.span);
         return null;
       }
       return { kind: 'num', v, span: e.span };

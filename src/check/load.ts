@@ -1,10 +1,12 @@
 /**
  * Loads a spec and the chain of specs it extends, and merges them into one model: a child's field
- * replaces its parent's, a child's section merges into its parent's, a child's `let` replaces the
- * parent's constant everywhere (so `let C = 64` in a variant narrows the whole base model).
+ * replaces its parent's, a child's section merges into its parent's (or replaces it whole when
+ * written `key = { ... }`), `unset key` removes what the parent set, and a child's `let` replaces
+ * the parent's constant everywhere (so `let C = 64` in a variant narrows the whole base model).
  */
 import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, relative, resolve } from 'node:path';
+import { Diag } from '../diagnostics/catalogue.ts';
 import { DiagnosticSink } from '../diagnostics/diagnostic.ts';
 import { fileStart, type Span } from '../diagnostics/span.ts';
 import type { Field, LetDecl, Member, SpecFile } from '../syntax/ast.ts';
@@ -61,8 +63,8 @@ export function loadSpec(path: string, host: SourceHost, sink: DiagnosticSink, t
     const src = currentText ?? host.read(current);
     currentText = undefined;
     if (src === undefined) {
-      if (from) sink.report('ExtendsNotFound', `cannot read extended spec '${current}'`, from);
-      else sink.report('ExtendsNotFound', `cannot read spec '${current}'`, fileStart(current));
+      if (from) sink.report(Diag.ExtendsNotFound, { what: 'extended spec', path: current }, from);
+      else sink.report(Diag.ExtendsNotFound, { what: 'spec', path: current }, fileStart(current));
       return { sources };
     }
     sources.set(current, src);
@@ -78,14 +80,14 @@ export function loadSpec(path: string, host: SourceHost, sink: DiagnosticSink, t
     const short = (f: string) => f.split('/').pop();
     if (seen.includes(next)) {
       const cycle = [...seen.slice(seen.indexOf(next)), next].map(short).join(' -> ');
-      sink.report('ExtendsCycle', `extends cycle: ${cycle}`, ext.span);
+      sink.report(Diag.ExtendsCycle, { cycle }, ext.span);
       return { sources };
     }
     if (seen.length > MAX_EXTENDS_DEPTH) {
       // Not a cycle: a chain longer than the limit. Show its ends.
       const names = [...seen, next].map(short);
       const chain = names.length > 8 ? [...names.slice(0, 3), `... ${names.length - 6} more ...`, ...names.slice(-3)] : names;
-      sink.report('ExtendsTooDeep', `extends chain is deeper than the limit of ${MAX_EXTENDS_DEPTH} specs: ${chain.join(' -> ')}`, ext.span);
+      sink.report(Diag.ExtendsTooDeep, { max: MAX_EXTENDS_DEPTH, chain: chain.join(' -> ') }, ext.span);
       return { sources };
     }
     from = ext.span;
@@ -99,10 +101,10 @@ export function loadSpec(path: string, host: SourceHost, sink: DiagnosticSink, t
     const fileLets = new Set<string>();
     const addLet = (l: LetDecl) => {
       if (l.name === 'in' || l.name === 'out') {
-        sink.report('DuplicateLet', `'${l.name}' is the block-local channel count in widths and cannot be a constant`, l.nameSpan);
+        sink.report(Diag.ReservedLetName, { name: l.name }, l.nameSpan);
         return;
       }
-      if (fileLets.has(l.name)) sink.report('DuplicateLet', `constant '${l.name}' is declared twice in this file`, l.nameSpan);
+      if (fileLets.has(l.name)) sink.report(Diag.DuplicateLet, { name: l.name }, l.nameSpan);
       fileLets.add(l.name);
       lets.set(l.name, l);
     };
@@ -121,16 +123,22 @@ function mergeMembers(target: MergedSection, members: Member[], sink: Diagnostic
       continue;
     }
     if (keysHere.has(m.key)) {
-      sink.report('DuplicateField', `'${m.key}' is given twice in this block`, m.keySpan);
+      sink.report(Diag.DuplicateField, { name: m.key }, m.keySpan);
       continue;
     }
     keysHere.add(m.key);
+    if (m.kind === 'unset') {
+      const had = target.fields.delete(m.key);
+      if (!target.sections.delete(m.key) && !had) sink.report(Diag.UnsetNothing, { name: m.key }, m.keySpan);
+      continue;
+    }
     if (m.kind === 'field') {
       target.sections.delete(m.key);
       target.fields.set(m.key, m);
     } else {
       target.fields.delete(m.key);
-      let sec = target.sections.get(m.key);
+      // `key = { ... }` starts the section afresh: nothing of the base's survives.
+      let sec = m.replace ? undefined : target.sections.get(m.key);
       if (!sec) {
         sec = { key: m.key, quoted: m.quoted, span: m.keySpan, fields: new Map(), sections: new Map() };
         target.sections.set(m.key, sec);

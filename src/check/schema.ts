@@ -153,9 +153,9 @@ export const modelSchema: SectionSpec = {
     input: {
       doc: 'what the network takes',
       fields: {
-        size: { ty: int(1, LIMITS.imageSize), required: true, doc: 'image height and width in pixels' },
-        channels: { ty: int(1, 64), required: true, doc: 'image channels' },
-        classes: { ty: int(0, LIMITS.classes), doc: 'number of class labels (0: unconditional)', default: '0' },
+        size: { ty: int(1, LIMITS.imageSize), required: true, doc: 'image height and width in pixels; must be divisible by 2^(levels−1), or by 2^levels with `bottleneck: below` (E0401, E0409)' },
+        channels: { ty: int(1, 64), required: true, doc: 'image channels; the head outputs this many (twice as many with `learn_sigma`)' },
+        classes: { ty: int(0, LIMITS.classes), doc: 'number of class labels (0: unconditional); when > 0 something must read the label (E0511)', default: '0' },
         augment: { ty: int(0, 1024), doc: 'size of the augmentation-label vector (0: none)', default: '0' },
       },
     },
@@ -163,22 +163,22 @@ export const modelSchema: SectionSpec = {
       doc: 'the diffusion process and its sampler',
       fields: {
         process: { ty: en('ddpm', 'edm'), required: true, doc: 'discrete-time DDPM/IDDPM or continuous-noise EDM' },
-        T: { ty: int(2, LIMITS.steps), doc: 'ddpm: number of diffusion steps' },
+        T: { ty: int(2, LIMITS.steps), doc: 'ddpm: number of diffusion steps; also the default table size of `time_lora` and the rows of a `table` noise embedding' },
         schedule: { ty: en('linear', 'cosine'), doc: 'ddpm: beta schedule' },
         predict: { ty: en('eps'), doc: 'ddpm: what the network predicts' },
-        learn_sigma: { ty: bool, doc: 'ddpm: also output the variance interpolation (doubles out channels)', default: 'false' },
-        loss: { ty: en('simple', 'hybrid'), doc: 'ddpm: L_simple, or L_simple + lambda L_vlb' },
-        vlb_weight: { ty: num({ min: 0 }), doc: 'ddpm: the weight lambda of L_vlb' },
+        learn_sigma: { ty: bool, doc: 'ddpm: also output the variance interpolation (doubles the head\'s output channels)', default: 'false' },
+        loss: { ty: en('simple', 'hybrid'), doc: 'ddpm: L_simple, or L_simple + λ·L_vlb; `hybrid` needs `learn_sigma: true` (E0603)' },
+        vlb_weight: { ty: num({ min: 0 }), doc: 'ddpm: the weight λ of L_vlb' },
         sampler: { ty: en('ancestral', 'ddim', 'heun'), doc: 'sampler (either process)' },
         precond: { ty: en('edm', 'vp'), doc: 'edm: preconditioning' },
-        sigma_data: { ty: num({ gt: 0 }), doc: 'edm: sigma_data' },
+        sigma_data: { ty: num({ gt: 0 }), doc: 'edm: σ_data' },
         P_mean: { ty: num(), doc: 'edm: P_mean of the training noise distribution' },
         P_std: { ty: num({ gt: 0 }), doc: 'edm: P_std of the training noise distribution' },
-        sigma_min: { ty: num({ gt: 0 }), doc: 'edm: sigma_min' },
-        sigma_max: { ty: num({ gt: 0 }), doc: 'edm: sigma_max' },
-        steps: { ty: int(1, 100000), doc: 'sampling steps' },
-        rho: { ty: num({ gt: 0 }), doc: 'edm: rho of the sampling schedule' },
-        rescale_timesteps: { ty: bool, doc: 'ddpm: feed the network t * 1000 / T instead of t (improved-diffusion)', default: 'true' },
+        sigma_min: { ty: num({ gt: 0 }), doc: 'edm: σ_min' },
+        sigma_max: { ty: num({ gt: 0 }), doc: 'edm: σ_max' },
+        steps: { ty: int(1, 100000), doc: 'sampling steps (either process)' },
+        rho: { ty: num({ gt: 0 }), doc: 'edm: ρ of the sampling schedule' },
+        rescale_timesteps: { ty: bool, doc: 'ddpm: the network (its sinusoidal/positional embedding) sees t · 1000 / T instead of t, as improved-diffusion\'s `_scale_timesteps` does by default; the original DDPM feeds t (`false`); a `table` embedding and TimeLoRA are indexed by t itself', default: 'true' },
       },
     },
     embedding: {
@@ -210,7 +210,7 @@ export const modelSchema: SectionSpec = {
             },
           },
           required: true,
-          doc: 'embedding of the timestep or noise level',
+          doc: 'embedding of the timestep or noise level (module `emb.noise`)',
         },
         label: {
           ty: {
@@ -218,46 +218,46 @@ export const modelSchema: SectionSpec = {
             kinds: { none: {}, embedding: {}, linear: { bias: { ty: bool, doc: 'the Linear layer has a bias', default: 'true' } } },
             docs: { none: 'labels do not join v', embedding: 'a table of input.classes rows (normal init)', linear: 'a Linear(classes -> width)' },
           },
-          doc: 'how class labels join v',
+          doc: 'how class labels join `v` (module `emb.label`)',
           default: 'embedding when input.classes > 0, else none',
         },
-        label_at: { ty: en('input', 'output'), doc: 'add the label embedding before or after the MLP', default: 'input when label is linear(...), else output' },
-        label_scale: { ty: { t: 'union', of: [en('sqrt_classes'), num({ gt: 0 })] }, doc: 'multiply the class vector by this before it joins v (EDM: sqrt_classes)', default: '1' },
+        label_at: { ty: en('input', 'output'), doc: 'add the label embedding before the MLP (width = noise `dim`) or after it (width = E)', default: 'input when label is linear(...), else output' },
+        label_scale: { ty: { t: 'union', of: [en('sqrt_classes'), num({ gt: 0 })] }, doc: 'the class vector is multiplied by this before it joins `v` (EDM\'s `map_label` reads `one_hot * sqrt(label_dim)`: `sqrt_classes`)', default: '1' },
         augment: {
           ty: {
             t: 'call',
             kinds: { none: {}, linear: { bias: { ty: bool, doc: 'the Linear layer has a bias', default: 'false' } } },
             docs: { none: 'augmentation labels do not join v', linear: 'a Linear(augment -> noise dim) added at the MLP input' },
           },
-          doc: 'how augmentation labels join v (at the MLP input)',
+          doc: 'how augmentation labels join `v`: a Linear(augment → noise `dim`) added at the MLP input (module `emb.augment`)',
           default: 'linear when input.augment > 0, else none',
         },
-        mlp: { ty: listOf(int(1, LIMITS.embedDim), 0, 8), doc: 'widths of the shared MLP (Linear, SiLU between layers)', default: '[]' },
+        mlp: { ty: listOf(int(1, LIMITS.embedDim), 0, 8), doc: 'widths of the shared MLP (Linear layers with SiLU between; modules `emb.mlp0`, `emb.mlp1`, ...)', default: '[]' },
         out_act: { ty: bool, doc: 'apply SiLU after the last MLP layer', default: 'false' },
       },
     },
     unet: {
       doc: 'the U-Net topology',
       fields: {
-        channels: { ty: int(1, LIMITS.channels), required: true, doc: 'base channel count' },
-        mult: { ty: listOf(int(1, 1024), 1, LIMITS.levels), required: true, doc: 'channel multiplier of each level' },
-        blocks: { ty: { t: 'union', of: [int(0, LIMITS.blocksPerLevel), listOf(int(0, LIMITS.blocksPerLevel), 1, LIMITS.levels)] }, required: true, doc: 'blocks per encoder level' },
+        channels: { ty: int(1, LIMITS.channels), required: true, doc: 'base channel count; the stem outputs this many' },
+        mult: { ty: listOf(int(1, 1024), 1, LIMITS.levels), required: true, doc: 'channel multiplier of each level; its length is the number of levels' },
+        blocks: { ty: { t: 'union', of: [int(0, LIMITS.blocksPerLevel), listOf(int(0, LIMITS.blocksPerLevel), 1, LIMITS.levels)] }, required: true, doc: 'blocks per encoder level; one number applies to every level, a list needs one item per level (E0304)' },
         decoder_blocks: {
           ty: { t: 'union', of: [int(0, LIMITS.blocksPerLevel), listOf(int(0, LIMITS.blocksPerLevel), 1, LIMITS.levels)] },
-          doc: 'blocks per decoder level (default blocks + 1)',
+          doc: 'blocks per decoder level',
           default: 'blocks[l] + 1 per level',
         },
         decoder_widths: {
           ty: { t: 'union', of: [widthList, listOf(widthList, 1, LIMITS.levels)] },
-          doc: 'conv widths of decoder blocks, if they differ from the encoder; or one list per level, level 0 first',
+          doc: 'conv widths of decoder blocks, if they differ from the encoder; a list\'s length is the number of convs of the decoder blocks it applies to',
           default: 'block.widths',
         },
         stem: {
           ty: { t: 'call', kinds: { none: {}, conv: { kernel: { ty: int(1, 15), doc: 'kernel x kernel conv', default: '3' } } }, docs: { none: 'no stem: the first block reads the image', conv: 'a conv from the image channels to unet.channels' } },
-          doc: 'first layer',
+          doc: 'first layer: a conv from the image channels to `channels`; with `none` the first block reads the image',
           default: 'conv(kernel: 3)',
         },
-        skips: { ty: en('all', 'levels', 'none'), doc: 'which encoder outputs the decoder concatenates', default: 'all' },
+        skips: { ty: en('all', 'levels', 'none'), doc: 'which encoder outputs the decoder concatenates (below)', default: 'all' },
         bottleneck: { ty: en('lowest', 'below'), doc: 'middle at the lowest level, or one resampling below it', default: 'lowest' },
         down: {
           ty: {
@@ -291,7 +291,7 @@ export const modelSchema: SectionSpec = {
           doc: 'upsampling between levels',
           default: 'nearest_conv(kernel: 3)',
         },
-        resample_filter: { ty: listOf(num(), 1, 8), doc: 'FIR filter of resampling blocks' },
+        resample_filter: { ty: listOf(num(), 1, 8), doc: 'FIR filter of resampling inside residual blocks (`down: block`, `up: block`); `[1, 1]` is 2 × 2 average pooling / nearest ×2' },
         init: { ty: en('torch', 'edm'), doc: "weight initialisation: PyTorch's defaults with exact zeros, or EDM's xavier_uniform scheme", default: 'torch' },
         middle: {
           ty: listOf({ t: 'call', kinds: { block: blockCallSchema }, docs: { block: 'a residual block of the bottleneck' } }, 0, LIMITS.blocksPerLevel),
@@ -320,11 +320,11 @@ export const modelSchema: SectionSpec = {
           fields: {
             convs: { ty: int(1, LIMITS.convsPerBlock), doc: 'convolutions per block', default: '2' },
             kernel: { ty: int(1, 15), doc: "kernel size of the block's convs", default: '3' },
-            widths: { ty: widthList, doc: 'output channels of each conv, over `in` and `out`', default: 'every conv outputs out' },
+            widths: { ty: widthList, doc: 'output channels of each conv, over `in` and `out`; needs exactly `convs` items (E0304)', default: 'every conv outputs out' },
             norm: { ty: normCall, doc: "the block's norms (also the head's, and attention's unless it names its own)", default: 'group(groups: 32, eps: 1e-5, affine: true)' },
             order: { ty: en('pre', 'post'), doc: 'norm-act-conv (pre) or norm-conv-act (post)', default: 'pre' },
             residual: { ty: bool, doc: 'add the input to the output (the last conv is then zero-initialised)', default: 'true' },
-            skip_proj: { ty: en('changed', 'changed_or_resampled'), doc: 'when the residual path gets a 1x1 conv', default: 'changed' },
+            skip_proj: { ty: en('changed', 'changed_or_resampled'), doc: 'when the residual path gets a 1 × 1 conv: when the channel count changes, or also when the block resamples', default: 'changed' },
             dropout: { ty: num({ min: 0, lt: 1 }), doc: 'dropout probability', default: '0' },
             scale: { ty: num({ gt: 0 }), doc: 'output scale (no parameters)', default: '1' },
           },
@@ -332,11 +332,11 @@ export const modelSchema: SectionSpec = {
         attention: {
           doc: 'where self-attention goes and how it is built',
           fields: {
-            at: { ty: listOf(int(1, LIMITS.imageSize), 0, LIMITS.levels), doc: 'feature-map resolutions that get attention', default: '[]' },
-            heads: { ty: int(1, 1024), doc: 'attention heads; the channels must be divisible by them', default: '1' },
-            head_channels: { ty: int(1, 65536), doc: 'when set, heads = max(1, floor(C / head_channels)) and heads is ignored' },
+            at: { ty: listOf(int(1, LIMITS.imageSize), 0, LIMITS.levels), doc: 'feature-map resolutions whose level blocks get attention; each must be a level\'s resolution (E0403)', default: '[]' },
+            heads: { ty: int(1, 1024), doc: 'attention heads; C must be divisible by them (E0408)', default: '1' },
+            head_channels: { ty: int(1, 65536), doc: 'when set, heads = max(1, ⌊C / head_channels⌋) and `heads` is ignored' },
             encoder: { ty: en('all', 'none'), doc: 'encoder blocks at an `at` resolution get attention, or none do', default: 'all' },
-            decoder: { ty: en('all', 'last', 'none'), doc: 'decoder blocks at an `at` resolution get attention: all, only the last of each level, or none', default: 'all' },
+            decoder: { ty: en('all', 'last', 'none'), doc: 'decoder blocks at an `at` resolution get attention: all, only the last block of each level, or none', default: 'all' },
             norm: { ty: normCall, doc: "the attention's norm", default: "the block's norm" },
             qkv_layout: { ty: en('interleaved', 'per_head'), doc: "how qkv's channels split into heads: EDM's interleaved q/k/v, or improved-diffusion's per head", default: 'interleaved' },
           },
@@ -346,8 +346,8 @@ export const modelSchema: SectionSpec = {
     conditioning: {
       doc: 'per-block conditioning, by block kind and by path',
       fields: {
-        residual: { ty: conditioningTy, doc: 'conditioning of every residual block', default: 'none' },
-        attention: { ty: conditioningTy, doc: 'conditioning of every attention block', default: 'none' },
+        residual: { ty: conditioningTy, doc: 'conditioning of every residual block: level blocks, middle blocks, and the resampling blocks of `down: block` / `up: block` (not the stem, plain resampling layers or the head)', default: 'none' },
+        attention: { ty: conditioningTy, doc: 'conditioning of every attention block; E0515 when the model has none', default: 'none' },
       },
       selectors: conditioningTy,
     },
@@ -359,25 +359,42 @@ export const modelSchema: SectionSpec = {
         steps: { ty: int(1, 1e9), doc: 'training steps' },
         warmup: { ty: int(0, 1e9), doc: 'learning-rate warm-up, in steps' },
         ema: { ty: num({ min: 0, max: 1 }), doc: 'EMA decay per step' },
-        ema_halflife_kimg: { ty: num({ gt: 0 }), doc: 'EMA half-life in thousands of images (EDM)' },
+        ema_halflife_kimg: { ty: num({ gt: 0 }), doc: 'EMA half-life in thousands of images (EDM); not together with `ema` (E0606)' },
         grad_clip: { ty: num({ gt: 0 }), doc: 'gradient-clipping threshold' },
         dropout: { ty: num({ min: 0, lt: 1 }), doc: 'dropout probability' },
-        augment_p: { ty: num({ min: 0, max: 1 }), doc: 'augmentation probability' },
+        augment_p: { ty: num({ min: 0, max: 1 }), doc: 'augmentation probability (EDM\'s `--augment`: 0.12 on CIFAR-10, 0.15 on FFHQ)' },
         augment_pipe: {
           ty: en('xflip', 'edm'),
           doc: "which augmentation augment_p drives: x-flips (label slot 0), or EDM's geometric AugmentPipe (9 labels)",
           default: 'xflip',
         },
-        beta1: { ty: num({ min: 0, lt: 1 }), doc: 'Adam beta1' },
-        beta2: { ty: num({ min: 0, lt: 1 }), doc: 'Adam beta2' },
+        beta1: { ty: num({ min: 0, lt: 1 }), doc: 'Adam β1' },
+        beta2: { ty: num({ min: 0, lt: 1 }), doc: 'Adam β2' },
         weight_decay: { ty: num({ min: 0 }), doc: 'weight decay' },
         sample_every: { ty: int(1), doc: 'sampling interval' },
         checkpoint_every: { ty: int(1), doc: 'checkpoint interval' },
-        loss_reduction: { ty: en('mean', 'sum_pixels'), doc: 'mean over everything, or sum over pixels and mean over the batch (EDM)', default: 'mean' },
+        loss_reduction: { ty: en('mean', 'sum_pixels'), doc: 'the objective: the mean over pixels and batch (default; improved-diffusion), or the sum over pixels and mean over the batch (EDM\'s `loss.sum() / batch`); the log always shows the per-pixel mean', default: 'mean' },
         nonfinite_grads: { ty: en('stop', 'zero'), doc: "stop on a non-finite loss, or replace non-finite gradients as EDM's nan_to_num does", default: 'stop' },
-        ramp: { ty: en('after_step', 'before_step'), doc: 'count images after or before the step in the lr and EMA ramps (EDM: before; its first step has lr 0)', default: 'after_step' },
-        ema_warmup: { ty: bool, doc: 'warm a fixed EMA decay up as (1 + step) / (10 + step) (improved-diffusion: false)', default: 'true' },
+        ramp: { ty: en('after_step', 'before_step'), doc: 'what the lr warm-up and EMA half-life ramp count: the images including the step (default) or before it (EDM: its first step has lr 0 and copies the weights into the EMA)', default: 'after_step' },
+        ema_warmup: { ty: bool, doc: 'warm a fixed `ema` decay up as (1 + step) / (10 + step) (default `true`, for short runs); improved-diffusion applies its decay from the first step (`false`)', default: 'true' },
       },
     },
   },
 };
+
+/**
+ * The defaults of a section's options that are plain values (`true`, `0`, `mean`), read from the
+ * documented `default` texts: what an omitted option means, for comparing two specs by meaning
+ * (`unetc diff`). Defaults that are rules (`blocks[l] + 1 per level`) are left out.
+ */
+export function literalDefaults(section: 'diffusion' | 'training'): Record<string, number | string | boolean> {
+  const out: Record<string, number | string | boolean> = {};
+  for (const [k, f] of Object.entries(modelSchema.sections![section].fields)) {
+    const d = f.default;
+    if (d === undefined) continue;
+    if (d === 'true' || d === 'false') out[k] = d === 'true';
+    else if (/^-?\d+(\.\d+)?(e-?\d+)?$/.test(d)) out[k] = Number(d);
+    else if (f.ty.t === 'enum' && f.ty.values.includes(d)) out[k] = d;
+  }
+  return out;
+}

@@ -3,13 +3,14 @@
  * and arguments (with the nearest name suggested), types, ranges, list lengths and required
  * options. The result is a Config of validated values, each still carrying its span.
  */
+import { Diag } from '../diagnostics/catalogue.ts';
 import type { DiagnosticSink } from '../diagnostics/diagnostic.ts';
 import type { Span } from '../diagnostics/span.ts';
-import { didYouMean } from '../diagnostics/suggest.ts';
+import { didYouMean, suggestName } from '../diagnostics/suggest.ts';
 import type { Expr } from '../syntax/ast.ts';
 import { BLOCK_LOCALS, evaluate, Scope } from './evaluate.ts';
 import type { MergedModel, MergedSection } from './load.ts';
-import { modelSchema, type SectionSpec, type Ty } from './schema.ts';
+import { LIMITS, modelSchema, type SectionSpec, type Ty } from './schema.ts';
 import { describeValue, type CallV, type Value } from './values.ts';
 
 export interface SectionValues {
@@ -48,7 +49,7 @@ function validateSection(sec: MergedSection | undefined, spec: SectionSpec, scop
     for (const [key, f] of sec.fields) {
       if (f.quoted) {
         if (!spec.selectors) {
-          sink.report('UnknownField', `path selectors ("${key}") are only allowed in conditioning`, f.keySpan);
+          sink.report(Diag.SelectorOutsideConditioning, { pattern: key }, f.keySpan);
           continue;
         }
         const v = evaluate(f.value, scope, sink);
@@ -58,8 +59,8 @@ function validateSection(sec: MergedSection | undefined, spec: SectionSpec, scop
       }
       const fs = spec.fields[key];
       if (!fs) {
-        if (spec.sections?.[key]) sink.report('SectionExpected', `'${key}' is a section: write ${key} { ... }`, f.keySpan);
-        else sink.report(label === 'model' ? 'UnknownSection' : 'UnknownField', `unknown ${label === 'model' ? 'section' : 'option'} '${key}' in ${label}${didYouMean(key, [...fieldNames, ...sectionNames])}`, f.keySpan);
+        if (spec.sections?.[key]) sink.report(Diag.SectionExpected, { name: key }, f.keySpan);
+        else sink.report(label === 'model' ? Diag.UnknownSection : Diag.UnknownField, { name: key, where: label, suggestion: suggestName(key, [...fieldNames, ...sectionNames]) }, f.keySpan);
         continue;
       }
       const v = evaluate(f.value, scope, sink, undefined);
@@ -72,13 +73,13 @@ function validateSection(sec: MergedSection | undefined, spec: SectionSpec, scop
     }
     for (const [key, s] of sec.sections) {
       if (s.quoted) {
-        sink.report('UnknownSection', `section names are not quoted: write ${key} { ... }`, s.span);
+        sink.report(Diag.QuotedSectionName, { name: key }, s.span);
         continue;
       }
       const ss = spec.sections?.[key];
       if (!ss) {
-        if (spec.fields[key]) sink.report('FieldExpected', `'${key}' is an option: write ${key}: value`, s.span);
-        else sink.report('UnknownSection', `unknown section '${key}' in ${label}${didYouMean(key, [...sectionNames, ...fieldNames])}`, s.span);
+        if (spec.fields[key]) sink.report(Diag.FieldExpected, { name: key }, s.span);
+        else sink.report(Diag.UnknownSection, { name: key, where: label, suggestion: suggestName(key, [...sectionNames, ...fieldNames]) }, s.span);
         continue;
       }
       out.sections.set(key, validateSection(s, ss, scope, sink, s.span, true, key));
@@ -89,13 +90,13 @@ function validateSection(sec: MergedSection | undefined, spec: SectionSpec, scop
   }
   for (const [key, fs] of Object.entries(spec.fields)) {
     if (fs.required && !out.values.has(key) && !(sec?.fields.has(key))) {
-      if (present) sink.report('MissingField', `${label} needs '${key}' (${fs.doc})`, sec?.span ?? where);
+      if (present) sink.report(Diag.MissingField, { where: label, name: key, doc: fs.doc ?? '' }, sec?.span ?? where);
     }
   }
   if (!present && spec !== modelSchema && Object.values(spec.fields).some((f) => f.required) && label !== 'model') {
     const needs = Object.entries(spec.fields).filter(([, f]) => f.required).map(([k]) => k);
     if (['input', 'diffusion', 'embedding', 'unet'].includes(label)) {
-      sink.report('MissingField', `the model needs a '${label}' section (with ${needs.join(', ')})`, where);
+      sink.report(Diag.MissingSection, { name: label, needs: needs.join(', ') }, where);
     }
   }
   return out;
@@ -107,12 +108,12 @@ export function checkType(v: Value, ty: Ty, scope: Scope, sink: DiagnosticSink, 
     case 'int':
     case 'num': {
       if (v.kind === 'deferred' || (v.kind === 'sym' && BLOCK_LOCALS.includes(v.name))) {
-        sink.report('TypeMismatch', `${what}: 'in' and 'out' can only be used in block widths`, v.span);
+        sink.report(Diag.BlockLocalOutsideWidth, { what }, v.span);
         return null;
       }
       if (v.kind !== 'num') return mismatch(v, ty.t === 'int' ? 'an integer' : 'a number', what, scope, sink);
       if (ty.t === 'int' && !Number.isInteger(v.v)) {
-        sink.report('NotAnInteger', `${what} must be a whole number, got ${v.v}`, v.span);
+        sink.report(Diag.NotAnInteger, { what, value: v.v }, v.span);
         return null;
       }
       const o = ty as { min?: number; max?: number; gt?: number; lt?: number };
@@ -122,7 +123,7 @@ export function checkType(v: Value, ty: Ty, scope: Scope, sink: DiagnosticSink, 
         (o.gt !== undefined && v.v <= o.gt) ||
         (o.lt !== undefined && v.v >= o.lt);
       if (bad) {
-        sink.report('OutOfRange', `${what} = ${v.v} is out of range (${rangeText(o)})`, v.span);
+        sink.report(Diag.OutOfRange, { what, value: v.v, range: rangeText(o) }, v.span);
         return null;
       }
       return v;
@@ -134,7 +135,7 @@ export function checkType(v: Value, ty: Ty, scope: Scope, sink: DiagnosticSink, 
     case 'enum': {
       if (v.kind === 'sym' && ty.values.includes(v.name)) return v;
       if (v.kind === 'sym') {
-        sink.report('UnknownName', `unknown value '${v.name}' for ${what}: expected one of ${ty.values.join(', ')}${didYouMean(v.name, [...ty.values, ...scope.lets.keys()])}`, v.span);
+        sink.report(Diag.UnknownName, { role: 'value', name: v.name, context: ` for ${what}: expected one of ${ty.values.join(', ')}`, suggestion: didYouMean(v.name, [...ty.values, ...scope.lets.keys()]) }, v.span);
         return null;
       }
       return mismatch(v, `one of ${ty.values.join(', ')}`, what, scope, sink);
@@ -142,11 +143,12 @@ export function checkType(v: Value, ty: Ty, scope: Scope, sink: DiagnosticSink, 
     case 'list': {
       if (v.kind !== 'list') return mismatch(v, 'a list', what, scope, sink);
       if (ty.min !== undefined && v.items.length < ty.min) {
-        sink.report(ty.min === 1 && v.items.length === 0 ? 'EmptyList' : 'WrongListLength', `${what} needs at least ${ty.min} item${ty.min === 1 ? '' : 's'}, got ${v.items.length}`, v.span);
+        if (ty.min === 1 && v.items.length === 0) sink.report(Diag.EmptyList, { what }, v.span);
+        else sink.report(Diag.WrongListLength, { what, count: countItems(v.items.length), expected: `at least ${ty.min} ${ty.min === 1 ? 'is' : 'are'} needed` }, v.span);
         return null;
       }
       if (ty.max !== undefined && v.items.length > ty.max) {
-        sink.report('WrongListLength', `${what} has ${v.items.length} items; at most ${ty.max} are allowed`, v.span);
+        sink.report(Diag.WrongListLength, { what, count: countItems(v.items.length), expected: `at most ${ty.max} are allowed` }, v.span);
         return null;
       }
       const items: Value[] = [];
@@ -168,7 +170,7 @@ export function checkType(v: Value, ty: Ty, scope: Scope, sink: DiagnosticSink, 
     case 'width': {
       if (v.kind === 'num') {
         if (!Number.isInteger(v.v) || v.v < 1) {
-          sink.report('BadWidth', `${what} = ${v.v}: a width must be a positive whole number`, v.span);
+          sink.report(Diag.BadWidth, { what, value: v.v, context: '', max: LIMITS.channels }, v.span);
           return null;
         }
         return v;
@@ -195,7 +197,7 @@ export function checkType(v: Value, ty: Ty, scope: Scope, sink: DiagnosticSink, 
       else return mismatch(v, `one of ${Object.keys(ty.kinds).join(', ')}`, what, scope, sink);
       const schema = ty.kinds[call.name];
       if (!schema) {
-        sink.report('UnknownKind', `unknown kind '${call.name}' for ${what}: expected one of ${Object.keys(ty.kinds).join(', ')}${didYouMean(call.name, Object.keys(ty.kinds))}`, call.nameSpan);
+        sink.report(Diag.UnknownKind, { name: call.name, what, kinds: Object.keys(ty.kinds).join(', '), suggestion: didYouMean(call.name, Object.keys(ty.kinds)) }, call.nameSpan);
         return null;
       }
       const args = new Map<string, Value>();
@@ -205,7 +207,7 @@ export function checkType(v: Value, ty: Ty, scope: Scope, sink: DiagnosticSink, 
         const spec = schema[name];
         if (!spec) {
           const a = argExprs.find((x) => x.name === name);
-          sink.report('UnknownArgument', `'${call.name}' has no option '${name}'${Object.keys(schema).length ? `; its options are ${Object.keys(schema).join(', ')}` : ''}${didYouMean(name, Object.keys(schema))}`, a?.nameSpan ?? av.span);
+          sink.report(Diag.UnknownArgument, { callee: call.name, name, options: Object.keys(schema).length ? `; its options are ${Object.keys(schema).join(', ')}` : '', suggestion: suggestName(name, Object.keys(schema)) }, a?.nameSpan ?? av.span);
           ok = false;
           continue;
         }
@@ -215,7 +217,7 @@ export function checkType(v: Value, ty: Ty, scope: Scope, sink: DiagnosticSink, 
       }
       for (const [name, spec] of Object.entries(schema)) {
         if (spec.required && !call.args.has(name)) {
-          sink.report('MissingArgument', `'${call.name}' needs '${name}'${spec.doc ? ` (${spec.doc})` : ''}`, call.span);
+          sink.report(Diag.MissingArgument, { callee: call.name, name, doc: spec.doc ? ` (${spec.doc})` : '' }, call.span);
           ok = false;
         }
       }
@@ -230,14 +232,14 @@ function rangeText(o: { min?: number; max?: number; gt?: number; lt?: number }):
   if (o.gt !== undefined) parts.push(`> ${o.gt}`);
   if (o.max !== undefined) parts.push(`<= ${o.max}`);
   if (o.lt !== undefined) parts.push(`< ${o.lt}`);
-  return `must be ${parts.join(' and ')}`;
+  return parts.join(' and ');
 }
 
 function mismatch(v: Value, expected: string, what: string, scope: Scope, sink: DiagnosticSink): null {
   if (v.kind === 'sym' && !expected.startsWith('one of')) {
-    sink.report('UnknownName', `unknown name '${v.name}' (${what} expects ${expected})${didYouMean(v.name, scope.lets.keys())}`, v.span);
+    sink.report(Diag.UnknownName, { role: 'name', name: v.name, context: ` (${what} expects ${expected})`, suggestion: didYouMean(v.name, scope.lets.keys()) }, v.span);
   } else {
-    sink.report('TypeMismatch', `${what} expects ${expected}, got ${describeValue(v)}`, v.span);
+    sink.report(Diag.TypeMismatch, { what, expected, got: describeValue(v) }, v.span);
   }
   return null;
 }
@@ -250,14 +252,16 @@ function checkWidthNames(e: Expr, scope: Scope, sink: DiagnosticSink): boolean {
       return true;
     case 'ref':
       if (WIDTH_LOCALS.includes(e.name) || scope.has(e.name)) return true;
-      sink.report('UnknownName', `unknown name '${e.name}' in a width (use in, out or a constant)${didYouMean(e.name, [...WIDTH_LOCALS, ...scope.lets.keys()])}`, e.span);
+      sink.report(Diag.UnknownName, { role: 'name', name: e.name, context: ' in a width (use in, out or a constant)', suggestion: didYouMean(e.name, [...WIDTH_LOCALS, ...scope.lets.keys()]) }, e.span);
       return false;
     case 'binary':
       return checkWidthNames(e.left, scope, sink) && checkWidthNames(e.right, scope, sink);
     case 'neg':
       return checkWidthNames(e.operand, scope, sink);
     default:
-      sink.report('TypeMismatch', 'a width must be an integer expression', e.span);
+      sink.report(Diag.WidthNotInteger, { got: e.kind === 'string' ? 'a string' : e.kind === 'bool' ? 'a boolean' : e.kind === 'list' ? 'a list' : 'a call' }, e.span);
       return false;
   }
 }
+
+const countItems = (n: number) => `${n} item${n === 1 ? '' : 's'}`;

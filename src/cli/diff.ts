@@ -1,10 +1,13 @@
 /**
- * `unetc diff A.unet B.unet [--json] [--source] [--context N] [--draw FILE.svg|FILE.png]`: compares the elaborated models (or,
- * with --source, the canonical printed specs); --draw also draws B with what changed from A marked. Exit status as diff(1): 0 equal, 1 different, 2 error.
+ * `unetc diff A.unet B.unet [--json] [--source] [--context N] [--draw FILE.svg|FILE.png]`: compares the elaborated models by
+ * meaning (modules, the ops' resolved conditioning and computation, settings with their defaults: spelling out a default
+ * is no change), or with --source the canonical printed specs; --draw also draws B with what changed from A marked.
+ * Exit status as diff(1): 0 equal, 1 different, 2 error.
  */
 import { readFileSync } from 'node:fs';
 import { diffModels, formatModelDiff, align } from '../analysis/diff.ts';
-import { checkSpec } from '../check/check.ts';
+import { literalDefaults } from '../check/schema.ts';
+import { checkSpec } from '../pipeline.ts';
 import { parseSpec } from '../syntax/parse.ts';
 import { printSpec } from '../syntax/printer.ts';
 import { formatDiagnostics } from '../diagnostics/format.ts';
@@ -39,7 +42,7 @@ export function diffCommand(args: string[]): number {
   const rb = checkSpec(fb);
   const bad = [reportDiagnostics(ra), reportDiagnostics(rb)].some(Boolean);
   if (bad || !ra.ir || !rb.ir) return 2;
-  const d = diffModels(ra.ir, rb.ir);
+  const d = diffModels(ra.ir, rb.ir, { defaults: { diffusion: literalDefaults('diffusion'), training: literalDefaults('training') } });
   if (values.draw) {
     // B's diagram with what changed from A marked.
     const ma = diagramModel(ra.ir);

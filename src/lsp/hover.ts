@@ -5,7 +5,7 @@
  */
 import { dirname, resolve } from 'node:path';
 import type { Hover } from 'vscode-languageserver';
-import { matchesPath } from '../elaborate/selectors.ts';
+import { matchesPath } from '../check/selectors.ts';
 import { constantsOf, formatValue } from './constants.ts';
 import { roleOf, tokenAt, type Tok } from './context.ts';
 import { pathToUri, rangeOf, uriToPath, type Analysis, type SpecDocuments } from './documents.ts';

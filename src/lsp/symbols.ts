@@ -21,6 +21,7 @@ export function documentSymbols(doc: TextDocument, ast: SpecFile | undefined): D
     if (m.kind === 'field') {
       return { name, detail: short(printExpr(m.value)), kind: m.quoted ? SymbolKind.Key : SymbolKind.Field, range: rangeOf(doc, m.span), selectionRange: rangeOf(doc, m.keySpan) };
     }
+    if (m.kind === 'unset') return { name: `unset ${name}`, kind: SymbolKind.Null, range: rangeOf(doc, m.span), selectionRange: rangeOf(doc, m.keySpan) };
     return { name, kind: SymbolKind.Namespace, range: rangeOf(doc, m.span), selectionRange: rangeOf(doc, m.keySpan), children: m.members.map(member) };
   };
   const model: DocumentSymbol = {

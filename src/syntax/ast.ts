@@ -94,8 +94,19 @@ export interface Section {
   comments: Comments;
   /** Comments after the last member, before the closing brace. */
   closingComments: string[];
+  /** Written `key = { ... }`: replaces the inherited section instead of merging into it. */
+  replace?: boolean;
 }
-export type Member = LetDecl | Field | Section;
+/** `unset key`: removes an option or section the extended spec sets. */
+export interface Unset {
+  kind: 'unset';
+  key: string;
+  quoted: boolean;
+  keySpan: Span;
+  span: Span;
+  comments: Comments;
+}
+export type Member = LetDecl | Field | Section | Unset;
 
 export interface ModelDecl {
   name: string;

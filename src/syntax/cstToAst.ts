@@ -4,6 +4,7 @@
  * to the enclosing block's end when no member follows.
  */
 import type { CstNode, CstElement, IToken } from 'chevrotain';
+import { Diag } from '../diagnostics/catalogue.ts';
 import { diagnostic, type Diagnostic } from '../diagnostics/diagnostic.ts';
 import type { Span } from '../diagnostics/span.ts';
 import type * as A from './ast.ts';
@@ -115,6 +116,11 @@ class Builder {
     const ch = n.children as Children;
     if (ch.letDecl) return this.letDecl(ch.letDecl[0] as CstNode, leading);
     const keyNode = (ch.key as CstNode[])[0];
+    if (ch.Unset) {
+      const tok = Object.values(keyNode.children).flat()[0] as IToken;
+      const q = tok.tokenType.name === 'StringLiteral';
+      return { kind: 'unset', key: q ? this.unquote(tok) : tok.image, quoted: q, keySpan: this.span(tok), span: this.span(n), comments: { leading } };
+    }
     const keyTok = Object.values(keyNode.children).flat()[0] as IToken;
     const quoted = keyTok.tokenType.name === 'StringLiteral';
     const key = quoted ? this.unquote(keyTok) : keyTok.image;
@@ -122,7 +128,7 @@ class Builder {
     if (ch.block) {
       this.lastEnded = undefined;
       const { members, closing } = this.block(ch.block[0] as CstNode);
-      return { kind: 'section', key, quoted, keySpan: this.span(keyTok), members, span: this.span(n), comments, closingComments: closing };
+      return { kind: 'section', key, quoted, keySpan: this.span(keyTok), members, span: this.span(n), comments, closingComments: closing, ...(ch.Equals ? { replace: true } : {}) };
     }
     return {
       kind: 'field',
@@ -191,7 +197,7 @@ class Builder {
       const t = ch.NumberLiteral[0] as IToken;
       const value = Number(t.image.replace(/_/g, ''));
       if (!Number.isFinite(value)) {
-        this.diagnostics.push(diagnostic('InvalidNumber', `number ${t.image.slice(0, 30)} is too large to represent`, this.span(t)));
+        this.diagnostics.push(diagnostic(Diag.InvalidNumber, { number: t.image.slice(0, 30) }, this.span(t)));
       }
       return { kind: 'number', value: Number.isFinite(value) ? value : 0, span: this.span(t) };
     }

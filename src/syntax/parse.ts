@@ -6,6 +6,7 @@
 import type { IToken, IRecognitionException } from 'chevrotain';
 import { parserInstance } from '../../grammar/parser.ts';
 import * as T from '../../grammar/tokens.ts';
+import { Diag } from '../diagnostics/catalogue.ts';
 import { diagnostic, type Diagnostic } from '../diagnostics/diagnostic.ts';
 import type { Span } from '../diagnostics/span.ts';
 import { buildAst } from './cstToAst.ts';
@@ -40,7 +41,7 @@ export function parseSpec(text: string, file = '<input>'): ParseResult {
   if (text.length > MAX_SOURCE_BYTES) {
     return {
       diagnostics: [
-        diagnostic('InputTooLarge', `spec is ${text.length} characters; the limit is ${MAX_SOURCE_BYTES}`, {
+        diagnostic(Diag.InputTooLarge, { length: text.length, max: MAX_SOURCE_BYTES }, {
           file,
           offset: 0,
           length: 1,
@@ -55,29 +56,29 @@ export function parseSpec(text: string, file = '<input>'): ParseResult {
   for (const err of lexed.errors) {
     const span: Span = { file, offset: err.offset, length: Math.max(1, err.length), line: err.line ?? 1, column: err.column ?? 1 };
     const ch = text.slice(err.offset, err.offset + err.length);
-    diagnostics.push(diagnostic('UnexpectedCharacter', `unexpected character ${JSON.stringify(ch.slice(0, 20))}`, span));
+    diagnostics.push(diagnostic(Diag.UnexpectedCharacter, { char: JSON.stringify(ch.slice(0, 20)) }, span));
     if (diagnostics.length >= 20) break;
   }
   let depth = 0;
   for (const t of lexed.tokens) {
     const tt = t.tokenType;
     if (tt === T.UnterminatedString) {
-      diagnostics.push(diagnostic('UnterminatedString', 'string literal is not closed before the end of the line', tokenSpan(file, t)));
+      diagnostics.push(diagnostic(Diag.UnterminatedString, {}, tokenSpan(file, t)));
     } else if (tt === T.UnterminatedComment) {
-      diagnostics.push(diagnostic('UnterminatedComment', "block comment is not closed with '*/'", { ...tokenSpan(file, t), length: 2 }));
+      diagnostics.push(diagnostic(Diag.UnterminatedComment, {}, { ...tokenSpan(file, t), length: 2 }));
     } else if (t.image.length > MAX_TOKEN_LENGTH && tt !== T.StringLiteral) {
       diagnostics.push(
-        diagnostic('TokenTooLong', `token of ${t.image.length} characters; names and numbers are limited to ${MAX_TOKEN_LENGTH}`, {
+        diagnostic(Diag.TokenTooLong, { length: t.image.length, max: MAX_TOKEN_LENGTH }, {
           ...tokenSpan(file, t),
           length: 1,
         }),
       );
     } else if (tt === T.StringLiteral && t.image.length > 4096) {
-      diagnostics.push(diagnostic('TokenTooLong', `string of ${t.image.length} characters; the limit is 4096`, { ...tokenSpan(file, t), length: 1 }));
+      diagnostics.push(diagnostic(Diag.StringTooLong, { length: t.image.length, max: 4096 }, { ...tokenSpan(file, t), length: 1 }));
     } else if (tt === T.LCurly || tt === T.LBracket || tt === T.LParen) {
       depth++;
       if (depth > MAX_NESTING) {
-        diagnostics.push(diagnostic('NestingTooDeep', `brackets nested more than ${MAX_NESTING} deep`, tokenSpan(file, t)));
+        diagnostics.push(diagnostic(Diag.NestingTooDeep, { max: MAX_NESTING }, tokenSpan(file, t)));
         break;
       }
     } else if (tt === T.RCurly || tt === T.RBracket || tt === T.RParen) {
@@ -108,10 +109,9 @@ function parseErrorToDiagnostic(e: IRecognitionException, file: string, text: st
   const expected = expectedFrom(e.message);
   if (t.tokenType.name === 'EOF' || Number.isNaN(t.startOffset)) {
     const what = expected ? `expected ${expected}` : 'the spec ends too early';
-    return diagnostic('UnexpectedEndOfInput', `unexpected end of input: ${what}`, endSpan(file, text));
+    return diagnostic(Diag.UnexpectedEndOfInput, { what }, endSpan(file, text));
   }
-  const msg = expected ? `unexpected ${describe(t)}: expected ${expected}` : `unexpected ${describe(t)}`;
-  return diagnostic('UnexpectedToken', msg, tokenSpan(file, t));
+  return diagnostic(Diag.UnexpectedToken, { found: describe(t), expected: expected ? `: expected ${expected}` : '' }, tokenSpan(file, t));
 }
 
 /** Chevrotain messages list expectations; keep a short, readable version of them. */

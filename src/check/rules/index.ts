@@ -1,16 +1,24 @@
 /**
- * Semantic rules that need the whole model's settings but not its topology. Topology and shape
- * rules (divisibility, skips, attention resolutions, LoRA rank against layer sizes) run during
- * elaboration, where channels and resolutions are known.
+ * The rules, one family a file, in the phase whose facts they read: the settings alone, the shape
+ * plan, or the built IR. Each is `(ctx) => void` and reports through `ctx.report`.
  */
-import type { DiagnosticSink } from '../../diagnostics/diagnostic.ts';
-import type { Settings } from '../../elaborate/settings.ts';
+import { attentionHeadsRule } from './attentionHeadsRule.ts';
 import { augmentPipeRule } from './augmentPipeRule.ts';
+import { conditioningKindsRule } from './conditioningKindsRule.ts';
+import type { IrRule, PlanRule, SettingsRule } from './context.ts';
 import { emaRule } from './emaRule.ts';
+import { labelsRule } from './labelsRule.ts';
+import { limitsRule } from './limitsRule.ts';
+import { listLengthsRule } from './listLengthsRule.ts';
+import { loraShapesRule } from './loraShapesRule.ts';
+import { normsRule } from './normsRule.ts';
+import { placementRule } from './placementRule.ts';
 import { processOptionsRule } from './processOptionsRule.ts';
+import { topologyRule } from './topologyRule.ts';
+import { widthsRule } from './widthsRule.ts';
 
-export function runRules(s: Settings, sink: DiagnosticSink): void {
-  processOptionsRule(s, sink);
-  emaRule(s, sink, s.trainingSpans);
-  augmentPipeRule(s, sink);
-}
+export const SETTINGS_RULES: SettingsRule[] = [processOptionsRule, emaRule, augmentPipeRule, listLengthsRule, conditioningKindsRule];
+export const PLAN_RULES: PlanRule[] = [topologyRule, widthsRule, normsRule, attentionHeadsRule, placementRule, loraShapesRule, labelsRule];
+export const IR_RULES: IrRule[] = [limitsRule];
+
+export { makeContext, resolveAt, type At, type IrContext, type PlanContext, type SettingsContext } from './context.ts';

@@ -1,10 +1,12 @@
 /**
  * Reads a validated Config into typed settings with every default filled in. Defaults live here,
- * once; the schema says what is allowed, this file says what an omitted option means.
+ * once; the schema says what is allowed, this file says what an omitted option means. Spans kept
+ * here are the ones the built model names as a block's origin; rules find the place of a problem
+ * through their context (rules/context.ts), not through these.
  */
 import type { Span } from '../diagnostics/span.ts';
-import type { Config, SectionValues } from '../check/validate.ts';
-import type { CallV, Value } from '../check/values.ts';
+import type { Config, SectionValues } from './validate.ts';
+import type { CallV, Value } from './values.ts';
 
 export interface NormSettings {
   kind: 'group' | 'layer' | 'none';
@@ -21,7 +23,6 @@ export interface BlockSettings {
   convs: number;
   kernel: number;
   widths?: Width[];
-  widthsSpan: Span;
   norm: NormSettings;
   order: 'pre' | 'post';
   residual: boolean;
@@ -39,10 +40,8 @@ export interface CondSettings {
 export interface Settings {
   name: string;
   files: string[];
-  modelSpan: Span;
-  input: { size: number; channels: number; classes: number; augment: number; span: Span; classesSpan: Span };
+  input: { size: number; channels: number; classes: number; augment: number; span: Span; };
   diffusion: Record<string, number | string | boolean> & { process: 'ddpm' | 'edm' };
-  diffusionSpans: Map<string, Span>;
   embedding: {
     noise: { kind: string; dim: number; frozen: boolean; maxPositions: number; endpoint: boolean; flip: boolean; scale: number; span: Span };
     label: { kind: 'none' | 'embedding' | 'linear'; bias: boolean; at: 'input' | 'output' };
@@ -56,8 +55,8 @@ export interface Settings {
   unet: {
     channels: number;
     mult: number[];
-    multSpan: Span;
     blocks: number[];
+    /** Where the encoder's and decoder's blocks per level are given (blocks, when decoder_blocks is omitted): blocks are traced to these lines. */
     blocksSpan: Span;
     decoderBlocks: number[];
     decoderBlocksSpan: Span;
@@ -73,19 +72,15 @@ export interface Settings {
     init: 'torch' | 'edm';
     resampleFilter: number[];
     block: BlockSettings;
-    blockSpan: Span;
-    attention: { at: number[]; atSpans: Span[]; heads: number; headsSpan: Span; headChannels?: number; encoder: 'all' | 'none'; decoder: 'all' | 'last' | 'none'; norm: NormSettings; qkvLayout: 'interleaved' | 'per_head'; span: Span };
+    attention: { at: number[]; heads: number; headsSpan: Span; headChannels?: number; encoder: 'all' | 'none'; decoder: 'all' | 'last' | 'none'; norm: NormSettings; qkvLayout: 'interleaved' | 'per_head'; span: Span };
     span: Span;
   };
   conditioning: {
     residual: CondSettings[];
     attention: CondSettings[];
     selectors: { pattern: string; span: Span; conds: CondSettings[] }[];
-    residualSpan: Span;
-    attentionSpan: Span;
   };
   training: Record<string, number | string | boolean>;
-  trainingSpans: Map<string, Span>;
 }
 
 const num = (s: SectionValues, k: string, d: number): number => {
@@ -112,10 +107,6 @@ const argNum = (c: CallV | undefined, k: string, d: number): number => {
 const argBool = (c: CallV | undefined, k: string, d: boolean): boolean => {
   const v = c?.args.get(k);
   return v && v.kind === 'bool' ? v.v : d;
-};
-const argSym = <T extends string>(c: CallV | undefined, k: string, d: T): T => {
-  const v = c?.args.get(k);
-  return v && v.kind === 'sym' ? (v.name as T) : d;
 };
 const numList = (v: Value | undefined): number[] | undefined => (v && v.kind === 'list' ? v.items.map((i) => (i.kind === 'num' ? i.v : NaN)) : undefined);
 
@@ -184,7 +175,6 @@ export function readSettings(cfg: Config): Settings {
 
   const process = sym(diff, 'process', 'ddpm' as 'ddpm' | 'edm');
   const diffusion = { ...record(diff), process } as Settings['diffusion'];
-  const diffusionSpans = new Map<string, Span>(diff.keySpans);
 
   const noise = call(emb, 'noise');
   const label = call(emb, 'label');
@@ -212,10 +202,8 @@ export function readSettings(cfg: Config): Settings {
   return {
     name: cfg.name,
     files: cfg.files,
-    modelSpan: cfg.nameSpan,
-    input: { size: num(input, 'size', 32), channels: num(input, 'channels', 3), classes: num(input, 'classes', 0), augment: num(input, 'augment', 0), span: input.span, classesSpan: spanOf(input, 'classes') },
+    input: { size: num(input, 'size', 32), channels: num(input, 'channels', 3), classes: num(input, 'classes', 0), augment: num(input, 'augment', 0), span: input.span },
     diffusion,
-    diffusionSpans,
     embedding: {
       noise: {
         kind: noise?.name ?? 'sinusoidal',
@@ -241,7 +229,6 @@ export function readSettings(cfg: Config): Settings {
     unet: {
       channels: num(unet, 'channels', 64),
       mult,
-      multSpan: spanOf(unet, 'mult'),
       blocks,
       blocksSpan: spanOf(unet, 'blocks'),
       decoderBlocks: perLevel(unet.values.get('decoder_blocks'), levels, (l) => blocks[l] + 1),
@@ -260,7 +247,6 @@ export function readSettings(cfg: Config): Settings {
         convs: num(block, 'convs', 2),
         kernel: num(block, 'kernel', 3),
         widths: widthsOf(block.values.get('widths')),
-        widthsSpan: spanOf(block, 'widths'),
         norm: readNorm(call(block, 'norm'), { kind: 'group', groups: 32, eps: 1e-5, affine: true }, block.span),
         order: sym(block, 'order', 'pre'),
         residual: bool(block, 'residual', true),
@@ -268,10 +254,8 @@ export function readSettings(cfg: Config): Settings {
         dropout: num(block, 'dropout', 0),
         scale: num(block, 'scale', 1),
       },
-      blockSpan: block.span,
       attention: {
         at: numList(atV) ?? [],
-        atSpans: atV && atV.kind === 'list' ? atV.items.map((i) => i.span) : [],
         heads: num(attn, 'heads', 1),
         headsSpan: attn.values.get('head_channels')?.span ?? attn.values.get('heads')?.span ?? attn.span,
         headChannels: attn.values.has('head_channels') ? num(attn, 'head_channels', 64) : undefined,
@@ -288,10 +272,41 @@ export function readSettings(cfg: Config): Settings {
       residual: conds(cond.values.get('residual')),
       attention: conds(cond.values.get('attention')),
       selectors: cond.selectors.map((s) => ({ pattern: s.pattern, span: s.span, conds: conds(s.value) })),
-      residualSpan: cond.values.get('residual')?.span ?? cond.span,
-      attentionSpan: cond.values.get('attention')?.span ?? cond.span,
     },
     training: record(sec('training')),
-    trainingSpans: new Map([...sec('training').values].map(([k, v]) => [k, v.span])),
   };
+}
+
+// Arguments of a conditioning call, with their defaults (the schema's `default` texts say the same).
+export function condNum(c: CondSettings, k: string, d: number): number {
+  const v = c.args.get(k);
+  return v && v.kind === 'num' ? v.v : d;
+}
+export function condBool(c: CondSettings, k: string, d: boolean): boolean {
+  const v = c.args.get(k);
+  return v && v.kind === 'bool' ? v.v : d;
+}
+export function condSym(c: CondSettings, k: string, d: string): string {
+  const v = c.args.get(k);
+  return v && v.kind === 'sym' ? v.name : d;
+}
+
+/** TimeLoRA's table size: its own T, else the diffusion's. */
+export function loraTableSize(c: CondSettings, s: Settings): number | undefined {
+  const t = c.args.get('T');
+  if (t && t.kind === 'num') return t.v;
+  const dt = s.diffusion.T;
+  return typeof dt === 'number' ? dt : undefined;
+}
+
+/** Hidden widths of UC-LoRA's composition MLP (default [128, 64]). */
+export function ucMlpWidths(c: CondSettings): number[] {
+  const v = c.args.get('mlp');
+  return v && v.kind === 'list' ? v.items.filter((i) => i.kind === 'num').map((i) => (i as { v: number }).v) : [128, 64];
+}
+
+/** GroupNorm groups of UC-LoRA's MLP at hidden width w: its `groups`, else min(32, w / 4), at least 1. */
+export function uclGroups(c: CondSettings, width: number): number {
+  const g = c.args.get('groups');
+  return g && g.kind === 'num' ? g.v : Math.max(1, Math.min(32, Math.floor(width / 4)));
 }
