@@ -98,6 +98,8 @@ export const Diag = {
   HeadsNotDivisible: e('E0408', '{channels} channels cannot be split into {heads} attention heads', 'use heads that divide the channels of every attention level, or head_channels'),
   ResolutionTooSmall: e('E0409', 'a {size}x{size} image cannot be halved {steps} times'),
   SkipsUnbalancedPerLevel: e('E0410', "decoder block at {res} would concatenate a {skipRes} skip; the decoder's blocks per level do not mirror the encoder's"),
+  ResampleFilterOddLength: e('E0411', 'resample_filter {filter} has {length} taps, but up: block needs an even number: upsampling with an odd filter gives 2H - 1 rows (EDM\'s transposed conv with padding (k - 1) / 2), not 2H', 'use an even-length filter such as [1, 1] or [1, 3, 3, 1]'),
+  ResampleFilterSumZero: e('E0412', 'resample_filter {filter} sums to 0; the filter is normalised by its sum', 'use a filter with a non-zero sum, e.g. [1, 3, 3, 1]'),
 
   // --- conditioning ---
   RankTooSmall: e('E0501', 'LoRA rank must be at least 1, got {rank}'),

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { DiagnosticSink } from '../../src/diagnostics/diagnostic.ts';
 import { makeContext } from '../../src/check/rules/index.ts';
 import { limitsRule } from '../../src/check/rules/limitsRule.ts';
-import { BASE, marked, edit, check, dump, expectCase, timed } from './harness.ts';
+import { BASE, marked, edit, check, dump, expectCase, expectClean, timed } from './harness.ts';
 
 // ---------------------------------------------------------------------------------------------
 // E04xx topology and shapes
@@ -34,6 +34,21 @@ describe('E04xx topology and shapes', () => {
 
   it('E0404 SkipCountMismatch (no stem: the default decoder_blocks pop one skip too many), at blocks', () => {
     expectCase(edit(BASE, ['    blocks: 1\n', '    blocks: «1»\n    stem: none\n']), 'E0404', ['needs a skip connection']);
+  });
+
+  // EDM's up: conv_transpose2d(stride 2, padding (k - 1) // 2) gives 2H - k + 2 + 2 ((k - 1) // 2)
+  // rows: 2H for k = 4, 2H - 1 for k = 3.
+  it('E0411 ResampleFilterOddLength (up: block with a 3-tap filter), at the filter', () => {
+    expectCase(edit(BASE, ['    blocks: 1\n', '    blocks: 1\n    down: block\n    up: block\n    resample_filter: «[1, 2, 1]»\n']), 'E0411', ['3 taps', '2H - 1']);
+  });
+
+  it('an odd filter is fine for down: block alone, and an even one for both', () => {
+    expectClean(edit(BASE, ['    blocks: 1\n', '    blocks: 1\n    down: block\n    resample_filter: [1, 2, 1]\n']));
+    expectClean(edit(BASE, ['    blocks: 1\n', '    blocks: 1\n    down: block\n    up: block\n    resample_filter: [1, 3, 3, 1]\n']));
+  });
+
+  it('E0412 ResampleFilterSumZero, at the filter', () => {
+    expectCase(edit(BASE, ['    blocks: 1\n', '    blocks: 1\n    down: block\n    resample_filter: «[1, -1]»\n']), 'E0412', ['sums to 0']);
   });
 
   it('E0405 BadWidth (literal 0)', () => {

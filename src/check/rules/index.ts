@@ -14,10 +14,11 @@ import { loraShapesRule } from './loraShapesRule.ts';
 import { normsRule } from './normsRule.ts';
 import { placementRule } from './placementRule.ts';
 import { processOptionsRule } from './processOptionsRule.ts';
+import { resampleFilterRule } from './resampleFilterRule.ts';
 import { topologyRule } from './topologyRule.ts';
 import { widthsRule } from './widthsRule.ts';
 
-export const SETTINGS_RULES: SettingsRule[] = [processOptionsRule, emaRule, augmentPipeRule, listLengthsRule, conditioningKindsRule];
+export const SETTINGS_RULES: SettingsRule[] = [processOptionsRule, emaRule, augmentPipeRule, listLengthsRule, resampleFilterRule, conditioningKindsRule];
 export const PLAN_RULES: PlanRule[] = [topologyRule, widthsRule, normsRule, attentionHeadsRule, placementRule, loraShapesRule, labelsRule];
 export const IR_RULES: IrRule[] = [limitsRule];
 
