@@ -67,8 +67,9 @@ function runRecord(spec: string, sources: Map<string, string>, o: TrainSpecOptio
   const pkg = JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string };
   const given = Object.fromEntries(
     Object.entries(o.given ?? {})
-      .filter(([, v]) => v !== undefined)
-      .map(([k, v]) => [k, k === 'data' ? data : typeof v === 'string' && ['out', 'init-from'].includes(k) ? portablePath(o.outDir, resolve(v)) : v]),
+      // --out is the run folder itself; other paths are kept relative to it.
+      .filter(([k, v]) => v !== undefined && k !== 'out')
+      .map(([k, v]) => [k, k === 'data' ? data : k === 'init-from' && typeof v === 'string' ? portablePath(o.outDir, resolve(v)) : v]),
   );
   const now = new Date().toISOString();
   return {
@@ -145,7 +146,7 @@ export async function trainSpec(spec: string, o: TrainSpecOptions): Promise<{ st
 
     rt = await loadRuntime();
     const selected = await rt.selectBackend({ name: o.backend, threads: o.threads });
-    record.versions = { ...record.versions, tfjs: rt.tf.version_core, backend: selected.name };
+    record.versions = { ...record.versions, tfjs: rt.tf.version_core, backend: selected.name, ...(selected.native ? { onednn: selected.native.onednn } : {}) };
     if (!o.backend) {
       const problem = trainingMemoryProblem(stats, batch, memoryBudget(selected.name));
       if (problem) return fail(problem);
