@@ -53,7 +53,7 @@ export function makeConsumer(): Consumer {
 
 /** The environment for child processes of the consumer: no colour, and no test-only requirements. */
 export function consumerEnv(): NodeJS.ProcessEnv {
-  const env = { ...process.env, NO_COLOR: '1', FORCE_COLOR: '0' };
+  const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1', FORCE_COLOR: '0' };
   // The installed package has no built addon (its install script is not run here).
   delete env.UNETC_REQUIRE_NATIVE;
   delete env.NODE_OPTIONS;

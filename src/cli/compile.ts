@@ -34,7 +34,7 @@ export const compile = defineCommand({
         report.push({ spec, ok: false, diagnostics: result.diagnostics.map(diagnosticJson) });
         continue;
       }
-      if (values.js) compiled.files = toJavaScript(compiled.files, { declarations: true });
+      if (values.js) compiled.files = await toJavaScript(compiled.files, { declarations: true });
       if (values.check) {
         // CI: the committed output must equal what the compiler produces today.
         const stale: string[] = [];

@@ -7,13 +7,11 @@
  */
 import { readFileSync, existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { readCheckpoint } from '../runtime/train/checkpoint.ts';
 import { toHalf, writeSafetensorsAtomic, type SafeTensor } from '../runtime/io/safetensors.ts';
 import { defineCommand, type OptionDef, type Values } from './command.ts';
 import { checkOutputFile, UsageError } from './io.ts';
-import { readRunIr, resolveRunTarget } from './runtimeLoader.ts';
+import { readRunIr, resolveRunTarget, unetcVersion } from './runtimeLoader.ts';
 import { modelConfig } from '../emit/modelConfig.ts';
-import { unetcVersion } from './main.ts';
 
 /** The format name in an exported file's metadata. */
 export const WEIGHTS_FORMAT = 'unetc-weights-1';
@@ -47,6 +45,8 @@ async function exportRun(target: string, values: Values<typeof options>): Promis
   const dtype = values.dtype ?? 'f32';
   const { runDir, checkpoint } = resolveRunTarget(target);
   const ir = readRunIr(runDir);
+  // Loaded here: checkpoint.ts loads tfjs, which no other part of the command line needs at start.
+  const { readCheckpoint } = await import('../runtime/train/checkpoint.ts');
   const ck = readCheckpoint(checkpoint);
   const prefix = `${which}.`;
   const tensors = new Map<string, SafeTensor>();

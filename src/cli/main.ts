@@ -5,12 +5,10 @@
  *
  * Exit status: 0 done, 1 a problem with the input or the run, 2 a usage error (on stderr).
  */
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { Command, CommanderError } from 'commander';
 import { addCommand, type CommandDef } from './command.ts';
 import { UsageError } from './io.ts';
-import { packageRoot } from './runtimeLoader.ts';
+import { unetcVersion } from './runtimeLoader.ts';
 import { describeFsError } from '../runtime/train/runFolder.ts';
 import { check } from './check.ts';
 import { compile } from './compile.ts';
@@ -37,11 +35,6 @@ export function describeFailure(e: unknown): string {
   if (err instanceof RangeError && /allocation failed|Array buffer|out of memory|Invalid array length|Invalid typed array length/i.test(msg)) return `out of memory (${msg}); try a smaller --batch or --n`;
   if (err?.name === 'RuntimeError' && /memory access out of bounds|table index is out of bounds|out of memory|unreachable/.test(msg)) return `the wasm backend ran out of its 4 GiB heap (${msg}); try a smaller --batch or --n`;
   return msg;
-}
-
-/** This package's version. */
-export function unetcVersion(): string {
-  return (JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string }).version;
 }
 
 const GLOBAL_HELP = `

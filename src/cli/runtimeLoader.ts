@@ -21,6 +21,11 @@ export function packageRoot(): string {
   throw new Error('cannot find the unetc package folder');
 }
 
+/** This package's version. */
+export function unetcVersion(): string {
+  return (JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string }).version;
+}
+
 export type Runtime = typeof import('../runtime/index.ts');
 
 /** The runtime of this CLI (loaded on first use: it loads tfjs). */
@@ -39,7 +44,7 @@ async function modelFiles(dir: string): Promise<Map<string, string>> {
   const ts = names.filter((f) => f.endsWith('.ts') && !f.endsWith('.d.ts') && !js.has(f.replace(/\.ts$/, '.js')));
   if (ts.length === 0) return js;
   const { toJavaScript } = await import('../emit/javascript.ts');
-  for (const [f, text] of toJavaScript(new Map(ts.map((f) => [f, readFileSync(join(dir, f), 'utf8')])))) js.set(f, text);
+  for (const [f, text] of await toJavaScript(new Map(ts.map((f) => [f, readFileSync(join(dir, f), 'utf8')])))) js.set(f, text);
   return js;
 }
 

@@ -156,7 +156,7 @@ export async function trainSpec(spec: string, o: TrainSpecOptions): Promise<{ st
     // importing 'unetc/runtime' by name (sample binds that to the runtime of the unetc that runs it).
     // It is imported now from a staging folder, so that the run folder is written only once the
     // runtime's checks (resume, data, lock) have passed.
-    const js = toJavaScript(compiled.files);
+    const js = await toJavaScript(compiled.files);
     const files = new Map([...compiled.files, ...js, ['package.json', '{ "type": "module", "private": true }\n']]);
     const trainer = await importModelFiles<{ train: (t: import('../runtime/index.ts').TrainOptions) => Promise<import('../runtime/index.ts').TrainResult> }>(js, 'train.js');
     if (moveAside) {

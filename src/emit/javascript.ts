@@ -4,18 +4,17 @@
  * is transpiled on its own (the modules annotate every export, so declarations need no type
  * checking); specifiers are kept (`unetc/runtime`, `./model.js`).
  */
-import { ts } from 'ts-morph';
-
-const OPTIONS: ts.CompilerOptions = {
-  module: ts.ModuleKind.ESNext,
-  target: ts.ScriptTarget.ES2022,
-  strict: true,
-  // Older run folders import each other as './model.ts'.
-  rewriteRelativeImportExtensions: true,
-};
-
 /** model.ts -> model.js (and, with `declarations`, model.d.ts); other files are kept as they are. */
-export function toJavaScript(files: ReadonlyMap<string, string>, o: { declarations?: boolean } = {}): Map<string, string> {
+export async function toJavaScript(files: ReadonlyMap<string, string>, o: { declarations?: boolean } = {}): Promise<Map<string, string>> {
+  // TypeScript (through ts-morph, a dependency) is loaded only here: it takes most of a second.
+  const { ts } = await import('ts-morph');
+  const OPTIONS = {
+    module: ts.ModuleKind.ESNext,
+    target: ts.ScriptTarget.ES2022,
+    strict: true,
+    // Older run folders import each other as './model.ts'.
+    rewriteRelativeImportExtensions: true,
+  };
   const out = new Map<string, string>();
   for (const [name, text] of files) {
     if (!name.endsWith('.ts') || name.endsWith('.d.ts')) {
