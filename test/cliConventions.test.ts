@@ -252,3 +252,20 @@ describe('unetc export', () => {
     expect(w.metadata.spec_sha256).toMatch(/^[0-9a-f]{64}$/);
   }, 180_000);
 });
+
+describe('--data mnist follows the spec', () => {
+  it('a 28x28 spec trains on MNIST as it is; a 16x16 one is refused, naming the sizes MNIST offers', async () => {
+    const out = mkdtempSync(join(tmpdir(), 'unetc-mnist28-'));
+    const t = await unetc(['train', 'test/fixtures/iddpm-tiny-mnist28.unet', '--limit', '4', '--batch', '2', '--steps', '1', '--sample-count', '1', '--sample-steps', '1', '--out', join(out, 'r28'), '--json']);
+    expect(t.status, t.stderr).toBe(0);
+    const s = await unetc(['sample', join(out, 'r28'), '--n', '1', '--steps', '1', '--json']);
+    expect(s.status, s.stderr).toBe(0);
+    expect(JSON.parse(s.stdout.trim().split('\n').pop()!).shape).toEqual([1, 28, 28, 1]);
+    const spec16 = join(out, 'tiny16.unet');
+    writeFileSync(spec16, `model tiny16 extends "${join(ROOT, 'test', 'fixtures', 'iddpm-tiny-mnist28.unet')}" {\n  input {\n    size: 16\n  }\n\n  unet {\n    attention {\n      at: [8]\n    }\n  }\n}\n`);
+    const bad = await unetc(['train', spec16, '--limit', '4', '--batch', '2', '--steps', '1', '--out', join(out, 'r16')]);
+    expect(bad.status).toBe(1);
+    expect(bad.stderr).toMatch(/mnist offers 28x28 .*32x32 .*takes 16x16; .*--data folder:PATH/);
+    expect(bad.stderr).not.toMatch(/\n\s+at /);
+  }, 180_000);
+});

@@ -151,7 +151,7 @@ export async function trainSpec(spec: string, o: TrainSpecOptions): Promise<{ st
       const problem = trainingMemoryProblem(stats, batch, memoryBudget(selected.name));
       if (problem) return fail(problem);
     }
-    const data = rt.loadDataset(o.data, { limit: o.limit });
+    const data = rt.loadDataset(o.data, { limit: o.limit, size: result.ir!.input.size });
     // The run folder keeps the model code it trained: TypeScript to read and JavaScript to run,
     // importing 'unetc/runtime' by name (sample binds that to the runtime of the unetc that runs it).
     // It is imported now from a staging folder, so that the run folder is written only once the
@@ -192,7 +192,7 @@ export async function trainSpec(spec: string, o: TrainSpecOptions): Promise<{ st
 const BACKENDS = ['tensorflow', 'wasm', 'cpu'] as const;
 
 const options = {
-  data: { arg: 'set', help: 'mnist (28x28 or padded to 32x32, as the spec asks), cifar10:PATH or folder:PATH (PNG files, resized to the spec)', default: 'mnist' },
+  data: { arg: 'set', help: "mnist (28x28, or padded to 32x32, as the spec's size asks), cifar10:PATH, or folder:PATH (PNG files of the spec's size)", default: 'mnist' },
   steps: { arg: 'n', help: 'train until this many steps are done', default: '1000' },
   batch: { arg: 'b', help: 'images per step', defaultText: "the spec's training batch, else 64" },
   lr: { arg: 'x', help: 'learning rate', defaultText: "the spec's lr" },
