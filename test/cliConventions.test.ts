@@ -5,7 +5,7 @@
  * `fmt --stdout`; colour that honours NO_COLOR / FORCE_COLOR; `export` of inference weights.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -250,6 +250,20 @@ describe('unetc export', () => {
     expect(w.metadata).toMatchObject({ format: 'unetc-weights-1', spec: 'nano-mnist.unet', step: '1', weights: 'ema', dtype: 'f32' });
     expect(JSON.parse(w.metadata.config!)).toMatchObject({ name: 'nano_mnist', imageSize: 32, channels: 1, outChannels: 1 });
     expect(w.metadata.spec_sha256).toMatch(/^[0-9a-f]{64}$/);
+
+    // A run folder from before the package was compiled: model/*.ts only, importing the runtime by
+    // an absolute path into a checkout and each other as './model.ts'. sample still reads it.
+    const legacy = join(out, 'legacy');
+    cpSync(run, legacy, { recursive: true });
+    for (const f of readdirSync(join(legacy, 'model'))) {
+      const path = join(legacy, 'model', f);
+      if (f.endsWith('.js')) rmSync(path);
+      else if (f.endsWith('.ts')) writeFileSync(path, readFileSync(path, 'utf8').replaceAll("'unetc/runtime'", `'${join(ROOT, 'src', 'runtime', 'index.ts')}'`).replace(/'\.\/(\w+)\.js'/g, "'./$1.ts'"));
+    }
+    expect(readFileSync(join(legacy, 'model', 'train.ts'), 'utf8')).toContain("from './model.ts'");
+    const s = await unetc(['sample', legacy, '--n', '1', '--steps', '1', '--backend', 'cpu', '--json']);
+    expect(s.status, s.stderr).toBe(0);
+    expect(JSON.parse(s.stdout.trim().split('\n').pop()!).shape).toEqual([1, 32, 32, 1]);
   }, 180_000);
 });
 
