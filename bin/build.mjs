@@ -1,26 +1,26 @@
 #!/usr/bin/env node
-// Bundles the CLI into dist/cli.mjs with esbuild, so `unetc` starts in ~0.15 s instead of ~1 s
-// (chevrotain's lodash-es alone is hundreds of modules; tsx would also transpile every run).
-// Runs on `npm ci` / `npm install` through the `prepare` script. bin/unetc.mjs falls back to
-// running the TypeScript sources through tsx when the bundle is missing or older than them.
-import { build } from 'esbuild';
-import { renameSync } from 'node:fs';
+// Builds dist/ (ESM JavaScript, .d.ts and source maps of src/) with tsc -p tsconfig.build.json,
+// incrementally. Runs on `npm ci` / `npm pack` through the prepare script, and from bin/unetc.mjs
+// when a development checkout's sources are newer than its build. An installed package ships
+// dist/ and no tsconfig, so there this does nothing.
+import { spawnSync } from 'node:child_process';
+import { existsSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const out = join(root, 'dist', 'cli.mjs');
-const tmp = `${out}.tmp-${process.pid}`;
-await build({
-  entryPoints: [join(root, 'src', 'cli', 'main.ts')],
-  bundle: true,
-  platform: 'node',
-  format: 'esm',
-  target: 'node20',
-  outfile: tmp,
-  logLevel: 'warning',
-  // Optional native/large packages stay external: they are loaded at run time only when used.
-  external: ['@tensorflow/*', '@resvg/*', 'prettier', 'ts-morph', 'typescript', 'tsx', 'tsx/*', 'cli-progress', 'pngjs'],
-  banner: { js: "import { createRequire as __unetcCreateRequire } from 'node:module'; const require = __unetcCreateRequire(import.meta.url);" },
-});
-renameSync(tmp, out);
+const config = join(root, 'tsconfig.build.json');
+if (existsSync(config)) {
+  const dist = join(root, 'dist');
+  // A dist/ that tsc did not make (an older esbuild bundle) is removed, so the package holds only this build.
+  if (existsSync(dist) && !existsSync(join(dist, '.tsbuildinfo'))) rmSync(dist, { recursive: true, force: true });
+  const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
+  const r = spawnSync(process.execPath, [tsc, '-p', config], { cwd: root, stdio: ['ignore', 'inherit', 'inherit'] });
+  if (r.status !== 0) {
+    process.stderr.write('unetc: building dist/ failed (tsc -p tsconfig.build.json)\n');
+    process.exit(r.status ?? 1);
+  }
+  // What bin/unetc.mjs compares the sources with in a checkout (tsc leaves its own files alone when nothing changed).
+  writeFileSync(join(dist, '.built'), new Date().toISOString() + '\n');
+}

@@ -1,36 +1,34 @@
 #!/usr/bin/env node
-// Entry point of the `unetc` command. Runs the esbuild bundle (dist/cli.mjs, made by `npm ci`
-// through the prepare script) when it is at least as new as every source file; otherwise runs the
-// TypeScript sources through tsx, so a checkout being edited never runs stale code.
+// Entry point of the `unetc` command: runs the compiled CLI in dist/.
+//
+// An installed package ships dist/ and runs it as is. A development checkout (it has
+// tsconfig.build.json, which the package does not ship) first rebuilds dist/ when a source is
+// newer than the last build, so `node bin/unetc.mjs` never runs code older than the sources.
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const bundle = join(root, 'dist', 'cli.mjs');
 
-function newestSource(dir) {
-  let newest = 0;
-  for (const e of readdirSync(dir, { withFileTypes: true })) {
-    const p = join(dir, e.name);
-    if (e.isDirectory()) newest = Math.max(newest, newestSource(p));
-    else if (e.name.endsWith('.ts')) newest = Math.max(newest, statSync(p).mtimeMs);
+if (existsSync(join(root, 'tsconfig.build.json'))) {
+  const newest = (dir) => {
+    let t = 0;
+    for (const e of readdirSync(dir, { withFileTypes: true })) {
+      const p = join(dir, e.name);
+      if (e.isDirectory()) t = Math.max(t, newest(p));
+      else if (e.name.endsWith('.ts')) t = Math.max(t, statSync(p).mtimeMs);
+    }
+    return t;
+  };
+  const stamp = join(root, 'dist', '.built');
+  const built = existsSync(stamp) ? statSync(stamp).mtimeMs : 0;
+  if (Math.max(newest(join(root, 'src')), newest(join(root, 'grammar'))) > built) {
+    process.stderr.write('unetc: this checkout\'s sources are newer than dist/; rebuilding (npm run build)\n');
+    const { spawnSync } = await import('node:child_process');
+    const r = spawnSync(process.execPath, [join(root, 'bin', 'build.mjs')], { stdio: ['ignore', 2, 2] });
+    if (r.status !== 0) process.exit(1);
   }
-  return newest;
 }
 
-function bundleIsFresh() {
-  if (!existsSync(bundle) || process.env.UNETC_NO_BUNDLE) return false;
-  const built = statSync(bundle).mtimeMs;
-  return ['src', 'grammar'].every((d) => !existsSync(join(root, d)) || newestSource(join(root, d)) <= built);
-}
-
-let main;
-if (bundleIsFresh()) {
-  ({ main } = await import(pathToFileURL(bundle).href));
-} else {
-  const { register } = await import('tsx/esm/api');
-  register();
-  ({ main } = await import(pathToFileURL(join(root, 'src', 'cli', 'main.ts')).href));
-}
+const { main } = await import(pathToFileURL(join(root, 'dist', 'src', 'cli', 'main.js')).href);
 process.exitCode = await main(process.argv.slice(2));

@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { irErrors } from '../src/ir/validate.ts';
 
 const ROOT = join(import.meta.dirname, '..');
-const unetc = (...args: string[]) => spawnSync(process.execPath, [join(ROOT, 'bin/unetc.mjs'), ...args], { cwd: ROOT, encoding: 'utf8' });
+const unetc = (...args: string[]) => spawnSync(process.execPath, [join(ROOT, 'bin/unetc.mjs'), ...args], { cwd: ROOT, encoding: 'utf8', env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: '0' } });
 
 describe('unetc CLI', () => {
   it('stats --json gives integer totalParams and trainableParams', () => {
@@ -68,7 +68,8 @@ describe('unetc CLI', () => {
     expect(unetc('frobnicate').status).toBe(2);
     const r = unetc('stats', '--nope', 'x.unet');
     expect(r.status).toBe(2);
-    expect(r.stderr).toContain("Unknown option '--nope'");
+    expect(r.stderr).toContain("unknown option '--nope'");
+    expect(r.stdout).toBe('');
   });
 });
 

@@ -117,6 +117,13 @@ describe('MNIST', () => {
     dataError(() => loadMnist({ limit: 0 }), /limit must be a positive integer/);
   });
 
+  it("follows the model's size: 28 gives MNIST as it is, 32 pads it, others are refused naming the sizes and --data folder:", () => {
+    expect(loadMnist({ split: 'test', limit: 2, size: 28 })).toMatchObject({ height: 28, width: 28 });
+    expect(loadMnist({ split: 'test', limit: 2, size: 32 })).toMatchObject({ height: 32, width: 32 });
+    expect(loadDataset('mnist', { split: 'test', limit: 2, size: 28 })).toMatchObject({ height: 28, width: 28 });
+    dataError(() => loadMnist({ limit: 2, size: 64 }), /mnist offers 28x28 .* and 32x32 \(padded\), but the model takes 64x64; .*--data folder:PATH/);
+  });
+
   it('parses IDX headers', () => {
     const imgs = parseIdxImages(idxImages(2, 3, 4), 'a.idx');
     expect(imgs).toMatchObject({ n: 2, rows: 3, cols: 4 });

@@ -63,7 +63,7 @@ describe('prettier plugin', () => {
     expect(fmt.status).toBe(1);
     expect(fmt.stdout.trim().split('\n')).toEqual([`${files[1]}: not in canonical form`]);
     // (CI sets FORCE_COLOR, which colours prettier's "[warn]": ask for none, and strip any left)
-    const pr = spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'node_modules', 'prettier', 'bin', 'prettier.cjs'), '--plugin', 'unetc/prettier', '--check', ...files], {
+    const pr = spawnSync(process.execPath, [join(ROOT, 'node_modules', 'prettier', 'bin', 'prettier.cjs'), '--plugin', 'unetc/prettier', '--check', ...files], {
       cwd: ROOT,
       encoding: 'utf8',
       env: noColour,
@@ -72,7 +72,7 @@ describe('prettier plugin', () => {
     const flagged = stripVTControlCharacters(pr.stderr).split('\n').filter((l) => l.startsWith('[warn] ') && l.endsWith('.unet')).map((l) => l.slice('[warn] '.length));
     expect(flagged.map((f) => resolve(ROOT, f))).toEqual([files[1]]);
     // and on the committed specs, both agree that all are canonical
-    const all = spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'node_modules', 'prettier', 'bin', 'prettier.cjs'), '--plugin', 'unetc/prettier', '--check', 'specs/*.unet'], { cwd: ROOT, encoding: 'utf8' });
+    const all = spawnSync(process.execPath, [join(ROOT, 'node_modules', 'prettier', 'bin', 'prettier.cjs'), '--plugin', 'unetc/prettier', '--check', 'specs/*.unet'], { cwd: ROOT, encoding: 'utf8' });
     expect(all.status, all.stderr).toBe(0);
   }, 60_000);
 });

@@ -5,7 +5,7 @@
  * options is refused with a diff (--allow-spec-change records it); a refused resume leaves model/
  * and ir.json untouched; inputs, outputs, samplers and numbers are checked before any work; run
  * failures (a full disk, a size that cannot fit) exit 1 with one line; check --emit-ir leaves no
- * temp file. Slow on a loaded machine (each CLI start is a tsx start when dist/ is stale).
+ * temp file. Slow on a loaded machine (each CLI start loads the compiled CLI in dist/).
  */
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -81,7 +81,7 @@ describe('concurrent runs, signals, resume rules', () => {
       expect(second.status).toBe(1);
       expect(second.stderr).toMatch(new RegExp(`is in use by process ${child.pid} `));
       expect(second.stderr).not.toContain('backend:');
-      expect(Date.now() - t).toBeLessThan(60_000); // a CLI start (tsx) on a loaded 2-core machine; no compile, no backend
+      expect(Date.now() - t).toBeLessThan(60_000); // a CLI start on a loaded 2-core machine; no compile, no backend
     }
     child.kill('SIGTERM');
     expect(await exited).toBe(143);

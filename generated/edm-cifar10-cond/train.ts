@@ -4,7 +4,7 @@
  * Training defaults from the spec: lr 0.001, batch 512, warmup 19531, ema_halflife_kimg 500, augment_p 0.12, augment_pipe edm, beta1 0.9, beta2 0.999, loss_reduction sum_pixels, nonfinite_grads zero, ramp before_step.
  */
 import { sampleRun, trainRun, type SampleOptions, type TrainOptions, type TrainResult } from 'unetc/runtime';
-import * as model from './model.ts';
+import * as model from './model.js';
 
 /** Trains this model on `o.data`, writing checkpoints, samples and the loss log under `o.outDir`. */
 export function train(o: TrainOptions): Promise<TrainResult> {

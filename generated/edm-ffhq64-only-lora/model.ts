@@ -19,9 +19,9 @@ import {
   type HeadOp,
   ucLoraSites,
 } from 'unetc/runtime';
-import { params } from './params.ts';
+import { params } from './params.js';
 
-export { params } from './params.ts';
+export { params } from './params.js';
 
 /** What the model takes and how it is trained (from the spec). */
 export const config = {

@@ -4,7 +4,7 @@
  * Training defaults from the spec: lr 0.0002, batch 256, warmup 39062, ema_halflife_kimg 500, augment_p 0.15, augment_pipe edm, beta1 0.9, beta2 0.999, loss_reduction sum_pixels, nonfinite_grads zero, ramp before_step.
  */
 import { sampleRun, trainRun, type SampleOptions, type TrainOptions, type TrainResult } from 'unetc/runtime';
-import * as model from './model.ts';
+import * as model from './model.js';
 
 /** Trains this model on `o.data`, writing checkpoints, samples and the loss log under `o.outDir`. */
 export function train(o: TrainOptions): Promise<TrainResult> {

@@ -4,7 +4,7 @@
  * Training defaults from the spec: lr 0.001, batch 128, ema 0.999.
  */
 import { sampleRun, trainRun, type SampleOptions, type TrainOptions, type TrainResult } from 'unetc/runtime';
-import * as model from './model.ts';
+import * as model from './model.js';
 
 /** Trains this model on `o.data`, writing checkpoints, samples and the loss log under `o.outDir`. */
 export function train(o: TrainOptions): Promise<TrainResult> {

@@ -18,9 +18,9 @@ import {
   type ResampleOp,
   type HeadOp,
 } from 'unetc/runtime';
-import { params } from './params.ts';
+import { params } from './params.js';
 
-export { params } from './params.ts';
+export { params } from './params.js';
 
 /** What the model takes and how it is trained (from the spec). */
 export const config = {

@@ -12,7 +12,8 @@ import { buildVariants, combine, type Variant } from '../ablate/variants.ts';
 import { computeStats } from '../analysis/stats.ts';
 import { checkSpec } from '../check/check.ts';
 import { formatDiagnostics } from '../diagnostics/format.ts';
-import { intOption, parse, reportDiagnostics, UsageError } from './io.ts';
+import { defineCommand, type OptionDef, type Values } from './command.ts';
+import { diagnosticJson, intOption, reportDiagnostics, UsageError } from './io.ts';
 import { trainSpec } from './train.ts';
 
 interface Row {
@@ -33,24 +34,40 @@ interface Row {
 
 const csvCell = (v: unknown) => (v === undefined ? '' : /[",\n]/.test(String(v)) ? `"${String(v).replace(/"/g, '""')}"` : String(v));
 
-export async function ablateCommand(args: string[]): Promise<number> {
-  const { values, positionals } = parse(args, {
-    grid: { type: 'string', multiple: true },
-    zip: { type: 'string', multiple: true },
-    out: { type: 'string' },
-    train: { type: 'string' },
-    data: { type: 'string' },
-    batch: { type: 'string' },
-    limit: { type: 'string' },
-    'sample-count': { type: 'string' },
-    'sample-steps': { type: 'string' },
-    json: { type: 'boolean' },
-  });
-  if (positionals.length !== 1) throw new UsageError('takes one base spec');
+const options = {
+  grid: { arg: 'target=v1,v2', help: 'an axis of the grid (repeatable)', repeat: true },
+  zip: { arg: 'target=v1,v2', help: 'an axis advanced together with the other --zip axes (repeatable)', repeat: true },
+  out: { arg: 'dir', short: 'o', help: 'the folder of the variants and the summary (required)' },
+  train: { arg: 'steps', help: 'also train each variant for this many steps' },
+  data: { arg: 'set', help: 'the data of --train (as in unetc train)', default: 'mnist' },
+  batch: { arg: 'b', help: 'batch of --train', defaultText: "each spec's" },
+  limit: { arg: 'n', help: 'use only the first n images with --train' },
+  'sample-count': { arg: 'n', help: 'images per sample grid with --train', default: '64' },
+  'sample-steps': { arg: 'k', help: 'sampler steps of the grids with --train', defaultText: "the spec's" },
+  json: { help: 'print the summary rows as JSON' },
+} as const satisfies Record<string, OptionDef>;
+
+export const ablate = defineCommand({
+  name: 'ablate',
+  args: '<base>',
+  summary: 'variant specs of a base spec from typed edits, with a summary of parameters and FLOPs',
+  details:
+    'Each --grid axis multiplies the variants (every combination); --zip axes advance together. A TARGET is KIND.OPTION ' +
+    '(uc_lora.bases, time_lora.init, ...) or a field path (conditioning.attention, unet.channels, diffusion.T); values are .unet expressions. Writes one spec per variant, DIR/summary.csv and DIR/summary.md; ' +
+    'with --train also the final loss and a sample grid of each variant.',
+  options,
+  examples: ['unetc ablate specs/edm-cifar10-with-lora.unet --grid uc_lora.bases=9,18,36 --out ablations/bases', "unetc ablate specs/attn-unet-mnist.unet --grid 'conditioning.attention=none,adaln' --out abl --train 200 --limit 2000"],
+  run: ([base], values) => ablateRun(base!, values),
+});
+
+async function ablateRun(base: string, values: Values<typeof options>): Promise<number> {
   if (!values.out) throw new UsageError('needs --out DIR');
-  const base = positionals[0];
   const baseCheck = checkSpec(base);
-  if (reportDiagnostics(baseCheck) || !baseCheck.ir) return 2;
+  if (values.json ? baseCheck.diagnostics.some((d) => d.severity === 'error') || !baseCheck.ir : reportDiagnostics(baseCheck) || !baseCheck.ir) {
+    if (values.json) process.stdout.write(JSON.stringify({ ok: false, base, diagnostics: baseCheck.diagnostics.map(diagnosticJson) }) + '\n');
+    return 2;
+  }
+  if (!baseCheck.ir) return 2;
   let combos;
   try {
     combos = combine((values.grid ?? []).map(parseAxis), (values.zip ?? []).map(parseAxis));
@@ -68,7 +85,7 @@ export async function ablateCommand(args: string[]): Promise<number> {
   for (const [i, v] of variants.entries()) {
     if (!rows[i].ok) {
       failed++;
-      process.stderr.write(`${v.fileName}: invalid combination\n${formatDiagnostics(v.result.diagnostics, v.result.sources)}\n`);
+      if (!values.json) process.stderr.write(`${v.fileName}: invalid combination\n${formatDiagnostics(v.result.diagnostics, v.result.sources)}\n`);
     }
   }
   const cols: (keyof Row)[] = ['name', 'file', 'ok', 'totalParams', 'trainableParams', 'paramDelta', 'forwardFlops', 'flopsDelta', ...(values.train ? (['finalLoss', 'grid'] as (keyof Row)[]) : []), 'problem'];
@@ -102,7 +119,7 @@ export async function ablateCommand(args: string[]): Promise<number> {
     writeFileSync(join(out, 'samples.png'), png);
     writeFileSync(join(out, 'summary.md'), md + '\n\n![one labelled row of samples per variant](samples.png)\n');
   }
-  if (values.json) process.stdout.write(JSON.stringify(rows, null, 1) + '\n');
+  if (values.json) process.stdout.write(JSON.stringify(rows.map((r, i) => ({ ...r, ...(r.ok ? {} : { diagnostics: variants[i]!.result.diagnostics.map(diagnosticJson) }) })), null, 1) + '\n');
   else process.stdout.write(`${variants.length} variants (${failed} invalid) -> ${out}/summary.csv, summary.md\n`);
   return failed > 0 ? 1 : 0;
 }

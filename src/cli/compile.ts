@@ -1,39 +1,63 @@
-/** `unetc compile FILE... [--out DIR] [--check]`: emit TypeScript model modules for specs. */
+/** `unetc compile SPEC... [--out DIR] [--js] [--check] [--json]`: emit the model modules of specs. */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { compileSpec, writeCompiled } from '../emit/compile.ts';
-import { parse, reportDiagnostics, UsageError } from './io.ts';
+import { toJavaScript } from '../emit/javascript.ts';
+import { defineCommand } from './command.ts';
+import { diagnosticJson, reportDiagnostics, UsageError } from './io.ts';
 
-export async function compileCommand(args: string[]): Promise<number> {
-  const { values, positionals } = parse(args, { out: { type: 'string' }, check: { type: 'boolean' } });
-  if (positionals.length === 0) throw new UsageError('needs at least one spec file');
-  const out = values.out ?? 'generated';
-  let status = 0;
-  for (const spec of positionals) {
-    const { result, compiled } = await compileSpec(spec, out);
-    if (reportDiagnostics(result) || !compiled) {
-      status = 1;
-      continue;
-    }
-    if (values.check) {
-      // CI: the committed output must equal what the compiler produces today.
-      for (const [file, text] of compiled.files) {
-        const path = join(compiled.dir, file);
-        let have: string | undefined;
-        try {
-          have = readFileSync(path, 'utf8');
-        } catch {
-          have = undefined;
-        }
-        if (have !== text) {
-          process.stdout.write(`${path}: stale (run unetc compile ${spec})\n`);
-          status = 1;
-        }
+export const compile = defineCommand({
+  name: 'compile',
+  args: '<spec...>',
+  summary: 'emit the TypeScript modules of each spec into DIR/<spec name>/',
+  details:
+    'Each spec gives model.ts (the network), params.ts (its parameter table), train.ts (training and sampling) and index.ts. ' +
+    "They import the runtime as 'unetc/runtime' and each other as './model.js', so a project with unetc as a dependency " +
+    'compiles them with a stock `nodenext` tsconfig.',
+  options: {
+    out: { arg: 'dir', short: 'o', help: 'the folder that gets one folder per spec', default: 'generated' },
+    js: { help: 'emit ES modules (.js) with declarations (.d.ts) instead of TypeScript' },
+    check: { help: 'write nothing; exit 1 when a file in DIR differs from what would be written (for CI)' },
+    json: { help: 'print, per spec, the folder and the files written, or its diagnostics, as JSON' },
+  },
+  examples: ['unetc compile specs/nano-mnist.unet --out src/models', 'unetc compile specs/*.unet --check', 'unetc compile specs/nano-mnist.unet --js --out models'],
+  async run(specs, values) {
+    if (values.check && values.js) throw new UsageError('--check compares the TypeScript output; give it without --js');
+    const out = values.out ?? 'generated';
+    let status = 0;
+    const report: unknown[] = [];
+    for (const spec of specs) {
+      const { result, compiled } = await compileSpec(spec, out);
+      const bad = values.json ? result.diagnostics.some((d) => d.severity === 'error') || !compiled : reportDiagnostics(result) || !compiled;
+      if (bad || !compiled) {
+        status = 1;
+        report.push({ spec, ok: false, diagnostics: result.diagnostics.map(diagnosticJson) });
+        continue;
       }
-      continue;
+      if (values.js) compiled.files = await toJavaScript(compiled.files, { declarations: true });
+      if (values.check) {
+        // CI: the committed output must equal what the compiler produces today.
+        const stale: string[] = [];
+        for (const [file, text] of compiled.files) {
+          const path = join(compiled.dir, file);
+          let have: string | undefined;
+          try {
+            have = readFileSync(path, 'utf8');
+          } catch {
+            have = undefined;
+          }
+          if (have !== text) stale.push(path);
+        }
+        if (!values.json) for (const path of stale) process.stdout.write(`${path}: stale (run unetc compile ${spec})\n`);
+        if (stale.length) status = 1;
+        report.push({ spec, ok: stale.length === 0, dir: compiled.dir, stale, diagnostics: result.diagnostics.map(diagnosticJson) });
+        continue;
+      }
+      const written = writeCompiled(compiled);
+      report.push({ spec, ok: true, dir: compiled.dir, files: [...compiled.files.keys()], written, diagnostics: result.diagnostics.map(diagnosticJson) });
+      if (!values.json) process.stdout.write(`${spec} -> ${compiled.dir}${written.length ? '' : ' (unchanged)'}\n`);
     }
-    const written = writeCompiled(compiled);
-    process.stdout.write(`${spec} -> ${compiled.dir}${written.length ? '' : ' (unchanged)'}\n`);
-  }
-  return status;
-}
+    if (values.json) process.stdout.write(JSON.stringify({ ok: status === 0, specs: report }) + '\n');
+    return status;
+  },
+});

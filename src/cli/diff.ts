@@ -11,15 +11,27 @@ import { checkSpec } from '../pipeline.ts';
 import { parseSpec } from '../syntax/parse.ts';
 import { printSpec } from '../syntax/printer.ts';
 import { formatDiagnostics } from '../diagnostics/format.ts';
-import { parse, reportDiagnostics, UsageError } from './io.ts';
+import { reportDiagnostics, UsageError } from './io.ts';
+import { defineCommand } from './command.ts';
 import { diagramChanges, diagramModel } from '../draw/model.ts';
 import { diagramSvg } from '../draw/diagramSvg.ts';
 import { writeFigure } from './draw.ts';
 
-export function diffCommand(args: string[]): number {
-  const { values, positionals } = parse(args, { json: { type: 'boolean' }, source: { type: 'boolean' }, context: { type: 'string' }, draw: { type: 'string' } });
-  if (positionals.length !== 2) throw new UsageError('takes two spec files');
-  const [fa, fb] = positionals;
+export const diff = defineCommand({
+  name: 'diff',
+  args: '<a> <b>',
+  summary: 'compare two models module by module (exit 0 equal, 1 different, 2 error)',
+  options: {
+    source: { help: 'compare the canonical printed specs instead of the elaborated models' },
+    context: { arg: 'n', help: 'unchanged lines shown around each change', default: '2' },
+    draw: { arg: 'file', help: "draw B with what changed from A marked (.svg or .png)" },
+    json: { help: 'print the difference as JSON' },
+  },
+  examples: ['unetc diff specs/edm-cifar10.unet specs/edm-cifar10-with-lora.unet', 'unetc diff a.unet b.unet --source', 'unetc diff a.unet b.unet --draw changes.svg'],
+  run: (files, values) => diffRun(files[0]!, files[1]!, values),
+});
+
+function diffRun(fa: string, fb: string, values: { json?: boolean; source?: boolean; context?: string; draw?: string }): number {
   if (values.source) {
     const printed = [fa, fb].map((f) => {
       const text = readFileSync(f, 'utf8');

@@ -9,7 +9,8 @@ import { checkSpec } from '../check/check.ts';
 import { diagramSvg } from '../draw/diagramSvg.ts';
 import { diagramModel } from '../draw/model.ts';
 import { figureBytes } from '../runtime/images/svg.ts';
-import { parse, reportDiagnostics, UsageError } from './io.ts';
+import { reportDiagnostics, UsageError } from './io.ts';
+import { defineCommand } from './command.ts';
 
 /** Writes an SVG figure to `out` (.svg, or .png rendered through resvg). */
 export function writeFigure(out: string, svg: string, scale?: number): void {
@@ -25,15 +26,26 @@ export function scaleOption(v: string | undefined): number | undefined {
   return s;
 }
 
-export function drawCommand(args: string[]): number {
-  const { values, positionals } = parse(args, { out: { type: 'string' }, scale: { type: 'string' } });
-  if (positionals.length !== 1) throw new UsageError('takes exactly one spec file');
-  const spec = positionals[0]!;
+export const draw = defineCommand({
+  name: 'draw',
+  args: '<spec>',
+  summary: 'the U-Net as a diagram with its conditioning',
+  options: {
+    out: { arg: 'file', short: 'o', help: 'the figure to write, .svg or .png', defaultText: '<spec name>.svg' },
+    scale: { arg: 's', help: 'pixels per SVG unit for .png, in (0, 8]', defaultText: '1' },
+    json: { help: 'print what was drawn (file, blocks, skips, parameters) as JSON' },
+  },
+  examples: ['unetc draw specs/edm-cifar10.unet', 'unetc draw specs/nano-mnist.unet --out nano.png --scale 2'],
+  run: ([spec], values) => drawRun(spec!, values),
+});
+
+function drawRun(spec: string, values: { out?: string; scale?: string; json?: boolean }): number {
   const r = checkSpec(spec);
   if (reportDiagnostics(r) || !r.ir) return 1;
   const out = values.out ?? `${basename(spec).replace(/\.unet$/, '')}.svg`;
   const m = diagramModel(r.ir);
   writeFigure(out, diagramSvg(m, { subtitle: spec }), scaleOption(values.scale));
-  process.stdout.write(`wrote ${out}: ${m.blocks.length} blocks, ${m.skips.length} skip connections, ${m.totalParams.toLocaleString('en-US')} parameters\n`);
+  if (values.json) process.stdout.write(JSON.stringify({ out, blocks: m.blocks.length, skips: m.skips.length, totalParams: m.totalParams }) + '\n');
+  else process.stdout.write(`wrote ${out}: ${m.blocks.length} blocks, ${m.skips.length} skip connections, ${m.totalParams.toLocaleString('en-US')} parameters\n`);
   return 0;
 }

@@ -9,10 +9,11 @@
  */
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { backendOption, intOption, parse, threadsOption, UsageError } from './io.ts';
+import { backendOption, intOption, threadsOption, UsageError } from './io.ts';
+import { defineCommand, type OptionDef, type Values } from './command.ts';
 import { computeStats } from '../analysis/stats.ts';
 import { maxSampleBatch, memoryBudget } from './memory.ts';
-import { importTs, loadRuntime, packageRoot, readRunIr, resolveRunTarget, samplersOf } from './runtimeLoader.ts';
+import { importModel, loadRuntime, readRunIr, resolveRunTarget, samplersOf } from './runtimeLoader.ts';
 
 type EvalModule = typeof import('../eval/index.ts');
 type ModelModule = import('../runtime/index.ts').ModelModule;
@@ -25,20 +26,30 @@ function effectiveSampling(d: Record<string, unknown>, sampler: string | undefin
   return { sampler: 'ddim', steps: steps ?? 50 };
 }
 
-export async function evalCommand(args: string[]): Promise<number> {
-  const { values, positionals } = parse(args, {
-    n: { type: 'string' },
-    steps: { type: 'string' },
-    sampler: { type: 'string' },
-    batch: { type: 'string' },
-    seed: { type: 'string' },
-    raw: { type: 'boolean' },
-    classifier: { type: 'string' },
-    backend: { type: 'string' },
-    threads: { type: 'string' },
-    json: { type: 'boolean' },
-  });
-  if (positionals.length !== 1) throw new UsageError('takes a run folder or a checkpoint file');
+const options = {
+  n: { arg: 'n', help: 'samples', default: '10000' },
+  steps: { arg: 'k', help: 'sampler steps', defaultText: "the spec's (50 for DDIM, 18 for Heun)" },
+  sampler: { arg: 'name', help: 'ddim or ancestral (DDPM models), heun (EDM models)', defaultText: "the spec's" },
+  batch: { arg: 'b', help: 'images sampled at once', defaultText: '250, or what fits in memory' },
+  seed: { arg: 's', help: 'seed of the noise', default: '1' },
+  raw: { help: 'use the raw weights, not the EMA' },
+  classifier: { arg: 'weights', help: 'the classifier whose features are compared', defaultText: 'assets/classifier/mnist-lenet.safetensors' },
+  backend: { arg: 'name', help: 'tfjs backend', choices: ['tensorflow', 'wasm', 'cpu'], defaultText: 'the best one installed' },
+  threads: { arg: 'n', help: 'kernel threads, 1 to 8 (see unetc --help)' },
+  json: { help: 'print the distance, its terms and the histograms as JSON' },
+} as const satisfies Record<string, OptionDef>;
+
+export const evalCmd = defineCommand({
+  name: 'eval',
+  args: '<run>',
+  summary: 'MNIST Frechet distance and class histogram of a run\'s samples',
+  details: 'Frechet distances are biased upwards at small n: compare runs at the same n.',
+  options,
+  examples: ['unetc eval runs/nano-mnist --n 2000', 'unetc eval runs/nano-mnist --n 10000 --json'],
+  run: ([target], values) => evalRun(target!, values),
+});
+
+async function evalRun(target: string, values: Values<typeof options>): Promise<number> {
   const backend = backendOption(values.backend);
   const threads = threadsOption(values.threads);
   const n = intOption(values.n, 'n', 2) ?? 10000;
@@ -48,7 +59,7 @@ export async function evalCommand(args: string[]): Promise<number> {
   const weightsFile = values.classifier ? resolve(values.classifier) : undefined;
   if (weightsFile && !existsSync(weightsFile)) throw new UsageError(`no such classifier weights file: ${values.classifier}`);
 
-  const { runDir, checkpoint, modelDir } = resolveRunTarget(positionals[0]);
+  const { runDir, checkpoint, modelDir } = resolveRunTarget(target);
   const ir = readRunIr(runDir);
   const choices = samplersOf(ir.diffusion);
   if (values.sampler !== undefined && !choices.includes(values.sampler)) throw new UsageError(`--sampler for ${ir.name} (${String(ir.diffusion.process)}) is one of ${choices.join(', ')}; got '${values.sampler}'`);
@@ -62,8 +73,8 @@ export async function evalCommand(args: string[]): Promise<number> {
     return 1;
   }
   const sampleBatch = Math.max(1, Math.min(batch ?? 250, fits));
-  const ev = await importTs<EvalModule>(join(packageRoot(), 'src', 'eval', 'index.ts'));
-  const mod = await importTs<ModelModule>(join(modelDir, 'model.ts'));
+  const ev: EvalModule = await import('../eval/index.ts');
+  const mod = await importModel<ModelModule>(join(modelDir, 'model.ts'));
   const cfg = mod.config;
   if (cfg.channels !== 1 || (cfg.imageSize !== 32 && cfg.imageSize !== 28)) {
     process.stderr.write(`unetc eval: ${cfg.name} makes ${cfg.imageSize}x${cfg.imageSize}x${cfg.channels} images; the MNIST classifier takes 32x32 or 28x28 single-channel images\n`);

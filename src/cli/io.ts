@@ -1,31 +1,48 @@
-/** Shared CLI helpers: argument parsing errors and diagnostic printing. */
+/** Shared CLI helpers: option values, usage errors and diagnostic printing (in colour on a terminal). */
 import { existsSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { formatDiagnostics } from '../diagnostics/format.ts';
+import { formatDiagnostic } from '../diagnostics/format.ts';
+import type { Diagnostic } from '../diagnostics/index.ts';
 import type { CheckResult } from '../check/check.ts';
+import { paint, useColour } from './colour.ts';
 // Type only: the CLI must not load tfjs (select.ts) just to parse options.
 import type { BackendName } from '../runtime/engine/select.ts';
 
 export type { BackendName };
 
+/** A problem with the command line itself: printed as one line on stderr, exit status 2. */
 export class UsageError extends Error {}
 
-export function parse<T extends ParseArgsConfig['options']>(args: string[], options: T) {
-  try {
-    return parseArgs({ args, options, allowPositionals: true, strict: true });
-  } catch (e) {
-    throw new UsageError((e as Error).message);
-  }
+/**
+ * Diagnostics as tsc or rustc print them (src/diagnostics/format.ts), with the severity and code
+ * and the caret in colour when `colour` is on.
+ */
+export function formatForTerminal(ds: readonly Diagnostic[], sources: ReadonlyMap<string, string>, colour: boolean): string {
+  return ds
+    .map((d) => {
+      const text = formatDiagnostic(d, sources);
+      if (!colour) return text;
+      const tone = d.severity === 'error' ? 'red' : 'yellow';
+      const lines = text.split('\n');
+      lines[0] = lines[0]!.replace(`${d.severity} ${d.code}:`, paint(`${d.severity} ${d.code}:`, tone, 'bold'));
+      const last = lines.length - 1;
+      if (last > 0) lines[last] = lines[last]!.replace(/\^+$/, (c) => paint(c, tone, 'bold'));
+      return lines.join('\n');
+    })
+    .join('\n\n');
 }
 
 /** Prints diagnostics to stderr; returns true when there were errors. */
-export function reportDiagnostics(r: CheckResult): boolean {
-  if (r.diagnostics.length > 0) process.stderr.write(formatDiagnostics(r.diagnostics, r.sources) + '\n');
+export function reportDiagnostics(r: Pick<CheckResult, 'diagnostics' | 'sources'>): boolean {
+  const colour = useColour(process.stderr);
+  if (r.diagnostics.length > 0) process.stderr.write(formatForTerminal(r.diagnostics, r.sources, colour) + '\n');
   const errors = r.diagnostics.filter((d) => d.severity === 'error').length;
   if (errors > 0) process.stderr.write(`${errors} error${errors === 1 ? '' : 's'}\n`);
   return errors > 0;
 }
+
+/** A diagnostic for --json output: every field of it (code, name, severity, message, span, ...). */
+export const diagnosticJson = (d: Diagnostic): Diagnostic => ({ ...d });
 
 /**
  * A whole-number option (`--steps 100`), or undefined when absent: decimal digits only (no

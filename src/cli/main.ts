@@ -1,20 +1,31 @@
 /**
- * The `unetc` command line. Each subcommand lives in its own module; this file dispatches and turns
- * anything unexpected into one clear line (stack traces only with UNETC_DEBUG=1).
+ * The `unetc` command line. Each subcommand is declared in its own module (a CommandDef); commander
+ * parses the arguments and writes the help, the version and the usage errors. This file wires them
+ * together and turns anything unexpected into one clear line (stack traces only with UNETC_DEBUG=1).
+ *
+ * Exit status: 0 done, 1 a problem with the input or the run, 2 a usage error (on stderr).
  */
-import { ablateCommand } from './ablate.ts';
-import { checkCommand } from './check.ts';
-import { diffCommand } from './diff.ts';
-import { drawCommand } from './draw.ts';
-import { plotCommand } from './plot.ts';
-import { evalCommand } from './eval.ts';
-import { compileCommand } from './compile.ts';
-import { fmtCommand } from './fmt.ts';
-import { statsCommand } from './stats.ts';
-import { trainCommand } from './train.ts';
-import { sampleCommand } from './sample.ts';
+import { Command, CommanderError } from 'commander';
+import { addCommand, type CommandDef } from './command.ts';
 import { UsageError } from './io.ts';
+import { unetcVersion } from './runtimeLoader.ts';
 import { describeFsError } from '../runtime/train/runFolder.ts';
+import { check } from './check.ts';
+import { compile } from './compile.ts';
+import { diff } from './diff.ts';
+import { draw } from './draw.ts';
+import { plot } from './plot.ts';
+import { ablate } from './ablate.ts';
+import { stats } from './stats.ts';
+import { train } from './train.ts';
+import { sample } from './sample.ts';
+import { exportCmd } from './export.ts';
+import { evalCmd } from './eval.ts';
+import { fmt } from './fmt.ts';
+import { lsp } from './lsp.ts';
+
+/** Every subcommand, in the order the help lists them. */
+export const COMMANDS: readonly CommandDef[] = [check, compile, diff, draw, plot, ablate, stats, train, sample, exportCmd, evalCmd, fmt, lsp] as unknown as CommandDef[];
 
 /** One line for an unexpected failure: the file and the cause for file-system errors, what ran out for memory. */
 export function describeFailure(e: unknown): string {
@@ -26,49 +37,50 @@ export function describeFailure(e: unknown): string {
   return msg;
 }
 
-const COMMANDS: Record<string, { run: (args: string[]) => Promise<number> | number; help: string }> = {
-  check: { run: checkCommand, help: 'check FILE... [--emit-ir OUT.json]   type-check specs; report every problem' },
-  compile: { run: compileCommand, help: 'compile FILE... [--out DIR] [--check]  emit TypeScript model modules (default generated/)' },
-  diff: { run: diffCommand, help: 'diff A.unet B.unet [--json] [--source] [--draw FILE]   compare two models module by module' },
-  draw: { run: drawCommand, help: 'draw SPEC [--out FILE.svg|FILE.png] [--scale S]   the U-Net as a diagram with its conditioning' },
-  plot: { run: plotCommand, help: 'plot omega RUN_DIR|CKPT [--layer PATH|--all] [--against T] [--init] [--out FILE] [--json]  similarity of the LoRA omegas' },
-  ablate: { run: ablateCommand, help: 'ablate BASE --grid T=V1,V2 [--zip ...] --out DIR [--train STEPS --data mnist]  variant specs + summary' },
-  stats: { run: statsCommand, help: 'stats FILE [--json]                  parameters, FLOPs and memory of a model' },
-  train: { run: trainCommand, help: 'train SPEC [--data mnist] [--steps N] [--batch B] [--out RUN_DIR] [--resume] [--seed S] [--backend NAME] [--threads N] [--init-from CKPT]' },
-  sample: { run: sampleCommand, help: 'sample RUN_DIR|CKPT [--n 64] [--steps K] [--class C | --class-vector W,...] [--sweep interp:I,J|scale:I] [--out grid.png]' },
-  eval: { run: evalCommand, help: 'eval RUN_DIR|CKPT [--n 10000] [--steps K] [--json]   MNIST Frechet distance and class histogram' },
-  fmt: { run: fmtCommand, help: 'fmt FILE... [--check]                print specs in canonical form (in place)' },
-  lsp: { run: (a) => import('./lsp.ts').then((m) => m.lspCommand(a)), help: 'lsp --stdio                          the .unet language server (for editors)' },
-};
+const GLOBAL_HELP = `
+Run \`unetc help COMMAND\` or \`unetc COMMAND --help\` for a command's options, defaults and examples.
 
-export function usage(): string {
-  return [
-    'usage: unetc <command> [options]',
-    '',
-    'commands:',
-    ...Object.values(COMMANDS).map((c) => `  ${c.help}`),
-    '',
-    'train, sample and eval take --backend NAME (tensorflow, wasm or cpu) and --threads N, 1 to 8 (or',
-    '  UNETC_WASM_THREADS): with the native oneDNN kernels the threads of those kernels (default: all cores;',
-    '  wasm stays at 1 thread); without them wasm threads (default 1; more is experimental: a watchdog kills a',
-    '  process hung in the wasm threads after UNETC_WASM_WATCHDOG_SECONDS, default 300, 0 turns it off).',
-  ].join('\n');
+train, sample and eval take --backend NAME (tensorflow, wasm or cpu) and --threads N, 1 to 8 (or
+UNETC_WASM_THREADS): with the native oneDNN kernels the threads of those kernels (default: all cores;
+wasm stays at 1 thread); without them wasm threads (default 1; more is experimental: a watchdog kills
+a process hung in the wasm threads after UNETC_WASM_WATCHDOG_SECONDS, default 300, 0 turns it off).
+
+Diagnostics are in colour on a terminal; NO_COLOR=1 turns colour off, FORCE_COLOR=1 turns it on when
+the output is piped. Exit status: 0 done, 1 a problem with the input or the run, 2 a usage error.`;
+
+/** The commander program; `status` receives each command's exit status. */
+export function createProgram(status: { code: number }): Command {
+  const program = new Command('unetc')
+    .description('A declarative model-spec compiler for diffusion U-Nets: .unet specs in, checked IR, parameter counts and TensorFlow.js modules out.')
+    .version(unetcVersion(), '-v, --version', 'print the version of unetc')
+    .helpOption('-h, --help', 'show the help')
+    .helpCommand('help [command]', 'show the help of a command')
+    .exitOverride()
+    .showSuggestionAfterError(true)
+    .showHelpAfterError('(add --help for usage)')
+    .configureHelp({ sortOptions: false, showGlobalOptions: false })
+    .addHelpText('after', GLOBAL_HELP);
+  for (const def of COMMANDS) {
+    addCommand(program, def, async (d, positionals, values) => {
+      status.code = await d.run(positionals, values as never);
+    }).exitOverride().showHelpAfterError(`(run unetc ${def.name} --help for usage)`);
+  }
+  return program;
 }
 
 export async function main(argv: string[]): Promise<number> {
-  const [cmd, ...rest] = argv;
-  if (!cmd || cmd === '--help' || cmd === '-h' || cmd === 'help') {
-    process.stdout.write(usage() + '\n');
-    return cmd ? 0 : 2;
-  }
-  const c = COMMANDS[cmd];
-  if (!c) {
-    process.stderr.write(`unetc: unknown command '${cmd}'\n${usage()}\n`);
-    return 2;
-  }
+  const status = { code: 0 };
+  const program = createProgram(status);
+  const cmd = argv.find((a) => !a.startsWith('-')) ?? '';
   try {
-    return await c.run(rest);
+    await program.parseAsync(argv, { from: 'user' });
+    return status.code;
   } catch (e) {
+    if (e instanceof CommanderError) {
+      // --help and --version end here with status 0; `unetc` alone prints the help on stderr (2).
+      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version') return 0;
+      return 2;
+    }
     if (e instanceof UsageError) {
       process.stderr.write(`unetc ${cmd}: ${e.message}\n`);
       return 2;

@@ -11,40 +11,53 @@ import { join } from 'node:path';
 import { heatmapFigure, againstFigure, summaryLine } from '../plot/omegaFigures.ts';
 import { cosineMatrix, evaluateOmegas, nearestIndex, noiseGrid, OmegaError, resolveOmegaRun, similarityTo, summarize, type OmegaLayer, type RestoreInto } from '../plot/omega.ts';
 import { writeFigure, scaleOption } from './draw.ts';
-import { backendOption, intOption, parse, UsageError } from './io.ts';
-import { importTs, loadRuntime, packageRoot } from './runtimeLoader.ts';
+import { backendOption, intOption, UsageError } from './io.ts';
+import { defineCommand } from './command.ts';
+import { importModel, loadRuntime } from './runtimeLoader.ts';
 
 type ParamRow = import('../runtime/index.ts').ParamRow;
 
 const layerLabel = (l: OmegaLayer) => `${l.site.block} · ${l.site.layer}`;
 
-export async function plotCommand(args: string[]): Promise<number> {
-  const [what, ...rest] = args;
-  if (what !== 'omega') throw new UsageError(`plot takes a figure name: omega (got '${what ?? ''}')`);
-  const { values, positionals } = parse(rest, {
-    layer: { type: 'string' },
-    all: { type: 'boolean' },
-    against: { type: 'string' },
-    init: { type: 'boolean' },
-    raw: { type: 'boolean' },
-    points: { type: 'string' },
-    out: { type: 'string' },
-    scale: { type: 'string' },
-    json: { type: 'boolean' },
-    backend: { type: 'string' },
-  });
-  if (positionals.length !== 1) throw new UsageError('plot omega takes a run folder or a checkpoint file');
+export const plot = defineCommand({
+  name: 'plot',
+  args: '<figure> <run>',
+  summary: 'plot omega RUN: how similar the LoRA omegas of a trained run are across noise levels',
+  details:
+    'The figure is `omega`. RUN is a run folder (its newest checkpoint) or a checkpoint file. With --layer, the cosine ' +
+    'similarity of omega(t1) and omega(t2) of one LoRA layer (the paper\'s Figure 4); otherwise (--all) every layer\'s ' +
+    'similarity of omega(t) to omega(V) (Figure 7). EDM models use a log grid of sigma.',
+  options: {
+    layer: { arg: 'path', help: 'one LoRA layer (its parameter path, or block.layer)' },
+    all: { help: 'every LoRA layer against one noise level (the default)' },
+    against: { arg: 'v', help: 'the noise level the others are compared with', defaultText: 'T/2, or the middle sigma of the grid' },
+    init: { help: 'also draw the untrained model of the same seed' },
+    raw: { help: 'use the raw weights, not the EMA' },
+    points: { arg: 'n', help: 'points of the noise grid', defaultText: 'T for DDPM, 64 for EDM' },
+    out: { arg: 'file', short: 'o', help: 'the figure, .svg or .png', defaultText: 'RUN/omega.svg' },
+    scale: { arg: 's', help: 'pixels per SVG unit for .png', defaultText: '1' },
+    backend: { arg: 'name', help: 'tfjs backend', choices: ['tensorflow', 'wasm', 'cpu'], defaultText: 'cpu' },
+    json: { help: 'print the summary numbers as JSON' },
+  },
+  examples: ['unetc plot omega runs/nano-mnist-uc-lora', 'unetc plot omega runs/nano-mnist-uc-lora --layer mid.block0.attn.qkv --init --out omega.png'],
+  run: ([what, run], values) => {
+    if (what !== 'omega') throw new UsageError(`plot takes a figure name: omega (got '${what ?? ''}')`);
+    return plotOmega(run!, values);
+  },
+});
+
+async function plotOmega(target: string, values: { layer?: string; all?: boolean; against?: string; init?: boolean; raw?: boolean; points?: string; out?: string; scale?: string; json?: boolean; backend?: string }): Promise<number> {
   if (values.layer && values.all) throw new UsageError('--layer and --all exclude each other');
   const against = values.against === undefined ? undefined : Number(values.against);
   if (against !== undefined && !Number.isFinite(against)) throw new UsageError(`--against takes a number, got '${values.against}'`);
   const rt = await loadRuntime();
-  const { restoreInto } = await importTs<{ restoreInto: RestoreInto }>(join(packageRoot(), 'src', 'runtime', 'train', 'checkpoint.ts'));
-  const { Edm } = await importTs<typeof import('../runtime/diffusion/edm.ts')>(join(packageRoot(), 'src', 'runtime', 'diffusion', 'edm.ts'));
+  const { restoreInto } = (await import('../runtime/train/checkpoint.ts')) as { restoreInto: RestoreInto };
+  const { Edm } = await import('../runtime/diffusion/edm.ts');
   // omega is a few small MLPs: the cpu backend, quietly, unless asked otherwise.
   const backend = backendOption(values.backend);
   await rt.selectBackend({ name: backend ?? 'cpu', log: backend ? undefined : () => {} });
   try {
-    const run = await resolveOmegaRun(positionals[0]!, rt, async (f) => (await importTs<{ params: readonly ParamRow[] }>(f)).params);
+    const run = await resolveOmegaRun(target, rt, async (f) => (await importModel<{ params: readonly ParamRow[] }>(f)).params);
     const d = run.ir.diffusion;
     const edm = new Edm({ precond: d.precond === 'vp' ? 'vp' : 'edm', sigmaData: Number(d.sigma_data ?? 0.5) } as ConstructorParameters<typeof Edm>[0]);
     const grid = noiseGrid(run.ir, (s) => edm.coefficients(s).cNoise, { points: intOption(values.points, 'points', 2) });

@@ -1,10 +1,12 @@
 /**
- * train and sample run model code emitted for the spec: they compile it into the run folder and
- * import it through tsx, together with the runtime it imports (one copy of the runtime, shared).
+ * train and sample run model code emitted for the spec: train compiles it into the run folder
+ * (TypeScript to read, JavaScript to run), sample and eval import the folder's JavaScript bound to
+ * the runtime of this CLI (one copy of the runtime and of tfjs, wherever the folder was moved).
  */
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import type { IR } from '../ir/types.ts';
-import { dirname, join, resolve } from 'node:path';
+import { basename, dirname, extname, join, resolve } from 'node:path';
 import { UsageError } from './io.ts';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
@@ -19,23 +21,67 @@ export function packageRoot(): string {
   throw new Error('cannot find the unetc package folder');
 }
 
-export const runtimeEntry = () => join(packageRoot(), 'src', 'runtime', 'index.ts');
-
-let registered = false;
-
-/** Imports a TypeScript module (registering tsx once). */
-export async function importTs<T>(path: string): Promise<T> {
-  if (!registered) {
-    const { register } = await import('tsx/esm/api');
-    register();
-    registered = true;
-  }
-  return (await import(pathToFileURL(path).href)) as T;
+/** This package's version. */
+export function unetcVersion(): string {
+  return (JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string }).version;
 }
 
 export type Runtime = typeof import('../runtime/index.ts');
 
-export const loadRuntime = () => importTs<Runtime>(runtimeEntry());
+/** The runtime of this CLI (loaded on first use: it loads tfjs). */
+export const loadRuntime = (): Promise<Runtime> => import('../runtime/index.ts');
+
+/** The URL of this CLI's runtime module: dist/src/runtime/index.js (src/runtime/index.ts when run from the sources). */
+export function runtimeUrl(): string {
+  const here = fileURLToPath(import.meta.url);
+  return pathToFileURL(join(dirname(here), '..', 'runtime', `index${extname(here)}`)).href;
+}
+
+/** The model code's files, as JavaScript: `.js` as written by train, else the `.ts` transpiled (run folders from before). */
+async function modelFiles(dir: string): Promise<Map<string, string>> {
+  const names = readdirSync(dir);
+  const js = new Map(names.filter((f) => f.endsWith('.js')).map((f) => [f, readFileSync(join(dir, f), 'utf8')] as [string, string]));
+  const ts = names.filter((f) => f.endsWith('.ts') && !f.endsWith('.d.ts') && !js.has(f.replace(/\.ts$/, '.js')));
+  if (ts.length === 0) return js;
+  const { toJavaScript } = await import('../emit/javascript.ts');
+  for (const [f, text] of await toJavaScript(new Map(ts.map((f) => [f, readFileSync(join(dir, f), 'utf8')])))) js.set(f, text);
+  return js;
+}
+
+/**
+ * Imports `entry` of model code given as its JavaScript files, with `unetc/runtime` bound to this
+ * CLI's runtime (and, for run folders written before the package was compiled, their absolute
+ * path to a checkout's src/runtime/index.ts). The files are imported from a temporary folder,
+ * removed once loaded, so the run folder holds no path and is never written to.
+ */
+export async function importModelFiles<T>(files: ReadonlyMap<string, string>, entry: string): Promise<T> {
+  const staging = mkdtempSync(join(tmpdir(), 'unetc-model-'));
+  try {
+    writeFileSync(join(staging, 'package.json'), '{ "type": "module", "private": true }\n');
+    const url = runtimeUrl();
+    for (const [f, text] of files) {
+      if (!f.endsWith('.js')) continue;
+      const bound = text.replace(/(from\s*|import\s*\(\s*)(['"])([^'"]+)\2/g, (m, pre: string, q: string, spec: string) => (spec === 'unetc/runtime' || /\/runtime\/index\.[jt]s$/.test(spec) ? `${pre}${q}${url}${q}` : m));
+      writeFileSync(join(staging, f), bound);
+    }
+    return (await import(pathToFileURL(join(staging, entry)).href)) as T;
+  } finally {
+    rmSync(staging, { recursive: true, force: true });
+  }
+}
+
+const loaded = new Map<string, Promise<unknown>>();
+
+/** Imports a module of a run folder's model code (model/train.ts or model.ts: its JavaScript), once per file. */
+export function importModel<T>(file: string): Promise<T> {
+  const key = resolve(file);
+  let p = loaded.get(key);
+  if (!p) {
+    p = modelFiles(dirname(key)).then((files) => importModelFiles<T>(files, basename(key).replace(/\.ts$/, '.js')));
+    loaded.set(key, p);
+  }
+  return p as Promise<T>;
+}
 
 /**
  * A run folder or one of its checkpoints, as `sample` and `eval` take them: the run folder, the

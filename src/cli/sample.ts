@@ -8,9 +8,10 @@ import { join, resolve } from 'node:path';
 import { labelledGridPng } from '../runtime/images/labelledGrid.ts';
 import { writePngAtomic } from '../runtime/images/png.ts';
 import { computeStats } from '../analysis/stats.ts';
-import { backendOption, checkOutputFile, intOption, parse, parseDecimal, threadsOption, UsageError } from './io.ts';
+import { defineCommand, type OptionDef, type Values } from './command.ts';
+import { backendOption, checkOutputFile, intOption, parseDecimal, threadsOption, UsageError } from './io.ts';
 import { maxSampleBatch, memoryBudget } from './memory.ts';
-import { importTs, loadRuntime, readRunIr, resolveRunTarget, samplersOf } from './runtimeLoader.ts';
+import { importModel, loadRuntime, readRunIr, resolveRunTarget, samplersOf } from './runtimeLoader.ts';
 
 const nums = (s: string, what: string): number[] => {
   const v = s.split(',').map((x) => parseDecimal(x.trim()));
@@ -18,23 +19,33 @@ const nums = (s: string, what: string): number[] => {
   return v as number[];
 };
 
-export async function sampleCommand(args: string[]): Promise<number> {
-  const { values, positionals } = parse(args, {
-    n: { type: 'string' },
-    steps: { type: 'string' },
-    sampler: { type: 'string' },
-    class: { type: 'string' },
-    'class-vector': { type: 'string' },
-    sweep: { type: 'string' },
-    values: { type: 'string' },
-    seed: { type: 'string' },
-    out: { type: 'string' },
-    raw: { type: 'boolean' },
-    backend: { type: 'string' },
-    threads: { type: 'string' },
-    json: { type: 'boolean' },
-  });
-  if (positionals.length !== 1) throw new UsageError('takes a run folder or a checkpoint file');
+const options = {
+  n: { arg: 'n', help: 'images (per row with --sweep)', defaultText: '64; 8 per row with --sweep' },
+  steps: { arg: 'k', help: 'sampler steps', defaultText: "the spec's (50 for DDIM, 18 for Heun)" },
+  sampler: { arg: 'name', help: 'ddim or ancestral (DDPM models), heun (EDM models)', defaultText: "the spec's" },
+  class: { arg: 'c', help: 'class index of every image (class-conditional models)', defaultText: 'classes in turn' },
+  'class-vector': { arg: 'w0,w1,...', help: 'one real weight per class (interpolate or extrapolate labels)' },
+  sweep: { arg: 'interp:I,J|scale:I', help: 'one row per value: classes I and J mixed, or class I scaled' },
+  values: { arg: 'v1,v2,...', help: 'the values of --sweep', defaultText: '0,0.25,0.5,0.75,1 (interp); -1,0,...,5 (scale)' },
+  seed: { arg: 's', help: 'seed of the noise', default: '1' },
+  raw: { help: 'use the raw weights, not the EMA' },
+  out: { arg: 'file', short: 'o', help: 'the PNG grid', defaultText: 'RUN/sample.png' },
+  backend: { arg: 'name', help: 'tfjs backend', choices: ['tensorflow', 'wasm', 'cpu'], defaultText: 'the best one installed' },
+  threads: { arg: 'n', help: 'kernel threads, 1 to 8 (see unetc --help)' },
+  json: { help: 'print what was written as JSON' },
+} as const satisfies Record<string, OptionDef>;
+
+export const sample = defineCommand({
+  name: 'sample',
+  args: '<run>',
+  summary: 'sample a grid of images from a run folder (its newest checkpoint) or a checkpoint file',
+  details: 'The run folder may have been moved or copied: its model code runs on the runtime of this unetc.',
+  options,
+  examples: ['unetc sample runs/nano-mnist --n 16 --out grid.png', 'unetc sample runs/cond/checkpoints/step-0004000.safetensors --class 3', 'unetc sample runs/cond --sweep interp:1,7'],
+  run: ([target], values) => sampleRun(target!, values),
+});
+
+async function sampleRun(target: string, values: Values<typeof options>): Promise<number> {
   // Every option and path is checked before a backend is loaded or anything is sampled.
   const n = intOption(values.n, 'n', 1);
   const steps = intOption(values.steps, 'steps', 1);
@@ -51,7 +62,7 @@ export async function sampleCommand(args: string[]): Promise<number> {
       ? { kind: 'interp', i: Number(m[2]), j: Number(m[3]), values: values.values ? nums(values.values, '--values') : [0, 0.25, 0.5, 0.75, 1] }
       : { kind: 'scale', i: Number(m[5]), values: values.values ? nums(values.values, '--values') : [-1, 0, 1, 2, 3, 4, 5] };
   }
-  const { runDir, checkpoint, modelDir, older } = resolveRunTarget(positionals[0]);
+  const { runDir, checkpoint, modelDir, older } = resolveRunTarget(target);
   const out = resolve(values.out ?? join(runDir, 'sample.png'));
   checkOutputFile(out, '--out');
   const ir = readRunIr(runDir);
@@ -61,7 +72,7 @@ export async function sampleCommand(args: string[]): Promise<number> {
   const rt = await loadRuntime();
   const selected = await rt.selectBackend({ name: backend, threads });
   const maxBatch = maxSampleBatch(computeStats(ir), memoryBudget(selected.name));
-  const mod = await importTs<{ sample: (o: import('../runtime/index.ts').SampleOptions) => { out: string; shape: number[]; finite: boolean } }>(join(modelDir, 'train.ts'));
+  const mod = await importModel<{ sample: (o: import('../runtime/index.ts').SampleOptions) => { out: string; shape: number[]; finite: boolean } }>(join(modelDir, 'train.ts'));
   try {
     const r = mod.sample({ checkpoint, out, n, steps, sampler: values.sampler as 'ddim' | 'ancestral' | 'heun' | undefined, classIndex, classVector, sweep, seed, raw: values.raw === true, maxBatch });
     if (sweep && r.finite !== undefined) labelSweepRows(out, sweep, r.shape, checkpoint);

@@ -1,14 +1,22 @@
-/** `unetc stats FILE [--json]` */
+/** `unetc stats SPEC [--json]` */
 import { computeStats, formatStats } from '../analysis/stats.ts';
 import { checkSpec } from '../check/check.ts';
-import { parse, reportDiagnostics, UsageError } from './io.ts';
+import { defineCommand } from './command.ts';
+import { reportDiagnostics } from './io.ts';
 
-export function statsCommand(args: string[]): number {
-  const { values, positionals } = parse(args, { json: { type: 'boolean' } });
-  if (positionals.length !== 1) throw new UsageError('takes exactly one spec file');
-  const r = checkSpec(positionals[0]);
-  if (reportDiagnostics(r) || !r.ir) return 1;
-  const s = computeStats(r.ir);
-  process.stdout.write(values.json ? JSON.stringify(s, null, 2) + '\n' : formatStats(s, r.ir) + '\n');
-  return 0;
-}
+export const stats = defineCommand({
+  name: 'stats',
+  args: '<spec>',
+  summary: 'parameters, FLOPs and memory of a model',
+  options: {
+    json: { help: 'print the numbers as JSON' },
+  },
+  examples: ['unetc stats specs/edm-cifar10.unet', 'unetc stats specs/nano-mnist.unet --json'],
+  run([spec], values) {
+    const r = checkSpec(spec!);
+    if (reportDiagnostics(r) || !r.ir) return 1;
+    const s = computeStats(r.ir);
+    process.stdout.write(values.json ? JSON.stringify(s, null, 2) + '\n' : formatStats(s, r.ir) + '\n');
+    return 0;
+  },
+});

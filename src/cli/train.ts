@@ -3,16 +3,17 @@
  *   [--resume] [--seed S] [--backend NAME] [--threads N] [--init-from CKPT] [--sample-every K] [--sample-count N]
  *   [--sample-steps K] [--checkpoint-every K] [--keep K] [--limit N] [--lr X] [--force] [--allow-spec-change] [--json]`
  */
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readFileSync, renameSync, statSync } from 'node:fs';
 import { basename, dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { computeStats } from '../analysis/stats.ts';
 import { compileSpec } from '../emit/compile.ts';
 import { writeFileAtomic } from '../runtime/io/atomicWrite.ts';
 import { checkNotLocked, existingRun, readRunRecord, refuseExistingRun, RunFolderError, RUN_FORMAT, runChanges, specHash, writeRunRecord, type RunRecord } from '../runtime/train/runFolder.ts';
-import { backendOption, floatOption, intOption, parse, reportDiagnostics, threadsOption, UsageError, type BackendName } from './io.ts';
+import { toJavaScript } from '../emit/javascript.ts';
+import { defineCommand, type OptionDef, type Values } from './command.ts';
+import { backendOption, floatOption, intOption, reportDiagnostics, threadsOption, UsageError, type BackendName } from './io.ts';
 import { memoryBudget, trainingMemoryProblem } from './memory.ts';
-import { importTs, loadRuntime, packageRoot, runtimeEntry } from './runtimeLoader.ts';
+import { importModelFiles, loadRuntime, packageRoot } from './runtimeLoader.ts';
 
 /** What `unetc train` and `unetc ablate --train` pass to a training run. */
 export interface TrainSpecOptions {
@@ -29,6 +30,8 @@ export interface TrainSpecOptions {
   allowSpecChange?: boolean;
   /** Everything the runtime's training loop takes besides data, output folder and steps. */
   run: Omit<import('../runtime/index.ts').TrainOptions, 'data' | 'outDir' | 'steps' | 'stop'>;
+  /** Every option as given on the command line (recorded in run.json). */
+  given?: Record<string, unknown>;
 }
 
 /** Signals that stop training after the current step, with the exit status each one gives. */
@@ -51,17 +54,34 @@ function checkOutDir(dir: string): void {
 
 const sourcesOf = (spec: string, sources: Map<string, string>) => Object.fromEntries([...sources].map(([f, t]) => [relative(dirname(resolve(spec)), resolve(f)) || basename(f), t]));
 
-/** The record of what produces this run: spec texts and hash, the options that decide the weights, versions. */
+/** A path option as run.json keeps it: relative to the run folder (a run folder holds no absolute path). */
+const portablePath = (outDir: string, path: string) => (isAbsolute(path) ? relative(outDir, path) : path);
+
+/**
+ * The record of what produces this run: spec texts and hash, the options that decide the weights
+ * (compared on --resume), every option given, the versions, and when this session started.
+ */
 function runRecord(spec: string, sources: Map<string, string>, o: TrainSpecOptions): RunRecord {
   const texts = sourcesOf(spec, sources);
-  const data = o.data.replace(/^(\w+):(.+)$/, (_m, scheme: string, path: string) => `${scheme}:${isAbsolute(path) ? relative(o.outDir, path) : path}`);
+  const data = o.data.replace(/^(\w+):(.+)$/, (_m, scheme: string, path: string) => `${scheme}:${portablePath(o.outDir, path)}`);
   const pkg = JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string };
+  const given = Object.fromEntries(
+    Object.entries(o.given ?? {})
+      // --out is the run folder itself; other paths are kept relative to it.
+      .filter(([k, v]) => v !== undefined && k !== 'out')
+      .map(([k, v]) => [k, k === 'data' ? data : k === 'init-from' && typeof v === 'string' ? portablePath(o.outDir, resolve(v)) : v]),
+  );
+  const now = new Date().toISOString();
   return {
     format: RUN_FORMAT,
     spec: { file: basename(spec), sha256: specHash(texts), sources: texts },
     options: { data, limit: o.limit ?? null, batch: o.run.batch ?? null, seed: o.run.seed ?? 0, lr: o.run.lr ?? null, 'init-from': o.run.initFrom ? basename(o.run.initFrom) : null },
+    given,
+    seed: o.run.seed ?? 0,
     versions: { unetc: pkg.version, node: process.version },
-    created: new Date().toISOString(),
+    created: now,
+    started: now,
+    finished: null,
   };
 }
 
@@ -76,7 +96,6 @@ export async function trainSpec(spec: string, o: TrainSpecOptions): Promise<{ st
     process.stderr.write(`unetc train: ${m}\n`);
     return { status: 1 };
   };
-  let staging: string | undefined;
   const stop = { requested: false, signal: undefined as keyof typeof STOP_SIGNALS | undefined };
   const handlers = Object.keys(STOP_SIGNALS).map((sig) => {
     const signal = sig as keyof typeof STOP_SIGNALS;
@@ -102,7 +121,7 @@ export async function trainSpec(spec: string, o: TrainSpecOptions): Promise<{ st
       if (o.force && existingRun(o.outDir).length) moveAside = `${o.outDir}.old-${new Date().toISOString().replace(/[:.]/g, '-')}`;
       else refuseExistingRun(o.outDir);
     }
-    const { result, compiled } = await compileSpec(spec, o.outDir, { runtime: runtimeEntry() });
+    const { result, compiled } = await compileSpec(spec, o.outDir);
     if (reportDiagnostics(result) || !compiled) return { status: 1 };
     const record = runRecord(spec, result.sources, o);
     if (o.run.resume) {
@@ -127,17 +146,19 @@ export async function trainSpec(spec: string, o: TrainSpecOptions): Promise<{ st
 
     rt = await loadRuntime();
     const selected = await rt.selectBackend({ name: o.backend, threads: o.threads });
+    record.versions = { ...record.versions, tfjs: rt.tf.version_core, backend: selected.name, ...(selected.native ? { onednn: selected.native.onednn } : {}) };
     if (!o.backend) {
       const problem = trainingMemoryProblem(stats, batch, memoryBudget(selected.name));
       if (problem) return fail(problem);
     }
-    const data = rt.loadDataset(o.data, { limit: o.limit });
-    // The model code is imported from a staging folder, so that the run folder is written only
-    // once the runtime's checks (resume, data, lock) have passed.
-    staging = mkdtempSync(join(tmpdir(), 'unetc-stage-'));
-    const files = new Map([...compiled.files, ['package.json', '{ "type": "module", "private": true }\n']]);
-    for (const [f, text] of files) writeFileSync(join(staging, f), text);
-    const trainer = await importTs<{ train: (t: import('../runtime/index.ts').TrainOptions) => Promise<import('../runtime/index.ts').TrainResult> }>(join(staging, 'train.ts'));
+    const data = rt.loadDataset(o.data, { limit: o.limit, size: result.ir!.input.size });
+    // The run folder keeps the model code it trained: TypeScript to read and JavaScript to run,
+    // importing 'unetc/runtime' by name (sample binds that to the runtime of the unetc that runs it).
+    // It is imported now from a staging folder, so that the run folder is written only once the
+    // runtime's checks (resume, data, lock) have passed.
+    const js = await toJavaScript(compiled.files);
+    const files = new Map([...compiled.files, ...js, ['package.json', '{ "type": "module", "private": true }\n']]);
+    const trainer = await importModelFiles<{ train: (t: import('../runtime/index.ts').TrainOptions) => Promise<import('../runtime/index.ts').TrainResult> }>(js, 'train.js');
     if (moveAside) {
       renameSync(o.outDir, moveAside);
       process.stderr.write(`moved the run that was in ${o.outDir} to ${moveAside}\n`);
@@ -154,40 +175,63 @@ export async function trainSpec(spec: string, o: TrainSpecOptions): Promise<{ st
       writeRunRecord(o.outDir, record);
     };
     const r = await trainer.train({ ...o.run, data, outDir: o.outDir, steps: o.steps, stop, onFolderReady });
+    if (!r.complete) {
+      record.finished = new Date().toISOString();
+      record.steps = r.steps;
+      writeRunRecord(o.outDir, record);
+    }
     return { status: r.stoppedEarly ? STOP_SIGNALS[stop.signal ?? 'SIGINT'] : 0, result: r };
   } catch (e) {
     if (e instanceof RunFolderError || (rt && (e instanceof rt.TrainingError || e instanceof rt.DataError || e instanceof rt.RunFolderError)) || (e as Error).name === 'SafetensorsError') return fail((e as Error).message);
     throw e;
   } finally {
     for (const [sig, h] of handlers) process.off(sig, h);
-    if (staging) rmSync(staging, { recursive: true, force: true });
   }
 }
 
-export async function trainCommand(args: string[]): Promise<number> {
-  const { values, positionals } = parse(args, {
-    data: { type: 'string' },
-    steps: { type: 'string' },
-    batch: { type: 'string' },
-    out: { type: 'string' },
-    resume: { type: 'boolean' },
-    seed: { type: 'string' },
-    backend: { type: 'string' },
-    threads: { type: 'string' },
-    'init-from': { type: 'string' },
-    'sample-every': { type: 'string' },
-    'sample-count': { type: 'string' },
-    'checkpoint-every': { type: 'string' },
-    keep: { type: 'string' },
-    'sample-steps': { type: 'string' },
-    limit: { type: 'string' },
-    lr: { type: 'string' },
-    force: { type: 'boolean' },
-    'allow-spec-change': { type: 'boolean' },
-    json: { type: 'boolean' },
-  });
-  if (positionals.length !== 1) throw new UsageError('takes exactly one spec file');
-  const spec = positionals[0];
+const BACKENDS = ['tensorflow', 'wasm', 'cpu'] as const;
+
+const options = {
+  data: { arg: 'set', help: "mnist (28x28, or padded to 32x32, as the spec's size asks), cifar10:PATH, or folder:PATH (PNG files of the spec's size)", default: 'mnist' },
+  steps: { arg: 'n', help: 'train until this many steps are done', default: '1000' },
+  batch: { arg: 'b', help: 'images per step', defaultText: "the spec's training batch, else 64" },
+  lr: { arg: 'x', help: 'learning rate', defaultText: "the spec's lr" },
+  out: { arg: 'dir', short: 'o', help: 'the run folder', defaultText: 'runs/<spec name>' },
+  resume: { help: 'continue the run in the folder from its last checkpoint (same data order and RNG state)' },
+  force: { help: 'move a run already in the folder aside (to DIR.old-TIME) and start anew' },
+  'allow-spec-change': { help: 'resume although the spec or an option changed (recorded in run.json)' },
+  seed: { arg: 's', help: 'seed of the initialisation, data order and noise', default: '0' },
+  limit: { arg: 'n', help: 'use only the first n images of the data set' },
+  'init-from': { arg: 'ckpt', help: 'start from the weights of a checkpoint (e.g. a base model for LoRA)' },
+  'checkpoint-every': { arg: 'k', help: 'write a checkpoint every k steps', defaultText: '--sample-every' },
+  keep: { arg: 'k', help: 'checkpoints kept (the oldest are removed)', default: '3' },
+  'sample-every': { arg: 'k', help: 'draw a sample grid every k steps', defaultText: 'steps / 4' },
+  'sample-count': { arg: 'n', help: 'images per sample grid', default: '64' },
+  'sample-steps': { arg: 'k', help: 'sampler steps for the grids', defaultText: "the spec's sampler steps" },
+  backend: { arg: 'name', help: 'tfjs backend', choices: BACKENDS, defaultText: 'the best one installed' },
+  threads: { arg: 'n', help: 'kernel threads, 1 to 8 (see unetc --help)' },
+  json: { help: 'print the result (steps, losses, checkpoint, s/step, sampling time) as JSON' },
+} as const satisfies Record<string, OptionDef>;
+
+export const train = defineCommand({
+  name: 'train',
+  args: '<spec>',
+  summary: 'train a spec in a run folder (checkpoints, loss log, sample grids)',
+  details:
+    'The run folder holds what produced the run (run.json: spec text and hash, options, versions, start and end), the ' +
+    'model code it trained (model/), its IR, checkpoints (safetensors), the loss log and curve, and sample grids. It holds ' +
+    'no absolute path: move or copy it and `unetc sample` still reads it. A folder with a run is never overwritten: ' +
+    'continue it with --resume, or move it aside with --force.',
+  options,
+  examples: [
+    'unetc train specs/nano-mnist.unet --steps 2000 --out runs/nano',
+    'unetc train specs/nano-mnist.unet --steps 4000 --out runs/nano --resume',
+    'unetc train specs/attn-unet-mnist.unet --data folder:./my-digits --batch 32',
+  ],
+  run: ([spec], values) => trainRun(spec!, values),
+});
+
+async function trainRun(spec: string, values: import('./command.ts').Values<typeof options>): Promise<number> {
   const lr = floatOption(values.lr, 'lr', { positive: true });
   if (values.force && values.resume) throw new UsageError('--force starts a new run and --resume continues one: give one of them');
   const name = spec.replace(/^.*\//, '').replace(/\.unet$/, '');
@@ -201,6 +245,7 @@ export async function trainCommand(args: string[]): Promise<number> {
     threads: threadsOption(values.threads),
     force: values.force === true,
     allowSpecChange: values['allow-spec-change'] === true,
+    given: values,
     run: {
       batch: intOption(values.batch, 'batch'),
       seed: intOption(values.seed, 'seed', 0),
@@ -218,10 +263,12 @@ export async function trainCommand(args: string[]): Promise<number> {
   if (values.json) process.stdout.write(JSON.stringify(r) + '\n');
   else if (r.complete) process.stdout.write(`${name} is complete: ${r.steps} of ${r.steps} steps done (final loss ${r.finalLoss.toFixed(4)}); nothing trained. Give a larger --steps to train further\n  checkpoint  ${r.checkpoint}\n`);
   else {
+    const timing = r.secondsPerStep !== undefined ? `  time        ${r.secondsPerStep.toFixed(3)} s/step${r.sampling?.grids ? `; sampling apart: ${r.sampling.grids} grid${r.sampling.grids === 1 ? '' : 's'} in ${r.sampling.seconds.toFixed(1)} s` : ''}\n` : '';
     process.stdout.write(
       `${r.stoppedEarly ? 'stopped' : 'trained'} ${name}: ${r.steps} steps${r.resumedFrom !== undefined ? ` (resumed at ${r.resumedFrom})` : ''}, loss ${r.firstLoss.toFixed(4)} -> ${r.finalLoss.toFixed(4)}\n` +
         `  checkpoint  ${r.checkpoint}\n` +
         (r.grid ? `  samples     ${r.grid}\n` : '') +
+        timing +
         `  loss log    ${join(outDir, 'loss.jsonl')} (curve: ${join(outDir, 'loss.png')})\n`,
     );
   }

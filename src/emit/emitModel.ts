@@ -10,6 +10,7 @@ import type { Project, SourceFile, VariableDeclarationKind as VDK } from 'ts-mor
 import type { Block, BlockOp, IR, Module } from '../ir/types.ts';
 import { lorasOf } from '../ir/ops.ts';
 import { computeStats } from '../analysis/stats.ts';
+import { modelConfig } from './modelConfig.ts';
 
 export interface EmitOptions {
   /** Module specifier of the runtime (default `unetc/runtime`). */
@@ -92,8 +93,8 @@ export function modelSourceFile(project: Project, ir: IR, o: EmitOptions): Sourc
   if (batchUcLora) runtimeNames.push('ucLoraSites');
   // tfjs comes through the runtime, so generated code resolves it wherever it is written.
   sf.addImportDeclaration({ moduleSpecifier: o.runtime ?? 'unetc/runtime', namedImports: runtimeNames });
-  sf.addImportDeclaration({ moduleSpecifier: './params.ts', namedImports: ['params'] });
-  sf.addExportDeclaration({ moduleSpecifier: './params.ts', namedExports: ['params'] });
+  sf.addImportDeclaration({ moduleSpecifier: './params.js', namedImports: ['params'] });
+  sf.addExportDeclaration({ moduleSpecifier: './params.js', namedExports: ['params'] });
 
   sf.addVariableStatement({
     isExported: true,
@@ -102,17 +103,7 @@ export function modelSourceFile(project: Project, ir: IR, o: EmitOptions): Sourc
     declarations: [
       {
         name: 'config',
-        initializer: `${lit({
-          name: ir.name,
-          imageSize: ir.input.size,
-          channels: ir.input.channels,
-          outChannels: ir.blocks[ir.blocks.length - 1].out.c,
-          classes: ir.input.classes,
-          augment: ir.input.augment,
-          embedDim: ir.embedDim,
-          diffusion: ir.diffusion,
-          training: ir.training,
-        })} as const`,
+        initializer: `${lit(modelConfig(ir))} as const`,
       },
     ],
   });

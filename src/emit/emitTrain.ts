@@ -20,7 +20,7 @@ export async function emitTrain(ir: IR, o: { specFile: string; runtime?: string 
  * Training defaults from the spec: ${defaults || 'none (runtime defaults)'}.
  */
 import { sampleRun, trainRun, type SampleOptions, type TrainOptions, type TrainResult } from '${o.runtime ?? 'unetc/runtime'}';
-import * as model from './model.ts';
+import * as model from './model.js';
 
 /** Trains this model on \`o.data\`, writing checkpoints, samples and the loss log under \`o.outDir\`. */
 export function train(o: TrainOptions): Promise<TrainResult> {

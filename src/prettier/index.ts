@@ -3,9 +3,7 @@
  * `unetc fmt` does, with the canonical printer (src/syntax/printer.ts), comments kept. A spec that
  * does not parse is a prettier syntax error at the diagnostic's line and column.
  *
- *   NODE_OPTIONS="--import tsx" npx prettier --plugin unetc/prettier --check "specs/*.unet"
- *
- * (The package exports TypeScript sources, so Node needs the tsx loader to import the plugin.)
+ *   npx prettier --plugin unetc/prettier --check "specs/*.unet"
  */
 import type { AstPath, Parser, Plugin, Printer, SupportLanguage } from 'prettier';
 import type { SpecFile } from '../syntax/ast.ts';

@@ -28,8 +28,13 @@ export interface LoadOptions {
   split?: 'train' | 'test';
   /** Keep only the first `limit` examples (a positive integer), for quick runs and tests. */
   limit?: number;
-  /** MNIST only: pixels of background (-1) added on each side; default 2 (28x28 -> 32x32). */
+  /** MNIST only: pixels of background (-1) added on each side; default from `size`, else 2 (28x28 -> 32x32). */
   pad?: number;
+  /**
+   * The image size the model takes. MNIST then gives 28x28 (size 28) or pads to 32x32 (size 32),
+   * and refuses other sizes, naming the sizes it offers.
+   */
+  size?: number;
 }
 
 /** A dataset that is missing, truncated or malformed; the message names the file and the problem. */

@@ -8,7 +8,7 @@ import { loadImageFolder } from './imageFolder.ts';
 import { loadMnist } from './mnist.ts';
 
 export { DataError, type Dataset, type LoadOptions } from './common.ts';
-export { loadMnist, mnistDataDir, parseIdxImages, parseIdxLabels, type MnistOptions } from './mnist.ts';
+export { loadMnist, mnistDataDir, mnistPad, MNIST_SIZES, parseIdxImages, parseIdxLabels, type MnistOptions } from './mnist.ts';
 export { loadCifar10 } from './cifar10.ts';
 export { loadImageFolder } from './imageFolder.ts';
 

@@ -30,10 +30,26 @@ export function mnistDataDir(): string {
   return path.join(path.dirname(pkg), 'data');
 }
 
+/** The sizes MNIST offers: its own 28x28, and 32x32 with 2 pixels of background on each side. */
+export const MNIST_SIZES = { 28: 0, 32: 2 } as const;
+
+/** The padding that gives `size`x`size` images (2 when no size is asked for). */
+export function mnistPad(size: number | undefined): number {
+  if (size === undefined) return 2;
+  const pad = (MNIST_SIZES as Record<number, number>)[size];
+  if (pad === undefined) {
+    throw new DataError(
+      `mnist offers 28x28 images (as they are) and 32x32 (padded), but the model takes ${size}x${size}; ` +
+        `resize the images to ${size}x${size} PNG files and train on them with --data folder:PATH`,
+    );
+  }
+  return pad;
+}
+
 export function loadMnist(opts: MnistOptions = {}): Dataset {
   const split = opts.split ?? 'train';
   if (split !== 'train' && split !== 'test') throw new DataError(`mnist: split must be 'train' or 'test', got ${JSON.stringify(split)}`);
-  const pad = opts.pad ?? 2;
+  const pad = opts.pad ?? mnistPad(opts.size);
   if (!Number.isSafeInteger(pad) || pad < 0) throw new DataError(`mnist: pad must be a non-negative integer, got ${pad}`);
   const dir = opts.dir ?? mnistDataDir();
   const imagesPath = path.join(dir, FILES[split].images);

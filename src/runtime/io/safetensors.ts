@@ -17,8 +17,9 @@ import { crc32 } from 'node:zlib';
 import { writeFileAtomic } from './atomicWrite.ts';
 
 /** The dtypes this module writes, and reports after decoding. */
-export type SafetensorsDtype = 'F32' | 'I32' | 'U8';
-export type SafetensorsData = Float32Array | Int32Array | Uint8Array;
+export type SafetensorsDtype = 'F32' | 'F16' | 'I32' | 'U8';
+/** F16 data is the IEEE half-precision bit patterns (floatToHalf). */
+export type SafetensorsData = Float32Array | Uint16Array | Int32Array | Uint8Array;
 
 export interface SafeTensor {
   dtype: SafetensorsDtype;
@@ -83,6 +84,7 @@ const LE_HOST = os.endianness() === 'LE';
 
 const ARRAY_FOR: Record<SafetensorsDtype, { name: string; is: (d: unknown) => boolean }> = {
   F32: { name: 'Float32Array', is: (d) => d instanceof Float32Array },
+  F16: { name: 'Uint16Array', is: (d) => d instanceof Uint16Array },
   I32: { name: 'Int32Array', is: (d) => d instanceof Int32Array },
   U8: { name: 'Uint8Array', is: (d) => d instanceof Uint8Array },
 };
@@ -145,7 +147,7 @@ export function encodeSafetensors(tensors: Map<string, SafeTensor>, metadata?: R
     const t = tensors.get(name)!;
     if (name === '__metadata__') fail('"__metadata__" is reserved and cannot name a tensor');
     const arr = ARRAY_FOR[t.dtype];
-    if (!arr) fail(`tensor "${name}": dtype ${String(t.dtype)} is not one of F32, I32, U8`);
+    if (!arr) fail(`tensor "${name}": dtype ${String(t.dtype)} is not one of F32, F16, I32, U8`);
     if (!arr.is(t.data)) fail(`tensor "${name}": dtype ${t.dtype} needs a ${arr.name}, got ${t.data?.constructor?.name}`);
     checkShape(t.shape, (p) => fail(`tensor "${name}": ${p}`));
     const count = t.shape.reduce((a, b) => a * b, 1);
@@ -178,9 +180,46 @@ function writeLittleEndian(out: Buffer, at: number, data: SafetensorsData): void
   const view = new DataView(out.buffer, out.byteOffset, out.byteLength);
   for (let i = 0; i < data.length; i++) {
     if (data instanceof Float32Array) view.setFloat32(at + 4 * i, data[i]!, true);
+    else if (data instanceof Uint16Array) view.setUint16(at + 2 * i, data[i]!, true);
     else view.setInt32(at + 4 * i, data[i]!, true);
   }
 }
+
+const f32Bits = new Float32Array(1);
+const u32Bits = new Uint32Array(f32Bits.buffer);
+
+/**
+ * The IEEE 754 half-precision bits of `x` (first rounded to float32), rounded to nearest, ties to
+ * even; beyond 65504 it is Infinity, below half the smallest subnormal (2^-25) zero.
+ */
+export function floatToHalf(x: number): number {
+  f32Bits[0] = x;
+  const b = u32Bits[0]!;
+  const sign = (b >>> 16) & 0x8000;
+  const exp = (b >>> 23) & 0xff;
+  let mant = b & 0x7fffff;
+  if (exp === 0xff) return sign | 0x7c00 | (mant ? 0x200 : 0);
+  const e = exp - 127 + 15;
+  if (e >= 0x1f) return sign | 0x7c00;
+  let shift = 13;
+  let base = e << 10;
+  if (e <= 0) {
+    // Subnormal: the value is h * 2^-24, h = the 24-bit significand shifted right by 14 - e.
+    if (e < -10) return sign;
+    mant |= 0x800000;
+    shift = 14 - e;
+    base = 0;
+  }
+  let h = base | (mant >>> shift);
+  const rem = mant & ((1 << shift) - 1);
+  const mid = 1 << (shift - 1);
+  // A carry out of the significand moves into the exponent, which is the right result (up to Infinity).
+  if (rem > mid || (rem === mid && (h & 1) === 1)) h++;
+  return sign | h;
+}
+
+/** floatToHalf of every element. */
+export const toHalf = (data: Float32Array): Uint16Array => Uint16Array.from(data, floatToHalf);
 
 // ---------------------------------------------------------------------------------------------
 // Reading

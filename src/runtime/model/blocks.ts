@@ -14,7 +14,7 @@ export interface BlockContext {
   training: boolean;
   lora: LoraInputs;
   /** Seed for dropout masks of this forward pass (undefined: unseeded). */
-  seed?: number;
+  seed?: number | undefined;
 }
 
 /** x * (1 + scale) + shift, or x + shift, with [N, C] parameters broadcast over H, W. */

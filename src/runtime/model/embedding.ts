@@ -11,9 +11,9 @@ export interface Cond {
   /** ddpm: timestep indices 0..T-1 (int32 or float32); edm: the preconditioned noise label c_noise. */
   noise: tf.Tensor1D;
   /** Class weights [N, classes]: one-hot for a label, any real vector for interpolation. */
-  classes?: tf.Tensor2D;
+  classes?: tf.Tensor2D | undefined;
   /** Augmentation labels [N, augment]. */
-  augment?: tf.Tensor2D;
+  augment?: tf.Tensor2D | undefined;
 }
 
 /** cos/sin of x * freqs, concatenated ([cos, sin], or [sin, cos] when flipped as DDPM++ does). */

@@ -23,9 +23,9 @@ export type UcLoraSite = readonly [block: string, op: UcLoraOp];
 
 export interface LoraInputs {
   /** ddpm timestep indices, for TimeLoRA. */
-  t?: tf.Tensor1D;
-  classes?: tf.Tensor2D;
-  v?: tf.Tensor2D;
+  t?: tf.Tensor1D | undefined;
+  classes?: tf.Tensor2D | undefined;
+  v?: tf.Tensor2D | undefined;
   /**
    * Every UC-LoRA layer of the model. All their composition MLPs read the same v, so those of one
    * shape run as one batched MLP on first use in a forward pass.

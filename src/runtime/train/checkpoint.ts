@@ -80,7 +80,7 @@ function countNonFinite(d: Float32Array): number {
 }
 
 /** Throws NonFiniteWeightsError for the first tensor with a NaN or Inf. */
-export function assertFinite(source: string, tensors: Iterable<[string, { data: Float32Array | Int32Array | Uint8Array } | Float32Array]>): void {
+export function assertFinite(source: string, tensors: Iterable<[string, { data: Float32Array | Uint16Array | Int32Array | Uint8Array } | Float32Array]>): void {
   for (const [name, t] of tensors) {
     const d = t instanceof Float32Array ? t : t.data;
     if (!(d instanceof Float32Array)) continue;

@@ -73,6 +73,10 @@ export interface TrainResult {
   stoppedEarly: boolean;
   /** Resumed a run that had already done all its steps: nothing was trained or written. */
   complete?: boolean;
+  /** Seconds per training step in this session, the sample grids left out (they are in `sampling`). */
+  secondsPerStep?: number;
+  /** The sample grids drawn in this session and the seconds they took. */
+  sampling?: { grids: number; seconds: number };
 }
 
 export class TrainingError extends Error {}
@@ -216,6 +220,11 @@ async function trainSteps(mod: ModelModule, o: TrainOptions, session: { lock?: R
   const checkpointEvery = o.checkpointEvery ?? sampleEvery;
   const progress = new Progress(o.steps, startStep, o.progress ?? process.stderr.isTTY === true, log);
   const sampleGrid = (step: number, file: string) => {
+    const t0 = Date.now();
+    sampleGridNow(step, file);
+    progress.sampled(Date.now() - t0);
+  };
+  const sampleGridNow = (step: number, file: string) => {
     const emaStore = new ParamStore(specs, 0, ema.shadow);
     const n = o.sampleCount ?? 64;
     const netFor = (labels?: Int32Array): NetFn => (x, noise) => mod.forward(emaStore, x, batchCond(mod, labels, noise), false);
@@ -290,6 +299,7 @@ async function trainSteps(mod: ModelModule, o: TrainOptions, session: { lock?: R
     }
   }
   progress.stop();
+  const secondsPerStep = progress.secondsPerStep(step);
   if (!lastCheckpoint && step === startStep) save();
   let grid: string | undefined;
   if (!stoppedEarly) {
@@ -297,7 +307,7 @@ async function trainSteps(mod: ModelModule, o: TrainOptions, session: { lock?: R
     sampleGrid(step, grid);
   }
   writeLossCurve(join(o.outDir, 'loss.png'), history);
-  const result: TrainResult = { steps: step, finalLoss: loss, firstLoss, checkpoint: lastCheckpoint, grid, resumedFrom, stoppedEarly };
+  const result: TrainResult = { steps: step, finalLoss: loss, firstLoss, checkpoint: lastCheckpoint, grid, resumedFrom, stoppedEarly, secondsPerStep, sampling: { grids: progress.grids, seconds: progress.samplingMs / 1000 } };
   adam.dispose();
   ema.dispose();
   store.dispose();

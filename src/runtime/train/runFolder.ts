@@ -175,8 +175,18 @@ export interface RunRecord {
   };
   /** The options that decide the weights a step produces. */
   options: Record<string, string | number | boolean | null>;
+  /** Every option given to the session that last trained (paths relative to the run folder). */
+  given?: Record<string, unknown>;
+  seed?: number;
+  /** unetc, node, tfjs and the backend that trained. */
   versions: Record<string, string>;
+  /** When the run was first started. */
   created: string;
+  /** When the last training session started and finished (null while it runs or if it was killed). */
+  started?: string;
+  finished?: string | null;
+  /** Steps done when that session finished. */
+  steps?: number;
   /** Resumes that accepted a changed spec or option (--allow-spec-change), with what changed. */
   specChanges?: { at: string; step?: number; changes: string[] }[];
 }
