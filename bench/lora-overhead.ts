@@ -168,7 +168,7 @@ async function main(): Promise<void> {
     `machine: ${machine.cpu}, ${machine.cores} cores, node ${machine.node}, tfjs ${machine.tfjs}; load average ${(machine.loadavg_start as number[]).join(' ')}`,
   );
   const models = [];
-  for (const [i, pair] of PAIRS.entries()) {
+  for (const pair of PAIRS) {
     if (only && only !== pair.name) continue;
     console.log(`\n${pair.label}: ${pair.lora} over ${pair.base}, batch ${pair.batch}`);
     const load0 = loadAvg();

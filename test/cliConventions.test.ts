@@ -173,7 +173,7 @@ describe('colour', () => {
     const f = bad();
     const forced = await unetc(['check', f], { env: { NO_COLOR: undefined, FORCE_COLOR: '1' } });
     expect(forced.stderr).toContain(`${ESC}31m`);
-    expect(forced.stderr).toMatch(/\u001b\[31m\^+/);
+    expect(forced.stderr).toContain(`${ESC}31m^`); // the caret, red
     expect((await unetc(['check', f], { env: { NO_COLOR: '1', FORCE_COLOR: '1' } })).stderr).not.toContain(ESC);
     expect((await unetc(['check', f], { env: { NO_COLOR: undefined, FORCE_COLOR: undefined } })).stderr).not.toContain(ESC);
   });

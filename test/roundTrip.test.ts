@@ -13,7 +13,6 @@ import { stripSpans } from '../src/syntax/strip.ts';
 import { SPECS_DIR, specFiles } from './helpers.ts';
 
 const span = { file: 'x', offset: 0, length: 1, line: 1, column: 1 };
-const noComments = (): A.Comments => ({ leading: [] });
 
 const keywords = new Set(['model', 'extends', 'let', 'true', 'false']);
 const ident = fc.stringMatching(/^[A-Za-z_][A-Za-z0-9_]{0,8}$/).filter((s) => !keywords.has(s));

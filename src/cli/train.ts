@@ -10,7 +10,7 @@ import { compileSpec } from '../emit/compile.ts';
 import { writeFileAtomic } from '../runtime/io/atomicWrite.ts';
 import { checkNotLocked, existingRun, readRunRecord, refuseExistingRun, RunFolderError, RUN_FORMAT, runChanges, specHash, writeRunRecord, type RunRecord } from '../runtime/train/runFolder.ts';
 import { toJavaScript } from '../emit/javascript.ts';
-import { defineCommand, type OptionDef, type Values } from './command.ts';
+import { defineCommand, type OptionDef } from './command.ts';
 import { backendOption, floatOption, intOption, reportDiagnostics, threadsOption, UsageError, type BackendName } from './io.ts';
 import { memoryBudget, trainingMemoryProblem } from './memory.ts';
 import { importModelFiles, loadRuntime, packageRoot } from './runtimeLoader.ts';

@@ -41,7 +41,6 @@ export type Frame =
 
 type ExprFrame = Exclude<Frame, { f: 'block' }>;
 
-const OPERAND_START = new Set(['Identifier', 'NumberLiteral', 'StringLiteral', 'True', 'False', 'LBracket', 'LParen']);
 const MAX_FRAMES = 256;
 const OPERATORS = new Set(['Plus', 'Minus', 'Star', 'Slash']);
 
