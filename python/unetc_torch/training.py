@@ -167,9 +167,10 @@ def train(model_cls, config, args):
         log(f"note: augment_p {tr['augment_p']}: the torch engine does not augment (the TypeScript engine does); training without augmentation")
 
     ck_dir = os.path.join(out, "checkpoints")
+    # Every rank checks (read-only), so that none is left waiting for one that refused.
+    if not args.resume and existing_run(out):
+        raise TrainingError(f"{out} already holds a run ({', '.join(existing_run(out))}); nothing was changed. Continue it with --resume, or train into a new folder")
     if rank == 0:
-        if not args.resume and existing_run(out):
-            raise TrainingError(f"{out} already holds a run ({', '.join(existing_run(out))}); nothing was changed. Continue it with --resume, or train into a new folder")
         os.makedirs(ck_dir, exist_ok=True)
     release = take_lock(out) if rank == 0 else (lambda: None)
     try:
@@ -221,7 +222,7 @@ def _train(model_cls, config, args, rank, world, device, log, images, labels, lo
     history = read_loss_log(loss_path, start) if rank == 0 else []
     if rank == 0 and os.path.exists(loss_path):
         with open(loss_path, "w") as f:
-            f.write("".join(json.dumps(r) + "\n" for r in history))
+            f.write("".join(json.dumps(r, separators=(",", ":")) + "\n" for r in history))
     if start >= args.steps and args.resume:
         log(f"{out} is complete: it has done {start} of {args.steps} steps; nothing to do")
         return {"steps": start, "finalLoss": history[-1]["loss"] if history else None, "firstLoss": history[0]["loss"] if history else None, "complete": True, "checkpoint": None, "resumedFrom": start, "stoppedEarly": False}
@@ -279,13 +280,25 @@ def _train(model_cls, config, args, rank, world, device, log, images, labels, lo
         if rank == 0:
             rec = {"step": step, "loss": loss_value, "lr": lr}
             with open(os.path.join(out, "loss.jsonl"), "a") as f:
-                f.write(json.dumps(rec) + "\n")
+                f.write(json.dumps(rec, separators=(",", ":")) + "\n")
             if step == start + 1 or step % 10 == 0 or step == args.steps:
                 el = time.time() - t0
                 log(f"step {step}/{args.steps}  loss {loss_value:.4f}  {el / (step - start):.2f} s/step  ({world} process{'es' if world > 1 else ''})")
         if step % checkpoint_every == 0 or step == args.steps:
             last = save(step) or last
-    return {"steps": step, "firstLoss": first, "finalLoss": loss_value, "checkpoint": last, "resumedFrom": start if args.resume and start else None, "stoppedEarly": False, "world": world}
+    result = {"steps": step, "firstLoss": first, "finalLoss": loss_value, "checkpoint": last, "resumedFrom": start if args.resume and start else None, "stoppedEarly": False, "world": world}
+    if world > 1:
+        result["replicaMaxDiff"] = replica_difference(model)
+        log(f"replicas after step {step}: largest difference of any weight between processes {result['replicaMaxDiff']:.3g}")
+    return result
+
+
+def replica_difference(model):
+    """The largest |w_rank - w_0| over every weight and process (0 when DDP kept the replicas identical)."""
+    flat = torch.cat([p.detach().flatten() for p in model.parameters()])
+    gathered = [torch.empty_like(flat) for _ in range(dist.get_world_size())]
+    dist.all_gather(gathered, flat)
+    return max(float((g - gathered[0]).abs().max()) for g in gathered)
 
 
 def main(model_cls, config, argv=None):

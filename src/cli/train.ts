@@ -52,7 +52,7 @@ function checkOutDir(dir: string): void {
 const sourcesOf = (spec: string, sources: Map<string, string>) => Object.fromEntries([...sources].map(([f, t]) => [relative(dirname(resolve(spec)), resolve(f)) || basename(f), t]));
 
 /** The record of what produces this run: spec texts and hash, the options that decide the weights, versions. */
-function runRecord(spec: string, sources: Map<string, string>, o: TrainSpecOptions): RunRecord {
+export function runRecord(spec: string, sources: Map<string, string>, o: TrainSpecOptions): RunRecord {
   const texts = sourcesOf(spec, sources);
   const data = o.data.replace(/^(\w+):(.+)$/, (_m, scheme: string, path: string) => `${scheme}:${isAbsolute(path) ? relative(o.outDir, path) : path}`);
   const pkg = JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string };
@@ -108,7 +108,8 @@ export async function trainSpec(spec: string, o: TrainSpecOptions): Promise<{ st
     if (o.run.resume) {
       const old = readRunRecord(o.outDir);
       if (old) {
-        const changes = runChanges(old, record);
+        // A run trained with the torch engine resumes here too (its record names the engine).
+        const changes = runChanges({ ...old, options: Object.fromEntries(Object.entries(old.options).filter(([k]) => k !== 'engine')) }, record);
         if (changes.length && !o.allowSpecChange) {
           throw new RunFolderError(`${o.outDir} was trained with another spec or options; nothing was changed. What differs from its run.json:\n  ${changes.join('\n  ')}\nResume with the same spec and options, or pass --allow-spec-change to accept the change (it is recorded in run.json)`);
         }
@@ -185,13 +186,20 @@ export async function trainCommand(args: string[]): Promise<number> {
     force: { type: 'boolean' },
     'allow-spec-change': { type: 'boolean' },
     json: { type: 'boolean' },
+    engine: { type: 'string' },
+    nproc: { type: 'string' },
+    'prepare-only': { type: 'boolean' },
   });
   if (positionals.length !== 1) throw new UsageError('takes exactly one spec file');
   const spec = positionals[0];
+  const engine = values.engine ?? 'tfjs';
+  if (engine !== 'tfjs' && engine !== 'torch') throw new UsageError(`--engine is tfjs or torch; got '${engine}'`);
+  if (engine !== 'torch' && (values.nproc !== undefined || values['prepare-only'])) throw new UsageError('--nproc and --prepare-only need --engine torch');
   const lr = floatOption(values.lr, 'lr', { positive: true });
   if (values.force && values.resume) throw new UsageError('--force starts a new run and --resume continues one: give one of them');
   const name = spec.replace(/^.*\//, '').replace(/\.unet$/, '');
   const outDir = resolve(values.out ?? join('runs', name));
+  if (engine === 'torch') return (await import('./trainTorch.ts')).trainTorchCommand(spec, outDir, values);
   const { status, result: r } = await trainSpec(spec, {
     outDir,
     data: values.data ?? 'mnist',
