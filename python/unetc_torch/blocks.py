@@ -135,7 +135,7 @@ class Head(Block):
 
 
 def _trig(x, freqs, flip):
-    a = torch.outer(x.float(), freqs)
+    a = torch.outer(x, freqs.to(x.dtype))
     parts = [torch.cos(a), torch.sin(a)]
     if flip:
         parts.reverse()
@@ -158,8 +158,10 @@ class Embedding(Block):
         half = o["dim"] // 2
         if o["kind"] == "table":
             return self.w(o["table"])[x.long()]
-        t = x.float() * o["inputScale"] if o["inputScale"] != 1 else x.float()
-        i = torch.arange(half, dtype=torch.float32, device=t.device)
+        # In the parameters' dtype (float32, or float64 after model.double()).
+        dtype = next((p.dtype for p in self.parameters()), torch.float32)
+        t = x.to(dtype) * o["inputScale"] if o["inputScale"] != 1 else x.to(dtype)
+        i = torch.arange(half, dtype=dtype, device=t.device)
         if o["kind"] == "sinusoidal":  # IDDPM's timestep_embedding: f_i = max_positions^(-i / half)
             return _trig(t, torch.exp(i * (-math.log(o["maxPositions"]) / half)), o["flip"])
         if o["kind"] == "positional":  # EDM's PositionalEmbedding: f_i = (1 / max_positions)^(i / (half - endpoint))
