@@ -28,13 +28,13 @@ export function describeFailure(e: unknown): string {
 
 const COMMANDS: Record<string, { run: (args: string[]) => Promise<number> | number; help: string }> = {
   check: { run: checkCommand, help: 'check FILE... [--emit-ir OUT.json]   type-check specs; report every problem' },
-  compile: { run: compileCommand, help: 'compile FILE... [--out DIR] [--check]  emit TypeScript model modules (default generated/)' },
+  compile: { run: compileCommand, help: 'compile FILE... [--out DIR] [--check] [--target ts|torch|all]  emit model modules: TypeScript, PyTorch (model.py, train.py) or both' },
   diff: { run: diffCommand, help: 'diff A.unet B.unet [--json] [--source] [--draw FILE]   compare two models module by module' },
   draw: { run: drawCommand, help: 'draw SPEC [--out FILE.svg|FILE.png] [--scale S]   the U-Net as a diagram with its conditioning' },
   plot: { run: plotCommand, help: 'plot omega RUN_DIR|CKPT [--layer PATH|--all] [--against T] [--init] [--out FILE] [--json]  similarity of the LoRA omegas' },
   ablate: { run: ablateCommand, help: 'ablate BASE --grid T=V1,V2 [--zip ...] --out DIR [--train STEPS --data mnist]  variant specs + summary' },
   stats: { run: statsCommand, help: 'stats FILE [--json]                  parameters, FLOPs and memory of a model' },
-  train: { run: trainCommand, help: 'train SPEC [--data mnist] [--steps N] [--batch B] [--out RUN_DIR] [--resume] [--seed S] [--backend NAME] [--threads N] [--init-from CKPT]' },
+  train: { run: trainCommand, help: 'train SPEC [--data mnist] [--steps N] [--batch B] [--out RUN_DIR] [--resume] [--seed S] [--backend NAME] [--threads N] [--init-from CKPT] [--engine tfjs|torch [--nproc N] [--prepare-only]]' },
   sample: { run: sampleCommand, help: 'sample RUN_DIR|CKPT [--n 64] [--steps K] [--class C | --class-vector W,...] [--sweep interp:I,J|scale:I] [--out grid.png]' },
   eval: { run: evalCommand, help: 'eval RUN_DIR|CKPT [--n 10000] [--steps K] [--json]   MNIST Frechet distance and class histogram' },
   fmt: { run: fmtCommand, help: 'fmt FILE... [--check]                print specs in canonical form (in place)' },
