@@ -23,9 +23,14 @@ def _find_runtime():
         pass
     import shutil
 
+    here = os.path.dirname(os.path.abspath(__file__))
     env = os.environ.get("UNETC_TORCH_RUNTIME")
+    hint = os.path.join(here, ".unetc-runtime")
+    if not env and os.path.isfile(hint):
+        with open(hint) as f:
+            env = os.path.normpath(os.path.join(here, f.read().strip()))
     cli = shutil.which("unetc")
-    starts = [os.path.dirname(os.path.abspath(__file__)), os.getcwd()] + ([os.path.dirname(os.path.realpath(cli))] if cli else [])
+    starts = [here, os.getcwd()] + ([os.path.dirname(os.path.realpath(cli))] if cli else [])
     for start in starts:
         d = start
         while True:

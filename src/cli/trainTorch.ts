@@ -28,6 +28,12 @@ export interface TorchTrainOptions extends TrainSpecOptions {
   json?: boolean;
 }
 
+/** A path as the user would type it: relative below the working directory, else absolute. */
+function shownPath(p: string): string {
+  const r = relative(process.cwd(), p);
+  return r && !r.startsWith('..') ? r : p;
+}
+
 /** A free TCP port on this machine for MASTER_PORT. */
 function freePort(): Promise<number> {
   return new Promise((res, rej) => {
@@ -84,12 +90,14 @@ export async function trainTorch(spec: string, o: TorchTrainOptions): Promise<nu
       const path = join(modelDir, f);
       if (!existsSync(path) || readFileSync(path, 'utf8') !== text) writeFileAtomic(path, Buffer.from(text));
     }
+    // Where model.py finds python/unetc_torch when a launcher other than unetc starts it (relative: the folder holds no absolute path).
+    writeFileAtomic(join(modelDir, '.unetc-runtime'), Buffer.from(relative(modelDir, join(packageRoot(), 'python')) + '\n'));
     writeFileAtomic(join(o.outDir, 'ir.json'), Buffer.from(JSON.stringify(result.ir) + '\n'));
     writeRunRecord(o.outDir, record);
     const trainPy = join(modelDir, 'train.py');
     const args = trainPyArgs(o);
     if (o.prepareOnly) {
-      const rel = relative(process.cwd(), trainPy) || trainPy;
+      const rel = shownPath(trainPy);
       process.stdout.write(
         `prepared ${o.outDir} for the torch engine; on each node run (with the run folder on a shared file system):\n` +
           `  torchrun --nnodes NODES --nproc_per_node GPUS --rdzv_backend c10d --rdzv_endpoint HOST:29500 ${rel} ${args.join(' ')}\n`,
@@ -131,8 +139,7 @@ export async function trainTorch(spec: string, o: TorchTrainOptions): Promise<nu
     });
     const bad = exits.findIndex((c) => c !== 0);
     if (bad >= 0) return fail(`process ${bad} of ${n} exited with status ${exits[bad]}`);
-    const shown = relative(process.cwd(), o.outDir);
-    if (!o.json) process.stdout.write(`  sample it with: unetc sample ${shown && !shown.startsWith('..') ? shown : o.outDir}\n`);
+    if (!o.json) process.stdout.write(`  sample it with: unetc sample ${shownPath(o.outDir)}\n`);
     return 0;
   } catch (e) {
     if (e instanceof RunFolderError || (e as Error).name === 'SafetensorsError') return fail((e as Error).message);

@@ -1,6 +1,7 @@
 /**
  * The lines at the top of an emitted model.py that find the PyTorch runtime (python/unetc_torch/)
- * without PYTHONPATH: an importable unetc_torch, else $UNETC_TORCH_RUNTIME, else the first folder
+ * without PYTHONPATH: an importable unetc_torch, else $UNETC_TORCH_RUNTIME, else the folder named
+ * (relative to model.py) in a \`.unetc-runtime\` file beside it (run folders get one), else the first folder
  * above the file (then above the working directory) that holds python/unetc_torch or
  * node_modules/unetc/python/unetc_torch (the package, installed or checked out), else the package of
  * the \`unetc\` command on PATH.
@@ -18,9 +19,14 @@ def _find_runtime():
         pass
     import shutil
 
+    here = os.path.dirname(os.path.abspath(__file__))
     env = os.environ.get("UNETC_TORCH_RUNTIME")
+    hint = os.path.join(here, ".unetc-runtime")
+    if not env and os.path.isfile(hint):
+        with open(hint) as f:
+            env = os.path.normpath(os.path.join(here, f.read().strip()))
     cli = shutil.which("unetc")
-    starts = [os.path.dirname(os.path.abspath(__file__)), os.getcwd()] + ([os.path.dirname(os.path.realpath(cli))] if cli else [])
+    starts = [here, os.getcwd()] + ([os.path.dirname(os.path.realpath(cli))] if cli else [])
     for start in starts:
         d = start
         while True:
