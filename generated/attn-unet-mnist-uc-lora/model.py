@@ -201,13 +201,7 @@ res32to64_attn = {
         "mlp": [{"weight": "emb.weight", "bias": "emb.bias", "din": 128, "dout": 128}],
     },
     "attention": {
-        "norm": {
-            "kind": "group",
-            "groups": 8,
-            "eps": 0.00001,
-            "weight": "attn.norm.weight",
-            "bias": "attn.norm.bias",
-        },
+        "norm": {"kind": "group", "groups": 8, "eps": 0.00001, "weight": "attn.norm.weight", "bias": "attn.norm.bias"},
         "qkv": {
             "weight": "attn.qkv.weight",
             "bias": "attn.qkv.bias",
@@ -371,13 +365,7 @@ res64_attn = {
         "mlp": [{"weight": "emb.weight", "bias": "emb.bias", "din": 128, "dout": 128}],
     },
     "attention": {
-        "norm": {
-            "kind": "group",
-            "groups": 8,
-            "eps": 0.00001,
-            "weight": "attn.norm.weight",
-            "bias": "attn.norm.bias",
-        },
+        "norm": {"kind": "group", "groups": 8, "eps": 0.00001, "weight": "attn.norm.weight", "bias": "attn.norm.bias"},
         "qkv": {
             "weight": "attn.qkv.weight",
             "bias": "attn.qkv.bias",
@@ -567,13 +555,7 @@ res64to128_attn = {
         "mlp": [{"weight": "emb.weight", "bias": "emb.bias", "din": 128, "dout": 256}],
     },
     "attention": {
-        "norm": {
-            "kind": "group",
-            "groups": 8,
-            "eps": 0.00001,
-            "weight": "attn.norm.weight",
-            "bias": "attn.norm.bias",
-        },
+        "norm": {"kind": "group", "groups": 8, "eps": 0.00001, "weight": "attn.norm.weight", "bias": "attn.norm.bias"},
         "qkv": {
             "weight": "attn.qkv.weight",
             "bias": "attn.qkv.bias",
@@ -737,13 +719,7 @@ res128_attn = {
         "mlp": [{"weight": "emb.weight", "bias": "emb.bias", "din": 128, "dout": 256}],
     },
     "attention": {
-        "norm": {
-            "kind": "group",
-            "groups": 8,
-            "eps": 0.00001,
-            "weight": "attn.norm.weight",
-            "bias": "attn.norm.bias",
-        },
+        "norm": {"kind": "group", "groups": 8, "eps": 0.00001, "weight": "attn.norm.weight", "bias": "attn.norm.bias"},
         "qkv": {
             "weight": "attn.qkv.weight",
             "bias": "attn.qkv.bias",
@@ -957,13 +933,7 @@ res256to128_attn = {
         "mlp": [{"weight": "emb.weight", "bias": "emb.bias", "din": 128, "dout": 256}],
     },
     "attention": {
-        "norm": {
-            "kind": "group",
-            "groups": 8,
-            "eps": 0.00001,
-            "weight": "attn.norm.weight",
-            "bias": "attn.norm.bias",
-        },
+        "norm": {"kind": "group", "groups": 8, "eps": 0.00001, "weight": "attn.norm.weight", "bias": "attn.norm.bias"},
         "qkv": {
             "weight": "attn.qkv.weight",
             "bias": "attn.qkv.bias",
@@ -1137,13 +1107,7 @@ res192to128_attn = {
         "mlp": [{"weight": "emb.weight", "bias": "emb.bias", "din": 128, "dout": 256}],
     },
     "attention": {
-        "norm": {
-            "kind": "group",
-            "groups": 8,
-            "eps": 0.00001,
-            "weight": "attn.norm.weight",
-            "bias": "attn.norm.bias",
-        },
+        "norm": {"kind": "group", "groups": 8, "eps": 0.00001, "weight": "attn.norm.weight", "bias": "attn.norm.bias"},
         "qkv": {
             "weight": "attn.qkv.weight",
             "bias": "attn.qkv.bias",
@@ -1333,13 +1297,7 @@ res192to64_attn = {
         "mlp": [{"weight": "emb.weight", "bias": "emb.bias", "din": 128, "dout": 128}],
     },
     "attention": {
-        "norm": {
-            "kind": "group",
-            "groups": 8,
-            "eps": 0.00001,
-            "weight": "attn.norm.weight",
-            "bias": "attn.norm.bias",
-        },
+        "norm": {"kind": "group", "groups": 8, "eps": 0.00001, "weight": "attn.norm.weight", "bias": "attn.norm.bias"},
         "qkv": {
             "weight": "attn.qkv.weight",
             "bias": "attn.qkv.bias",
@@ -1513,13 +1471,7 @@ res128to64_attn = {
         "mlp": [{"weight": "emb.weight", "bias": "emb.bias", "din": 128, "dout": 128}],
     },
     "attention": {
-        "norm": {
-            "kind": "group",
-            "groups": 8,
-            "eps": 0.00001,
-            "weight": "attn.norm.weight",
-            "bias": "attn.norm.bias",
-        },
+        "norm": {"kind": "group", "groups": 8, "eps": 0.00001, "weight": "attn.norm.weight", "bias": "attn.norm.bias"},
         "qkv": {
             "weight": "attn.qkv.weight",
             "bias": "attn.qkv.bias",
@@ -1693,13 +1645,7 @@ res96to64_attn = {
         "mlp": [{"weight": "emb.weight", "bias": "emb.bias", "din": 128, "dout": 128}],
     },
     "attention": {
-        "norm": {
-            "kind": "group",
-            "groups": 8,
-            "eps": 0.00001,
-            "weight": "attn.norm.weight",
-            "bias": "attn.norm.bias",
-        },
+        "norm": {"kind": "group", "groups": 8, "eps": 0.00001, "weight": "attn.norm.weight", "bias": "attn.norm.bias"},
         "qkv": {
             "weight": "attn.qkv.weight",
             "bias": "attn.qkv.bias",

@@ -201,13 +201,7 @@ res32to64_attn = {
         "mlp": [{"weight": "emb.weight", "bias": "emb.bias", "din": 128, "dout": 128}],
     },
     "attention": {
-        "norm": {
-            "kind": "group",
-            "groups": 8,
-            "eps": 0.00001,
-            "weight": "attn.norm.weight",
-            "bias": "attn.norm.bias",
-        },
+        "norm": {"kind": "group", "groups": 8, "eps": 0.00001, "weight": "attn.norm.weight", "bias": "attn.norm.bias"},
         "qkv": {
             "weight": "attn.qkv.weight",
             "bias": "attn.qkv.bias",
@@ -273,13 +267,7 @@ res64_attn = {
         "mlp": [{"weight": "emb.weight", "bias": "emb.bias", "din": 128, "dout": 128}],
     },
     "attention": {
-        "norm": {
-            "kind": "group",
-            "groups": 8,
-            "eps": 0.00001,
-            "weight": "attn.norm.weight",
-            "bias": "attn.norm.bias",
-        },
+        "norm": {"kind": "group", "groups": 8, "eps": 0.00001, "weight": "attn.norm.weight", "bias": "attn.norm.bias"},
         "qkv": {
             "weight": "attn.qkv.weight",
             "bias": "attn.qkv.bias",
@@ -371,13 +359,7 @@ res64to128_attn = {
         "mlp": [{"weight": "emb.weight", "bias": "emb.bias", "din": 128, "dout": 256}],
     },
     "attention": {
-        "norm": {
-            "kind": "group",
-            "groups": 8,
-            "eps": 0.00001,
-            "weight": "attn.norm.weight",
-            "bias": "attn.norm.bias",
-        },
+        "norm": {"kind": "group", "groups": 8, "eps": 0.00001, "weight": "attn.norm.weight", "bias": "attn.norm.bias"},
         "qkv": {
             "weight": "attn.qkv.weight",
             "bias": "attn.qkv.bias",
@@ -443,13 +425,7 @@ res128_attn = {
         "mlp": [{"weight": "emb.weight", "bias": "emb.bias", "din": 128, "dout": 256}],
     },
     "attention": {
-        "norm": {
-            "kind": "group",
-            "groups": 8,
-            "eps": 0.00001,
-            "weight": "attn.norm.weight",
-            "bias": "attn.norm.bias",
-        },
+        "norm": {"kind": "group", "groups": 8, "eps": 0.00001, "weight": "attn.norm.weight", "bias": "attn.norm.bias"},
         "qkv": {
             "weight": "attn.qkv.weight",
             "bias": "attn.qkv.bias",
@@ -565,13 +541,7 @@ res256to128_attn = {
         "mlp": [{"weight": "emb.weight", "bias": "emb.bias", "din": 128, "dout": 256}],
     },
     "attention": {
-        "norm": {
-            "kind": "group",
-            "groups": 8,
-            "eps": 0.00001,
-            "weight": "attn.norm.weight",
-            "bias": "attn.norm.bias",
-        },
+        "norm": {"kind": "group", "groups": 8, "eps": 0.00001, "weight": "attn.norm.weight", "bias": "attn.norm.bias"},
         "qkv": {
             "weight": "attn.qkv.weight",
             "bias": "attn.qkv.bias",
@@ -647,13 +617,7 @@ res192to128_attn = {
         "mlp": [{"weight": "emb.weight", "bias": "emb.bias", "din": 128, "dout": 256}],
     },
     "attention": {
-        "norm": {
-            "kind": "group",
-            "groups": 8,
-            "eps": 0.00001,
-            "weight": "attn.norm.weight",
-            "bias": "attn.norm.bias",
-        },
+        "norm": {"kind": "group", "groups": 8, "eps": 0.00001, "weight": "attn.norm.weight", "bias": "attn.norm.bias"},
         "qkv": {
             "weight": "attn.qkv.weight",
             "bias": "attn.qkv.bias",
@@ -745,13 +709,7 @@ res192to64_attn = {
         "mlp": [{"weight": "emb.weight", "bias": "emb.bias", "din": 128, "dout": 128}],
     },
     "attention": {
-        "norm": {
-            "kind": "group",
-            "groups": 8,
-            "eps": 0.00001,
-            "weight": "attn.norm.weight",
-            "bias": "attn.norm.bias",
-        },
+        "norm": {"kind": "group", "groups": 8, "eps": 0.00001, "weight": "attn.norm.weight", "bias": "attn.norm.bias"},
         "qkv": {
             "weight": "attn.qkv.weight",
             "bias": "attn.qkv.bias",
@@ -827,13 +785,7 @@ res128to64_attn = {
         "mlp": [{"weight": "emb.weight", "bias": "emb.bias", "din": 128, "dout": 128}],
     },
     "attention": {
-        "norm": {
-            "kind": "group",
-            "groups": 8,
-            "eps": 0.00001,
-            "weight": "attn.norm.weight",
-            "bias": "attn.norm.bias",
-        },
+        "norm": {"kind": "group", "groups": 8, "eps": 0.00001, "weight": "attn.norm.weight", "bias": "attn.norm.bias"},
         "qkv": {
             "weight": "attn.qkv.weight",
             "bias": "attn.qkv.bias",
@@ -909,13 +861,7 @@ res96to64_attn = {
         "mlp": [{"weight": "emb.weight", "bias": "emb.bias", "din": 128, "dout": 128}],
     },
     "attention": {
-        "norm": {
-            "kind": "group",
-            "groups": 8,
-            "eps": 0.00001,
-            "weight": "attn.norm.weight",
-            "bias": "attn.norm.bias",
-        },
+        "norm": {"kind": "group", "groups": 8, "eps": 0.00001, "weight": "attn.norm.weight", "bias": "attn.norm.bias"},
         "qkv": {
             "weight": "attn.qkv.weight",
             "bias": "attn.qkv.bias",

@@ -67,14 +67,7 @@ CONFIG = {
         "sampler": "ancestral",
         "rescale_timesteps": True,
     },
-    "training": {
-        "lr": 0.0001,
-        "batch": 128,
-        "ema": 0.9999,
-        "beta1": 0.9,
-        "beta2": 0.999,
-        "ema_warmup": False,
-    },
+    "training": {"lr": 0.0001, "batch": 128, "ema": 0.9999, "beta1": 0.9, "beta2": 0.999, "ema_warmup": False},
 }
 
 # enc.32x32.stem (specs/iddpm-cifar10.unet:32)
@@ -187,13 +180,7 @@ res128to256_attn = {
     },
     "outputScale": 1,
     "attention": {
-        "norm": {
-            "kind": "group",
-            "groups": 32,
-            "eps": 0.00001,
-            "weight": "attn.norm.weight",
-            "bias": "attn.norm.bias",
-        },
+        "norm": {"kind": "group", "groups": 32, "eps": 0.00001, "weight": "attn.norm.weight", "bias": "attn.norm.bias"},
         "qkv": {
             "weight": "attn.qkv.weight",
             "bias": "attn.qkv.bias",
@@ -276,13 +263,7 @@ res256_attn = {
     "residual": True,
     "outputScale": 1,
     "attention": {
-        "norm": {
-            "kind": "group",
-            "groups": 32,
-            "eps": 0.00001,
-            "weight": "attn.norm.weight",
-            "bias": "attn.norm.bias",
-        },
+        "norm": {"kind": "group", "groups": 32, "eps": 0.00001, "weight": "attn.norm.weight", "bias": "attn.norm.bias"},
         "qkv": {
             "weight": "attn.qkv.weight",
             "bias": "attn.qkv.bias",
@@ -487,13 +468,7 @@ res512to256_attn = {
     },
     "outputScale": 1,
     "attention": {
-        "norm": {
-            "kind": "group",
-            "groups": 32,
-            "eps": 0.00001,
-            "weight": "attn.norm.weight",
-            "bias": "attn.norm.bias",
-        },
+        "norm": {"kind": "group", "groups": 32, "eps": 0.00001, "weight": "attn.norm.weight", "bias": "attn.norm.bias"},
         "qkv": {
             "weight": "attn.qkv.weight",
             "bias": "attn.qkv.bias",
@@ -586,13 +561,7 @@ res384to256_attn = {
     },
     "outputScale": 1,
     "attention": {
-        "norm": {
-            "kind": "group",
-            "groups": 32,
-            "eps": 0.00001,
-            "weight": "attn.norm.weight",
-            "bias": "attn.norm.bias",
-        },
+        "norm": {"kind": "group", "groups": 32, "eps": 0.00001, "weight": "attn.norm.weight", "bias": "attn.norm.bias"},
         "qkv": {
             "weight": "attn.qkv.weight",
             "bias": "attn.qkv.bias",

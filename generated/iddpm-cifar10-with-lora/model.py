@@ -67,14 +67,7 @@ CONFIG = {
         "sampler": "ancestral",
         "rescale_timesteps": True,
     },
-    "training": {
-        "lr": 0.0001,
-        "batch": 128,
-        "ema": 0.9999,
-        "beta1": 0.9,
-        "beta2": 0.999,
-        "ema_warmup": False,
-    },
+    "training": {"lr": 0.0001, "batch": 128, "ema": 0.9999, "beta1": 0.9, "beta2": 0.999, "ema_warmup": False},
 }
 
 # emb (specs/iddpm-cifar10.unet:22)
@@ -216,13 +209,7 @@ res128to256_attn = {
         "mlp": [{"weight": "emb.weight", "bias": "emb.bias", "din": 512, "dout": 512}],
     },
     "attention": {
-        "norm": {
-            "kind": "group",
-            "groups": 32,
-            "eps": 0.00001,
-            "weight": "attn.norm.weight",
-            "bias": "attn.norm.bias",
-        },
+        "norm": {"kind": "group", "groups": 32, "eps": 0.00001, "weight": "attn.norm.weight", "bias": "attn.norm.bias"},
         "qkv": {
             "weight": "attn.qkv.weight",
             "bias": "attn.qkv.bias",
@@ -310,13 +297,7 @@ res256_attn = {
         "mlp": [{"weight": "emb.weight", "bias": "emb.bias", "din": 512, "dout": 512}],
     },
     "attention": {
-        "norm": {
-            "kind": "group",
-            "groups": 32,
-            "eps": 0.00001,
-            "weight": "attn.norm.weight",
-            "bias": "attn.norm.bias",
-        },
+        "norm": {"kind": "group", "groups": 32, "eps": 0.00001, "weight": "attn.norm.weight", "bias": "attn.norm.bias"},
         "qkv": {
             "weight": "attn.qkv.weight",
             "bias": "attn.qkv.bias",
@@ -536,13 +517,7 @@ res512to256_attn = {
         "mlp": [{"weight": "emb.weight", "bias": "emb.bias", "din": 512, "dout": 512}],
     },
     "attention": {
-        "norm": {
-            "kind": "group",
-            "groups": 32,
-            "eps": 0.00001,
-            "weight": "attn.norm.weight",
-            "bias": "attn.norm.bias",
-        },
+        "norm": {"kind": "group", "groups": 32, "eps": 0.00001, "weight": "attn.norm.weight", "bias": "attn.norm.bias"},
         "qkv": {
             "weight": "attn.qkv.weight",
             "bias": "attn.qkv.bias",
@@ -640,13 +615,7 @@ res384to256_attn = {
         "mlp": [{"weight": "emb.weight", "bias": "emb.bias", "din": 512, "dout": 512}],
     },
     "attention": {
-        "norm": {
-            "kind": "group",
-            "groups": 32,
-            "eps": 0.00001,
-            "weight": "attn.norm.weight",
-            "bias": "attn.norm.bias",
-        },
+        "norm": {"kind": "group", "groups": 32, "eps": 0.00001, "weight": "attn.norm.weight", "bias": "attn.norm.bias"},
         "qkv": {
             "weight": "attn.qkv.weight",
             "bias": "attn.qkv.bias",

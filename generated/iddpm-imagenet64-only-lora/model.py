@@ -67,14 +67,7 @@ CONFIG = {
         "sampler": "ancestral",
         "rescale_timesteps": True,
     },
-    "training": {
-        "lr": 0.0001,
-        "batch": 128,
-        "ema": 0.9999,
-        "beta1": 0.9,
-        "beta2": 0.999,
-        "ema_warmup": False,
-    },
+    "training": {"lr": 0.0001, "batch": 128, "ema": 0.9999, "beta1": 0.9, "beta2": 0.999, "ema_warmup": False},
 }
 
 # enc.64x64.stem (specs/iddpm-imagenet64.unet:7)
@@ -283,13 +276,7 @@ res256to384_attn = {
     },
     "outputScale": 1,
     "attention": {
-        "norm": {
-            "kind": "group",
-            "groups": 32,
-            "eps": 0.00001,
-            "weight": "attn.norm.weight",
-            "bias": "attn.norm.bias",
-        },
+        "norm": {"kind": "group", "groups": 32, "eps": 0.00001, "weight": "attn.norm.weight", "bias": "attn.norm.bias"},
         "qkv": {
             "weight": "attn.qkv.weight",
             "bias": "attn.qkv.bias",
@@ -372,13 +359,7 @@ res384_attn = {
     "residual": True,
     "outputScale": 1,
     "attention": {
-        "norm": {
-            "kind": "group",
-            "groups": 32,
-            "eps": 0.00001,
-            "weight": "attn.norm.weight",
-            "bias": "attn.norm.bias",
-        },
+        "norm": {"kind": "group", "groups": 32, "eps": 0.00001, "weight": "attn.norm.weight", "bias": "attn.norm.bias"},
         "qkv": {
             "weight": "attn.qkv.weight",
             "bias": "attn.qkv.bias",
@@ -487,13 +468,7 @@ res384to512_attn = {
     },
     "outputScale": 1,
     "attention": {
-        "norm": {
-            "kind": "group",
-            "groups": 32,
-            "eps": 0.00001,
-            "weight": "attn.norm.weight",
-            "bias": "attn.norm.bias",
-        },
+        "norm": {"kind": "group", "groups": 32, "eps": 0.00001, "weight": "attn.norm.weight", "bias": "attn.norm.bias"},
         "qkv": {
             "weight": "attn.qkv.weight",
             "bias": "attn.qkv.bias",
@@ -576,13 +551,7 @@ res512_attn = {
     "residual": True,
     "outputScale": 1,
     "attention": {
-        "norm": {
-            "kind": "group",
-            "groups": 32,
-            "eps": 0.00001,
-            "weight": "attn.norm.weight",
-            "bias": "attn.norm.bias",
-        },
+        "norm": {"kind": "group", "groups": 32, "eps": 0.00001, "weight": "attn.norm.weight", "bias": "attn.norm.bias"},
         "qkv": {
             "weight": "attn.qkv.weight",
             "bias": "attn.qkv.bias",
@@ -710,13 +679,7 @@ res1024to512_attn = {
     },
     "outputScale": 1,
     "attention": {
-        "norm": {
-            "kind": "group",
-            "groups": 32,
-            "eps": 0.00001,
-            "weight": "attn.norm.weight",
-            "bias": "attn.norm.bias",
-        },
+        "norm": {"kind": "group", "groups": 32, "eps": 0.00001, "weight": "attn.norm.weight", "bias": "attn.norm.bias"},
         "qkv": {
             "weight": "attn.qkv.weight",
             "bias": "attn.qkv.bias",
@@ -809,13 +772,7 @@ res896to512_attn = {
     },
     "outputScale": 1,
     "attention": {
-        "norm": {
-            "kind": "group",
-            "groups": 32,
-            "eps": 0.00001,
-            "weight": "attn.norm.weight",
-            "bias": "attn.norm.bias",
-        },
+        "norm": {"kind": "group", "groups": 32, "eps": 0.00001, "weight": "attn.norm.weight", "bias": "attn.norm.bias"},
         "qkv": {
             "weight": "attn.qkv.weight",
             "bias": "attn.qkv.bias",
@@ -924,13 +881,7 @@ res896to384_attn = {
     },
     "outputScale": 1,
     "attention": {
-        "norm": {
-            "kind": "group",
-            "groups": 32,
-            "eps": 0.00001,
-            "weight": "attn.norm.weight",
-            "bias": "attn.norm.bias",
-        },
+        "norm": {"kind": "group", "groups": 32, "eps": 0.00001, "weight": "attn.norm.weight", "bias": "attn.norm.bias"},
         "qkv": {
             "weight": "attn.qkv.weight",
             "bias": "attn.qkv.bias",
@@ -1023,13 +974,7 @@ res768to384_attn = {
     },
     "outputScale": 1,
     "attention": {
-        "norm": {
-            "kind": "group",
-            "groups": 32,
-            "eps": 0.00001,
-            "weight": "attn.norm.weight",
-            "bias": "attn.norm.bias",
-        },
+        "norm": {"kind": "group", "groups": 32, "eps": 0.00001, "weight": "attn.norm.weight", "bias": "attn.norm.bias"},
         "qkv": {
             "weight": "attn.qkv.weight",
             "bias": "attn.qkv.bias",
@@ -1122,13 +1067,7 @@ res640to384_attn = {
     },
     "outputScale": 1,
     "attention": {
-        "norm": {
-            "kind": "group",
-            "groups": 32,
-            "eps": 0.00001,
-            "weight": "attn.norm.weight",
-            "bias": "attn.norm.bias",
-        },
+        "norm": {"kind": "group", "groups": 32, "eps": 0.00001, "weight": "attn.norm.weight", "bias": "attn.norm.bias"},
         "qkv": {
             "weight": "attn.qkv.weight",
             "bias": "attn.qkv.bias",

@@ -67,14 +67,7 @@ CONFIG = {
         "sampler": "ancestral",
         "rescale_timesteps": True,
     },
-    "training": {
-        "lr": 0.0001,
-        "batch": 128,
-        "ema": 0.9999,
-        "beta1": 0.9,
-        "beta2": 0.999,
-        "ema_warmup": False,
-    },
+    "training": {"lr": 0.0001, "batch": 128, "ema": 0.9999, "beta1": 0.9, "beta2": 0.999, "ema_warmup": False},
 }
 
 # emb (specs/iddpm-cifar10.unet:22)
@@ -322,13 +315,7 @@ res256to384_attn = {
         "mlp": [{"weight": "emb.weight", "bias": "emb.bias", "din": 512, "dout": 768}],
     },
     "attention": {
-        "norm": {
-            "kind": "group",
-            "groups": 32,
-            "eps": 0.00001,
-            "weight": "attn.norm.weight",
-            "bias": "attn.norm.bias",
-        },
+        "norm": {"kind": "group", "groups": 32, "eps": 0.00001, "weight": "attn.norm.weight", "bias": "attn.norm.bias"},
         "qkv": {
             "weight": "attn.qkv.weight",
             "bias": "attn.qkv.bias",
@@ -416,13 +403,7 @@ res384_attn = {
         "mlp": [{"weight": "emb.weight", "bias": "emb.bias", "din": 512, "dout": 768}],
     },
     "attention": {
-        "norm": {
-            "kind": "group",
-            "groups": 32,
-            "eps": 0.00001,
-            "weight": "attn.norm.weight",
-            "bias": "attn.norm.bias",
-        },
+        "norm": {"kind": "group", "groups": 32, "eps": 0.00001, "weight": "attn.norm.weight", "bias": "attn.norm.bias"},
         "qkv": {
             "weight": "attn.qkv.weight",
             "bias": "attn.qkv.bias",
@@ -536,13 +517,7 @@ res384to512_attn = {
         "mlp": [{"weight": "emb.weight", "bias": "emb.bias", "din": 512, "dout": 1024}],
     },
     "attention": {
-        "norm": {
-            "kind": "group",
-            "groups": 32,
-            "eps": 0.00001,
-            "weight": "attn.norm.weight",
-            "bias": "attn.norm.bias",
-        },
+        "norm": {"kind": "group", "groups": 32, "eps": 0.00001, "weight": "attn.norm.weight", "bias": "attn.norm.bias"},
         "qkv": {
             "weight": "attn.qkv.weight",
             "bias": "attn.qkv.bias",
@@ -630,13 +605,7 @@ res512_attn = {
         "mlp": [{"weight": "emb.weight", "bias": "emb.bias", "din": 512, "dout": 1024}],
     },
     "attention": {
-        "norm": {
-            "kind": "group",
-            "groups": 32,
-            "eps": 0.00001,
-            "weight": "attn.norm.weight",
-            "bias": "attn.norm.bias",
-        },
+        "norm": {"kind": "group", "groups": 32, "eps": 0.00001, "weight": "attn.norm.weight", "bias": "attn.norm.bias"},
         "qkv": {
             "weight": "attn.qkv.weight",
             "bias": "attn.qkv.bias",
@@ -774,13 +743,7 @@ res1024to512_attn = {
         "mlp": [{"weight": "emb.weight", "bias": "emb.bias", "din": 512, "dout": 1024}],
     },
     "attention": {
-        "norm": {
-            "kind": "group",
-            "groups": 32,
-            "eps": 0.00001,
-            "weight": "attn.norm.weight",
-            "bias": "attn.norm.bias",
-        },
+        "norm": {"kind": "group", "groups": 32, "eps": 0.00001, "weight": "attn.norm.weight", "bias": "attn.norm.bias"},
         "qkv": {
             "weight": "attn.qkv.weight",
             "bias": "attn.qkv.bias",
@@ -878,13 +841,7 @@ res896to512_attn = {
         "mlp": [{"weight": "emb.weight", "bias": "emb.bias", "din": 512, "dout": 1024}],
     },
     "attention": {
-        "norm": {
-            "kind": "group",
-            "groups": 32,
-            "eps": 0.00001,
-            "weight": "attn.norm.weight",
-            "bias": "attn.norm.bias",
-        },
+        "norm": {"kind": "group", "groups": 32, "eps": 0.00001, "weight": "attn.norm.weight", "bias": "attn.norm.bias"},
         "qkv": {
             "weight": "attn.qkv.weight",
             "bias": "attn.qkv.bias",
@@ -998,13 +955,7 @@ res896to384_attn = {
         "mlp": [{"weight": "emb.weight", "bias": "emb.bias", "din": 512, "dout": 768}],
     },
     "attention": {
-        "norm": {
-            "kind": "group",
-            "groups": 32,
-            "eps": 0.00001,
-            "weight": "attn.norm.weight",
-            "bias": "attn.norm.bias",
-        },
+        "norm": {"kind": "group", "groups": 32, "eps": 0.00001, "weight": "attn.norm.weight", "bias": "attn.norm.bias"},
         "qkv": {
             "weight": "attn.qkv.weight",
             "bias": "attn.qkv.bias",
@@ -1102,13 +1053,7 @@ res768to384_attn = {
         "mlp": [{"weight": "emb.weight", "bias": "emb.bias", "din": 512, "dout": 768}],
     },
     "attention": {
-        "norm": {
-            "kind": "group",
-            "groups": 32,
-            "eps": 0.00001,
-            "weight": "attn.norm.weight",
-            "bias": "attn.norm.bias",
-        },
+        "norm": {"kind": "group", "groups": 32, "eps": 0.00001, "weight": "attn.norm.weight", "bias": "attn.norm.bias"},
         "qkv": {
             "weight": "attn.qkv.weight",
             "bias": "attn.qkv.bias",
@@ -1206,13 +1151,7 @@ res640to384_attn = {
         "mlp": [{"weight": "emb.weight", "bias": "emb.bias", "din": 512, "dout": 768}],
     },
     "attention": {
-        "norm": {
-            "kind": "group",
-            "groups": 32,
-            "eps": 0.00001,
-            "weight": "attn.norm.weight",
-            "bias": "attn.norm.bias",
-        },
+        "norm": {"kind": "group", "groups": 32, "eps": 0.00001, "weight": "attn.norm.weight", "bias": "attn.norm.bias"},
         "qkv": {
             "weight": "attn.qkv.weight",
             "bias": "attn.qkv.bias",

@@ -67,14 +67,7 @@ CONFIG = {
         "sampler": "ancestral",
         "rescale_timesteps": True,
     },
-    "training": {
-        "lr": 0.0001,
-        "batch": 128,
-        "ema": 0.9999,
-        "beta1": 0.9,
-        "beta2": 0.999,
-        "ema_warmup": False,
-    },
+    "training": {"lr": 0.0001, "batch": 128, "ema": 0.9999, "beta1": 0.9, "beta2": 0.999, "ema_warmup": False},
 }
 
 # emb (specs/iddpm-cifar10.unet:22)
@@ -322,13 +315,7 @@ res256to384_attn = {
         "mlp": [{"weight": "emb.weight", "bias": "emb.bias", "din": 512, "dout": 768}],
     },
     "attention": {
-        "norm": {
-            "kind": "group",
-            "groups": 32,
-            "eps": 0.00001,
-            "weight": "attn.norm.weight",
-            "bias": "attn.norm.bias",
-        },
+        "norm": {"kind": "group", "groups": 32, "eps": 0.00001, "weight": "attn.norm.weight", "bias": "attn.norm.bias"},
         "qkv": {
             "weight": "attn.qkv.weight",
             "bias": "attn.qkv.bias",
@@ -394,13 +381,7 @@ res384_attn = {
         "mlp": [{"weight": "emb.weight", "bias": "emb.bias", "din": 512, "dout": 768}],
     },
     "attention": {
-        "norm": {
-            "kind": "group",
-            "groups": 32,
-            "eps": 0.00001,
-            "weight": "attn.norm.weight",
-            "bias": "attn.norm.bias",
-        },
+        "norm": {"kind": "group", "groups": 32, "eps": 0.00001, "weight": "attn.norm.weight", "bias": "attn.norm.bias"},
         "qkv": {
             "weight": "attn.qkv.weight",
             "bias": "attn.qkv.bias",
@@ -492,13 +473,7 @@ res384to512_attn = {
         "mlp": [{"weight": "emb.weight", "bias": "emb.bias", "din": 512, "dout": 1024}],
     },
     "attention": {
-        "norm": {
-            "kind": "group",
-            "groups": 32,
-            "eps": 0.00001,
-            "weight": "attn.norm.weight",
-            "bias": "attn.norm.bias",
-        },
+        "norm": {"kind": "group", "groups": 32, "eps": 0.00001, "weight": "attn.norm.weight", "bias": "attn.norm.bias"},
         "qkv": {
             "weight": "attn.qkv.weight",
             "bias": "attn.qkv.bias",
@@ -564,13 +539,7 @@ res512_attn = {
         "mlp": [{"weight": "emb.weight", "bias": "emb.bias", "din": 512, "dout": 1024}],
     },
     "attention": {
-        "norm": {
-            "kind": "group",
-            "groups": 32,
-            "eps": 0.00001,
-            "weight": "attn.norm.weight",
-            "bias": "attn.norm.bias",
-        },
+        "norm": {"kind": "group", "groups": 32, "eps": 0.00001, "weight": "attn.norm.weight", "bias": "attn.norm.bias"},
         "qkv": {
             "weight": "attn.qkv.weight",
             "bias": "attn.qkv.bias",
@@ -686,13 +655,7 @@ res1024to512_attn = {
         "mlp": [{"weight": "emb.weight", "bias": "emb.bias", "din": 512, "dout": 1024}],
     },
     "attention": {
-        "norm": {
-            "kind": "group",
-            "groups": 32,
-            "eps": 0.00001,
-            "weight": "attn.norm.weight",
-            "bias": "attn.norm.bias",
-        },
+        "norm": {"kind": "group", "groups": 32, "eps": 0.00001, "weight": "attn.norm.weight", "bias": "attn.norm.bias"},
         "qkv": {
             "weight": "attn.qkv.weight",
             "bias": "attn.qkv.bias",
@@ -768,13 +731,7 @@ res896to512_attn = {
         "mlp": [{"weight": "emb.weight", "bias": "emb.bias", "din": 512, "dout": 1024}],
     },
     "attention": {
-        "norm": {
-            "kind": "group",
-            "groups": 32,
-            "eps": 0.00001,
-            "weight": "attn.norm.weight",
-            "bias": "attn.norm.bias",
-        },
+        "norm": {"kind": "group", "groups": 32, "eps": 0.00001, "weight": "attn.norm.weight", "bias": "attn.norm.bias"},
         "qkv": {
             "weight": "attn.qkv.weight",
             "bias": "attn.qkv.bias",
@@ -866,13 +823,7 @@ res896to384_attn = {
         "mlp": [{"weight": "emb.weight", "bias": "emb.bias", "din": 512, "dout": 768}],
     },
     "attention": {
-        "norm": {
-            "kind": "group",
-            "groups": 32,
-            "eps": 0.00001,
-            "weight": "attn.norm.weight",
-            "bias": "attn.norm.bias",
-        },
+        "norm": {"kind": "group", "groups": 32, "eps": 0.00001, "weight": "attn.norm.weight", "bias": "attn.norm.bias"},
         "qkv": {
             "weight": "attn.qkv.weight",
             "bias": "attn.qkv.bias",
@@ -948,13 +899,7 @@ res768to384_attn = {
         "mlp": [{"weight": "emb.weight", "bias": "emb.bias", "din": 512, "dout": 768}],
     },
     "attention": {
-        "norm": {
-            "kind": "group",
-            "groups": 32,
-            "eps": 0.00001,
-            "weight": "attn.norm.weight",
-            "bias": "attn.norm.bias",
-        },
+        "norm": {"kind": "group", "groups": 32, "eps": 0.00001, "weight": "attn.norm.weight", "bias": "attn.norm.bias"},
         "qkv": {
             "weight": "attn.qkv.weight",
             "bias": "attn.qkv.bias",
@@ -1030,13 +975,7 @@ res640to384_attn = {
         "mlp": [{"weight": "emb.weight", "bias": "emb.bias", "din": 512, "dout": 768}],
     },
     "attention": {
-        "norm": {
-            "kind": "group",
-            "groups": 32,
-            "eps": 0.00001,
-            "weight": "attn.norm.weight",
-            "bias": "attn.norm.bias",
-        },
+        "norm": {"kind": "group", "groups": 32, "eps": 0.00001, "weight": "attn.norm.weight", "bias": "attn.norm.bias"},
         "qkv": {
             "weight": "attn.qkv.weight",
             "bias": "attn.qkv.bias",

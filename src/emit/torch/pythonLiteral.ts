@@ -1,8 +1,8 @@
 /**
  * JSON-like values as Python literals (True/False/None), laid out as black would: on one line
- * when it fits in `width` columns, else one item per line with a trailing comma.
+ * when it fits in `width` columns (120, as the TypeScript emitter's prettier), else one item per line with a trailing comma.
  */
-export function pyLit(v: unknown, indent = 0, lead = 0, width = 110): string {
+export function pyLit(v: unknown, indent = 0, lead = 0, width = 120): string {
   const flat = pyFlat(v);
   if (indent + lead + flat.length + 1 <= width || typeof v !== 'object' || v === null) return flat;
   const pad = ' '.repeat(indent + 4);
