@@ -172,7 +172,21 @@ def train(model_cls, config, args):
         raise TrainingError(f"{out} already holds a run ({', '.join(existing_run(out))}); nothing was changed. Continue it with --resume, or train into a new folder")
     if rank == 0:
         os.makedirs(ck_dir, exist_ok=True)
-    release = take_lock(out) if rank == 0 else (lambda: None)
+    release, refused = (lambda: None), None
+    if rank == 0:
+        try:
+            release = take_lock(out)
+        except TrainingError as e:
+            refused = e
+    if world > 1:
+        # Every rank learns whether rank 0 got the lock, so none waits in a collective for a rank that quit.
+        ok = torch.tensor([0 if refused else 1])
+        dist.broadcast(ok, 0)
+        if not int(ok):
+            dist.destroy_process_group()
+            raise refused or TrainingError(f"{out}: rank 0 could not take the run folder's lock")
+    if refused:
+        raise refused
     try:
         return _train(model_cls, config, args, rank, world, device, log, images, labels, local, ck_dir)
     finally:
