@@ -1,6 +1,7 @@
 /**
- * `compile`: specs -> generated/<spec-name>/{model.ts, params.ts, train.ts, index.ts}. Files are written atomically and
- * only when their content changes, so a rebuild leaves untouched files (and their mtimes) alone.
+ * `compile`: specs -> generated/<spec-name>/{model.ts, params.ts, train.ts, index.ts} (target ts),
+ * {model.py, train.py} (target torch, src/emit/torch/), or both (all). Files are written atomically
+ * and only when their content changes, so a rebuild leaves untouched files (and their mtimes) alone.
  */
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, join, relative } from 'node:path';
