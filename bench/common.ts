@@ -2,7 +2,7 @@
  * Shared pieces of the benchmarks: loading a compiled model (generated/<name>/ for specs/, a
  * compile into $TMPDIR/unetc-bench/ for test fixtures), one training step exactly as the training loop
  * does it (src/runtime/train/loop.ts: the process's loss under variableGradsEager, then our Adam),
- * machine information, load averages, medians, the torch twin as a subprocess.
+ * machine information, load averages, medians, the emitted PyTorch model's step as a subprocess.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -193,7 +193,7 @@ export function machineInfo(): Record<string, unknown> {
 
 /** Whether the reference PyTorch can be imported; the reason when not. */
 export function torchStatus(): { ok: true; version: string; config: string; python: string } | { ok: false; why: string } {
-  const r = spawnSync(PYTHON, [join(BENCH, 'torch_twin.py'), '--show-config'], { encoding: 'utf8', env: torchEnv() });
+  const r = spawnSync(PYTHON, [join(BENCH, 'torch_step.py'), '--show-config'], { encoding: 'utf8', env: torchEnv() });
   if (r.error) return { ok: false, why: `${PYTHON} not runnable (${r.error.message})` };
   const line = r.stdout.trim().split('\n').pop() ?? '';
   try {
@@ -201,7 +201,7 @@ export function torchStatus(): { ok: true; version: string; config: string; pyth
     if (j.error) return { ok: false, why: j.error };
     return { ok: true, version: j.torch_version, config: j.torch_config, python: j.python };
   } catch {
-    return { ok: false, why: `${PYTHON} bench/torch_twin.py --show-config failed: ${(r.stderr || r.stdout).trim().split('\n').slice(-3).join(' / ')}` };
+    return { ok: false, why: `${PYTHON} bench/torch_step.py --show-config failed: ${(r.stderr || r.stdout).trim().split('\n').slice(-3).join(' / ')}` };
   }
 }
 
@@ -274,25 +274,15 @@ export interface TwinResult {
   median_ms: number;
   steps_ms: number[];
   threads: number;
-  flops_conv_linear: { twin: number; ir: number; mismatches: string[] };
   profile: { name: string; self_ms: number; calls: number }[] | null;
 }
 
-/** Runs the torch twin on an IR; its per-step lines go to our stderr as they come. */
-export function runTwin(irPath: string, o: { batch: number; warmup: number; steps: number; threads: number; profile?: boolean }): Promise<TwinResult> {
-  const args = [
-    join(BENCH, 'torch_twin.py'),
-    '--ir',
-    irPath,
-    '--batch',
-    String(o.batch),
-    '--warmup',
-    String(o.warmup),
-    '--steps',
-    String(o.steps),
-    '--threads',
-    String(o.threads),
-  ];
+/**
+ * Times training steps of the spec's emitted PyTorch model (generated/<spec>/model.py, the torch
+ * target) in bench/torch_step.py; its per-step lines go to our stderr as they come.
+ */
+export function runTwin(modelPy: string, o: { batch: number; warmup: number; steps: number; threads: number; profile?: boolean }): Promise<TwinResult> {
+  const args = [join(BENCH, 'torch_step.py'), modelPy, '--batch', String(o.batch), '--warmup', String(o.warmup), '--steps', String(o.steps), '--threads', String(o.threads)];
   if (o.profile) args.push('--profile');
   const env = torchEnv();
   env.OMP_NUM_THREADS = String(o.threads);
@@ -306,11 +296,11 @@ export function runTwin(irPath: string, o: { batch: number; warmup: number; step
       process.stderr.write(forwardable(d));
     });
     p.on('close', (code) => {
-      if (code !== 0) return reject(new Error(`torch twin failed (${code}):\n${err.split('\n').slice(-15).join('\n')}`));
+      if (code !== 0) return reject(new Error(`torch step failed (${code}):\n${err.split('\n').slice(-15).join('\n')}`));
       try {
         resolve(JSON.parse(out.trim().split('\n').pop()!) as TwinResult);
       } catch (e) {
-        reject(new Error(`torch twin output unreadable: ${(e as Error).message}\n${out.slice(-500)}`));
+        reject(new Error(`torch step output unreadable: ${(e as Error).message}\n${out.slice(-500)}`));
       }
     });
   });

@@ -3,8 +3,8 @@
  *   (a) specs/nano-mnist.unet, (b) specs/attn-unet-mnist-uc-lora.unet.
  * tfjs: the generated model on the wasm backend (the best backend available here), driven exactly
  * as src/runtime/train/loop.ts drives it, each model in its own child process so that its wasm heap
- * high-water mark is its own. PyTorch: bench/torch_twin.py built from the model's IR ops (same
- * architecture, asserted by parameter count; 2 torch threads as specified, and 1 thread for a
+ * high-water mark is its own. PyTorch: the spec's emitted torch target, generated/<spec>/model.py,
+ * stepped by bench/torch_step.py (same architecture and weights layout, asserted by parameter count; 2 torch threads as specified, and 1 thread for a
  * per-core comparison, since the wasm backend runs on one thread under Node).
  * Median of --steps (default 10) steps after --warmup (default 3). Writes bench/results/train-step.json.
  *
@@ -29,7 +29,6 @@ import * as tf from '@tensorflow/tfjs-core';
 import { selectBackend } from '../src/runtime/engine/select.ts';
 import {
   argValue,
-  emitIr,
   forwardable,
   gib,
   hasFlag,
@@ -329,14 +328,15 @@ async function main(): Promise<void> {
     let tw2: TwinResult | undefined;
     let tw1: TwinResult | undefined;
     if (torch.ok && !noTorch) {
-      const ir = emitIr(join(ROOT, m.spec));
-      console.log(`(${m.key}) torch twin of ${m.spec}: 2 threads`);
-      tw2 = await runTwin(ir, { batch, warmup, steps, threads: 2, profile: doProfile });
-      if (tw2.params !== tfjs.params) throw new Error(`twin has ${tw2.params} parameters, the model ${tfjs.params}`);
+      // The torch target's emitted model (generated/<spec>/model.py), as `unetc train --engine torch` trains it.
+      const modelPy = join(ROOT, 'generated', m.spec.replace(/^.*\//, '').replace(/\.unet$/, ''), 'model.py');
+      console.log(`(${m.key}) torch target (${modelPy.slice(ROOT.length + 1)}): 2 threads`);
+      tw2 = await runTwin(modelPy, { batch, warmup, steps, threads: 2, profile: doProfile });
+      if (tw2.params !== tfjs.params) throw new Error(`the torch model has ${tw2.params} parameters, the tfjs one ${tfjs.params}`);
       if (doProfile) torchProfile = tw2.profile;
       if (torch1) {
-        console.log(`(${m.key}) torch twin of ${m.spec}: 1 thread`);
-        tw1 = await runTwin(ir, { batch, warmup, steps, threads: 1 });
+        console.log(`(${m.key}) torch target: 1 thread`);
+        tw1 = await runTwin(modelPy, { batch, warmup, steps, threads: 1 });
       }
     }
     models.push({
@@ -365,9 +365,7 @@ async function main(): Promise<void> {
       tfjs_steps_ms: tfjs.steps_ms.map((x) => round(x)),
       torch_steps_ms: tw2?.steps_ms.map((x) => round(x)) ?? null,
       torch_1thread_steps_ms: tw1?.steps_ms.map((x) => round(x)) ?? null,
-      twin_check: tw2
-        ? { params_equal: tw2.params === tfjs.params, conv_linear_flops_twin: tw2.flops_conv_linear.twin, conv_linear_flops_ir: tw2.flops_conv_linear.ir }
-        : null,
+      twin_check: tw2 ? { params_equal: tw2.params === tfjs.params, torch_model: 'generated/<spec>/model.py (the torch target)' } : null,
       memory: {
         full_batch_fits: attempts.length === 0,
         measured_at: tfjs.micro > 1 ? `${tfjs.micro} micro-batches of ${batch / tfjs.micro}` : `batch ${batch}`,

@@ -1,4 +1,4 @@
-/** `unetc compile SPEC... [--out DIR] [--js] [--check] [--json]`: emit the model modules of specs. */
+/** `unetc compile SPEC... [--out DIR] [--target ts|torch|all] [--js] [--check] [--json]`: emit the model modules of specs (TypeScript; PyTorch model.py/train.py). */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { compileSpec, writeCompiled } from '../emit/compile.ts';
@@ -9,25 +9,27 @@ import { diagnosticJson, reportDiagnostics, UsageError } from './io.ts';
 export const compile = defineCommand({
   name: 'compile',
   args: '<spec...>',
-  summary: 'emit the TypeScript modules of each spec into DIR/<spec name>/',
+  summary: 'emit the model modules of each spec (TypeScript, PyTorch or both) into DIR/<spec name>/',
   details:
     'Each spec gives model.ts (the network), params.ts (its parameter table), train.ts (training and sampling) and index.ts. ' +
     "They import the runtime as 'unetc/runtime' and each other as './model.js', so a project with unetc as a dependency " +
-    'compiles them with a stock `nodenext` tsconfig.',
+    'compiles them with a stock `nodenext` tsconfig. --target torch writes model.py (an nn.Module whose state_dict() keys are the checkpoint names) ' +
+    'and train.py (torch.distributed training), which import the PyTorch runtime shipped in python/unetc_torch.',
   options: {
     out: { arg: 'dir', short: 'o', help: 'the folder that gets one folder per spec', default: 'generated' },
+    target: { arg: 'target', help: 'ts: the TypeScript modules; torch: model.py and train.py; all: both', default: 'ts', choices: ['ts', 'torch', 'all'] },
     js: { help: 'emit ES modules (.js) with declarations (.d.ts) instead of TypeScript' },
     check: { help: 'write nothing; exit 1 when a file in DIR differs from what would be written (for CI)' },
     json: { help: 'print, per spec, the folder and the files written, or its diagnostics, as JSON' },
   },
-  examples: ['unetc compile specs/nano-mnist.unet --out src/models', 'unetc compile specs/*.unet --check', 'unetc compile specs/nano-mnist.unet --js --out models'],
+  examples: ['unetc compile specs/nano-mnist.unet --out src/models', 'unetc compile specs/*.unet --check', 'unetc compile specs/nano-mnist.unet --js --out models', 'unetc compile specs/nano-mnist.unet --target torch --out models'],
   async run(specs, values) {
     if (values.check && values.js) throw new UsageError('--check compares the TypeScript output; give it without --js');
     const out = values.out ?? 'generated';
     let status = 0;
     const report: unknown[] = [];
     for (const spec of specs) {
-      const { result, compiled } = await compileSpec(spec, out);
+      const { result, compiled } = await compileSpec(spec, out, { target: (values.target ?? 'ts') as 'ts' | 'torch' | 'all' });
       const bad = values.json ? result.diagnostics.some((d) => d.severity === 'error') || !compiled : reportDiagnostics(result) || !compiled;
       if (bad || !compiled) {
         status = 1;

@@ -61,7 +61,7 @@ const portablePath = (outDir: string, path: string) => (isAbsolute(path) ? relat
  * The record of what produces this run: spec texts and hash, the options that decide the weights
  * (compared on --resume), every option given, the versions, and when this session started.
  */
-function runRecord(spec: string, sources: Map<string, string>, o: TrainSpecOptions): RunRecord {
+export function runRecord(spec: string, sources: Map<string, string>, o: TrainSpecOptions): RunRecord {
   const texts = sourcesOf(spec, sources);
   const data = o.data.replace(/^(\w+):(.+)$/, (_m, scheme: string, path: string) => `${scheme}:${portablePath(o.outDir, path)}`);
   const pkg = JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string };
@@ -127,7 +127,8 @@ export async function trainSpec(spec: string, o: TrainSpecOptions): Promise<{ st
     if (o.run.resume) {
       const old = readRunRecord(o.outDir);
       if (old) {
-        const changes = runChanges(old, record);
+        // A run trained with the torch engine resumes here too (its record names the engine).
+        const changes = runChanges({ ...old, options: Object.fromEntries(Object.entries(old.options).filter(([k]) => k !== 'engine')) }, record);
         if (changes.length && !o.allowSpecChange) {
           throw new RunFolderError(`${o.outDir} was trained with another spec or options; nothing was changed. What differs from its run.json:\n  ${changes.join('\n  ')}\nResume with the same spec and options, or pass --allow-spec-change to accept the change (it is recorded in run.json)`);
         }
@@ -211,6 +212,9 @@ const options = {
   backend: { arg: 'name', help: 'tfjs backend', choices: BACKENDS, defaultText: 'the best one installed' },
   threads: { arg: 'n', help: 'kernel threads, 1 to 8 (see unetc --help)' },
   json: { help: 'print the result (steps, losses, checkpoint, s/step, sampling time) as JSON' },
+  engine: { arg: 'name', help: 'tfjs: the TypeScript runtime in this process; torch: the emitted PyTorch model.py/train.py (torch.distributed)', default: 'tfjs', choices: ['tfjs', 'torch'] },
+  nproc: { arg: 'n', help: 'with --engine torch: local processes (gloo on CPU, NCCL on CUDA)', defaultText: '1' },
+  'prepare-only': { help: 'with --engine torch: write the run folder and print the launch command (torchrun, SLURM); train nothing' },
 } as const satisfies Record<string, OptionDef>;
 
 export const train = defineCommand({
@@ -227,15 +231,19 @@ export const train = defineCommand({
     'unetc train specs/nano-mnist.unet --steps 2000 --out runs/nano',
     'unetc train specs/nano-mnist.unet --steps 4000 --out runs/nano --resume',
     'unetc train specs/attn-unet-mnist.unet --data folder:./my-digits --batch 32',
+    'unetc train specs/nano-mnist.unet --engine torch --nproc 2 --steps 200 --out runs/nano-torch',
   ],
   run: ([spec], values) => trainRun(spec!, values),
 });
 
 async function trainRun(spec: string, values: import('./command.ts').Values<typeof options>): Promise<number> {
+  const engine = values.engine ?? 'tfjs';
+  if (engine !== 'torch' && (values.nproc !== undefined || values['prepare-only'])) throw new UsageError('--nproc and --prepare-only need --engine torch');
   const lr = floatOption(values.lr, 'lr', { positive: true });
   if (values.force && values.resume) throw new UsageError('--force starts a new run and --resume continues one: give one of them');
   const name = spec.replace(/^.*\//, '').replace(/\.unet$/, '');
   const outDir = resolve(values.out ?? join('runs', name));
+  if (engine === 'torch') return (await import('./trainTorch.ts')).trainTorchCommand(spec, outDir, values);
   const { status, result: r } = await trainSpec(spec, {
     outDir,
     data: values.data ?? 'mnist',

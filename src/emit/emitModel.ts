@@ -48,7 +48,7 @@ function baseName(b: Block): string {
 }
 
 /** Distinct ops, each with a unique name and the blocks that use it, in first-use order. */
-function sharedOps(ir: IR): { byBlock: Map<string, string>; decls: { name: string; op: BlockOp; users: Block[] }[] } {
+export function sharedOps(ir: IR): { byBlock: Map<string, string>; decls: { name: string; op: BlockOp; users: Block[] }[] } {
   const byJson = new Map<string, { name: string; op: BlockOp; users: Block[] }>();
   const taken = new Set<string>();
   const byBlock = new Map<string, string>();
