@@ -22,6 +22,7 @@ import type { ParamSpec } from '../src/runtime/model/params.ts';
 import { toTorch } from '../src/runtime/train/checkpoint.ts';
 import { findTorchPython } from '../src/cli/torchPython.ts';
 import { specFiles } from './helpers.ts';
+import { compileAndImport, compiledDir, fixture } from './modelHelpers.ts';
 
 const ROOT = join(import.meta.dirname, '..');
 const python = findTorchPython();
@@ -32,7 +33,7 @@ const env = { ...process.env, OPENBLAS_NUM_THREADS: '1', OMP_NUM_THREADS: '1' };
 let dir = '';
 
 /** Specs small enough to compare gradients as well (a forward and a backward pass on both targets). */
-const GRADIENTS = new Set(['nano-mnist', 'nano-mnist-scale-shift', 'nano-mnist-time-lora', 'nano-mnist-uc-lora', 'attn-unet-mnist', 'attn-unet-mnist-uc-lora']);
+const GRADIENTS = new Set(['edm-tiny-fir', 'edm-tiny-with-lora', 'iddpm-tiny-with-lora', 'nano-mnist', 'nano-mnist-scale-shift', 'nano-mnist-time-lora', 'nano-mnist-uc-lora', 'attn-unet-mnist', 'attn-unet-mnist-uc-lora']);
 
 beforeAll(async () => {
   if (torchMissing) return;
@@ -70,12 +71,30 @@ function uniforms(n: number, seed: number): Float32Array {
 const f32 = (shape: number[], data: ArrayLike<number>): SafeTensor => ({ dtype: 'F32', shape, data: Float32Array.from(data) });
 const nchw = (t: tf.Tensor4D): SafeTensor => f32([t.shape[0], t.shape[3], t.shape[1], t.shape[2]], tf.tidy(() => tf.transpose(t, [0, 3, 1, 2]).dataSync()));
 
-describe('torch target = TypeScript target on the same weights, every spec', () => {
-  for (const file of specFiles()) {
+/**
+ * Every spec (its committed generated/ modules), and the tiny test models that cover ops no spec
+ * uses (a [1, 3, 3, 1] FIR resampling filter), compiled for both targets here.
+ */
+const FIXTURES = ['edm-tiny-fir', 'edm-tiny-with-lora', 'iddpm-tiny-with-lora'];
+const CASES: { name: string; load: () => Promise<{ mod: any; modelPy: string }> }[] = [
+  ...specFiles().map((file) => {
     const name = file.replace(/\.unet$/, '');
+    return { name, load: async () => ({ mod: await import(join(ROOT, 'generated', name, 'index.ts')), modelPy: join(ROOT, 'generated', name, 'model.py') }) };
+  }),
+  ...FIXTURES.map((name) => ({
+    name,
+    load: async () => {
+      const mod = await compileAndImport(fixture(`${name}.unet`), 'all');
+      return { mod, modelPy: join(compiledDir(name), 'model.py') };
+    },
+  })),
+];
+
+describe('torch target = TypeScript target on the same weights, every spec', () => {
+  for (const { name, load } of CASES) {
     const grads = GRADIENTS.has(name);
     it.skipIf(torchMissing)(`${name}: forward${grads ? ' and gradients' : ''} agree (relative L2 <= 1e-5)`, async () => {
-      const mod = await import(join(ROOT, 'generated', name, 'index.ts'));
+      const { mod, modelPy } = await load();
       const m = mod.createModel(0);
       try {
         const specs: readonly ParamSpec[] = m.params.specs;
@@ -125,7 +144,7 @@ describe('torch target = TypeScript target on the same weights, every spec', () 
         writeFileSync(inputsPath, encodeSafetensors(inputs));
 
         const outPath = join(dir, `${name}.out.safetensors`);
-        const run = spawnSync(PY, [join(ROOT, 'test', 'torchForward.py'), join(ROOT, 'generated', name, 'model.py'), weightsPath, inputsPath, outPath], { encoding: 'utf8', env, cwd: tmpdir() });
+        const run = spawnSync(PY, [join(ROOT, 'test', 'torchForward.py'), modelPy, weightsPath, inputsPath, outPath], { encoding: 'utf8', env: { ...env, UNETC_TORCH_RUNTIME: join(ROOT, 'python') }, cwd: tmpdir() });
         expect(run.status, run.stderr).toBe(0);
         const out = decodeSafetensors(readFileSync(outPath), outPath).tensors;
         const torchY = out.get('output')!;
