@@ -12,7 +12,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Project } from 'ts-morph';
 import { computeStats } from '../src/analysis/stats.ts';
-import { checkSpec } from '../src/check/check.ts';
+import { checkSpec } from '../src/pipeline.ts';
 import { emitModel, modelSourceFile } from '../src/emit/emitModel.ts';
 import { parseSpec } from '../src/syntax/parse.ts';
 import { printSpec } from '../src/syntax/printer.ts';

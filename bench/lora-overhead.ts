@@ -18,7 +18,7 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { computeStats } from '../src/analysis/stats.ts';
-import { checkSpec } from '../src/check/check.ts';
+import { checkSpec } from '../src/pipeline.ts';
 import { selectBackend } from '../src/runtime/engine/select.ts';
 import { argValue, forwardable, loadAvg, loadModel, machineInfo, median, ROOT, table, Trainer, wasmHeapBytes, writeResult, mib } from './common.ts';
 

@@ -6,7 +6,7 @@ import { mkdirSync, mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { checkSpec } from '../src/check/check.ts';
+import { checkSpec } from '../src/pipeline.ts';
 import { writeCompiled } from '../src/emit/compile.ts';
 import { writeIr } from '../src/ir/io.ts';
 import { SPECS_DIR } from './helpers.ts';

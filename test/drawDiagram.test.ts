@@ -4,7 +4,7 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PNG } from 'pngjs';
 import { describe, expect, it } from 'vitest';
-import { checkSpec } from '../src/check/check.ts';
+import { checkSpec } from '../src/pipeline.ts';
 import { diagramSvg } from '../src/draw/diagramSvg.ts';
 import { diagramChanges, diagramModel } from '../src/draw/model.ts';
 import { svgToPng } from '../src/runtime/images/svg.ts';

@@ -11,7 +11,7 @@ import { describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { computeStats } from '../src/analysis/stats.ts';
-import { checkSpec } from '../src/check/check.ts';
+import { checkSpec } from '../src/pipeline.ts';
 import { findTorchPython } from '../src/cli/torchPython.ts';
 import { compileSpec } from '../src/emit/compile.ts';
 import { SPECS_DIR, specFiles } from './helpers.ts';

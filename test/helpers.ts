@@ -1,6 +1,6 @@
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { checkSpec } from '../src/check/check.ts';
+import { checkSpec } from '../src/pipeline.ts';
 import { computeStats } from '../src/analysis/stats.ts';
 
 export const SPECS_DIR = join(import.meta.dirname, '..', 'specs');

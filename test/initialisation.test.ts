@@ -10,7 +10,7 @@
  */
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { checkSpec } from '../src/check/check.ts';
+import { checkSpec } from '../src/pipeline.ts';
 import type { Init, IR, Param, ResBlockOp, UcLoraOp } from '../src/ir/types.ts';
 import { ParamStore } from '../src/runtime/model/params.ts';
 import { Adam, emaBeta } from '../src/runtime/train/optimizer.ts';

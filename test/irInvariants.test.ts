@@ -4,7 +4,7 @@
  * caught, on build and on read (irErrors).
  */
 import { describe, expect, it } from 'vitest';
-import { checkSpec } from '../src/check/check.ts';
+import { checkSpec } from '../src/pipeline.ts';
 import { invariantErrors } from '../src/ir/invariants.ts';
 import type { IR, ResBlockOp } from '../src/ir/types.ts';
 import { irErrors } from '../src/ir/validate.ts';

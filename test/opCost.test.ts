@@ -6,7 +6,7 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { blockCost } from '../src/analysis/opCost.ts';
-import { checkSpec } from '../src/check/check.ts';
+import { checkSpec } from '../src/pipeline.ts';
 import { specFiles, SPECS_DIR } from './helpers.ts';
 
 describe('FLOPs and activations from the ops', () => {

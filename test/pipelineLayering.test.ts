@@ -34,16 +34,12 @@ const ALLOWED: Record<string, string[]> = {
   'src/analysis': ['src/ir'],
 };
 
-/** The one known back-edge: the old entry point re-exports the driver until src/cli/ moves to src/pipeline.ts. */
-const SHIMS = new Set(['src/check/check.ts']);
-
 describe('pipeline layering', () => {
   for (const [stage, allowed] of Object.entries(ALLOWED)) {
     it(`${stage}/ imports only ${allowed.length ? allowed.join(', ') : 'itself'}`, () => {
       const bad: string[] = [];
       for (const f of files(join(ROOT, stage))) {
         const rel = relative(ROOT, f);
-        if (SHIMS.has(rel)) continue;
         for (const imp of importsOf(f)) {
           const ok = imp.startsWith(stage + '/') || allowed.some((a) => imp === a || imp.startsWith(a + '/'));
           if (!ok) bad.push(`${rel} imports ${imp}`);
@@ -52,9 +48,6 @@ describe('pipeline layering', () => {
       expect(bad).toEqual([]);
     });
   }
-  it('the shim only re-exports the driver', () => {
-    expect(importsOf(join(SRC, 'check', 'check.ts'))).toEqual(['src/pipeline.ts']);
-  });
   it('the driver runs the stages in order: load, validate, settings, rules, plan, rules, build, rules', () => {
     const text = readFileSync(join(SRC, 'pipeline.ts'), 'utf8');
     const order = ['loadSpec(', 'validateModel(', 'readSettings(', 'SETTINGS_RULES', 'planModel(', 'PLAN_RULES', 'buildModel(', 'IR_RULES'].map((s) => text.indexOf(s, text.indexOf('export function checkSpec')));

@@ -13,7 +13,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { checkSpec } from '../src/check/check.ts';
+import { checkSpec } from '../src/pipeline.ts';
 import type { EmbeddingOp, IR, NormOp, ResBlockOp } from '../src/ir/types.ts';
 import { resBlock } from '../src/runtime/model/blocks.ts';
 import { embedding, noiseEmbedding } from '../src/runtime/model/embedding.ts';

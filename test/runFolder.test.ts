@@ -13,7 +13,7 @@ import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { computeStats } from '../src/analysis/stats.ts';
-import { checkSpec } from '../src/check/check.ts';
+import { checkSpec } from '../src/pipeline.ts';
 import { floatOption, intOption, UsageError } from '../src/cli/io.ts';
 import { describeFailure } from '../src/cli/main.ts';
 import { maxTrainBatch, memoryBudget, trainingMemoryProblem } from '../src/cli/memory.ts';

@@ -1,7 +1,7 @@
 /** Every spec in specs/ checks clean, elaborates to IR that satisfies the IR JSON Schema, and says what DESIGN.md asks. */
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { checkSpec } from '../src/check/check.ts';
+import { checkSpec } from '../src/pipeline.ts';
 import { irErrors } from '../src/ir/validate.ts';
 import { SPECS_DIR, specFiles } from './helpers.ts';
 

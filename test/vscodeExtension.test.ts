@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { checkSpec } from '../src/check/check.ts';
+import { checkSpec } from '../src/pipeline.ts';
 
 const EXT = resolve(import.meta.dirname, '../editors/vscode');
 const json = (p: string) => JSON.parse(readFileSync(join(EXT, p), 'utf8'));

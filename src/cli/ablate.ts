@@ -10,7 +10,7 @@ import { join, resolve } from 'node:path';
 import { parseAxis, EditError } from '../ablate/edits.ts';
 import { buildVariants, combine, type Variant } from '../ablate/variants.ts';
 import { computeStats } from '../analysis/stats.ts';
-import { checkSpec } from '../check/check.ts';
+import { checkSpec } from '../pipeline.ts';
 import { formatDiagnostics } from '../diagnostics/format.ts';
 import { defineCommand, type OptionDef, type Values } from './command.ts';
 import { diagnosticJson, intOption, reportDiagnostics, UsageError } from './io.ts';

@@ -1,5 +1,5 @@
 /** `unetc check SPEC... [--emit-ir OUT.json] [--json]` */
-import { checkSpec } from '../check/check.ts';
+import { checkSpec } from '../pipeline.ts';
 import { assertValidIr } from '../ir/validate.ts';
 import { writeFileAtomic } from '../runtime/io/atomicWrite.ts';
 import { defineCommand } from './command.ts';

@@ -5,7 +5,7 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
-import { checkSpec } from '../check/check.ts';
+import { checkSpec } from '../pipeline.ts';
 import { diagramSvg } from '../draw/diagramSvg.ts';
 import { diagramModel } from '../draw/model.ts';
 import { figureBytes } from '../runtime/images/svg.ts';

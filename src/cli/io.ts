@@ -3,7 +3,7 @@ import { existsSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { formatDiagnostic } from '../diagnostics/format.ts';
 import type { Diagnostic } from '../diagnostics/index.ts';
-import type { CheckResult } from '../check/check.ts';
+import type { CheckResult } from '../pipeline.ts';
 import { paint, useColour } from './colour.ts';
 // Type only: the CLI must not load tfjs (select.ts) just to parse options.
 import type { BackendName } from '../runtime/engine/select.ts';

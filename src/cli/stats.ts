@@ -1,6 +1,6 @@
 /** `unetc stats SPEC [--json]` */
 import { computeStats, formatStats } from '../analysis/stats.ts';
-import { checkSpec } from '../check/check.ts';
+import { checkSpec } from '../pipeline.ts';
 import { defineCommand } from './command.ts';
 import { reportDiagnostics } from './io.ts';
 

@@ -5,7 +5,7 @@
  */
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, join, relative } from 'node:path';
-import { checkSpec, type CheckResult } from '../check/check.ts';
+import { checkSpec, type CheckResult } from '../pipeline.ts';
 import { emitModel, emitParams } from './emitModel.ts';
 import { emitTrain } from './emitTrain.ts';
 import { torchFiles } from './torch/compileTorch.ts';

@@ -7,7 +7,7 @@
 import fc from 'fast-check';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { checkSpec } from '../../src/check/check.ts';
+import { checkSpec } from '../../src/pipeline.ts';
 
 const SPECS = join(import.meta.dirname, '..', '..', 'specs');
 export const specTexts: { file: string; text: string }[] = readdirSync(SPECS)
