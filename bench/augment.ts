@@ -14,11 +14,17 @@ const runs = Number(argValue('--runs') ?? 10);
 const n = Number(argValue('--batch') ?? 512);
 const shape = { n, height: 32, width: 32, channels: 3 };
 const machine = machineInfo();
-console.log(`machine: ${machine.cpu}, ${machine.cores} cores, node ${machine.node}; load average ${(machine.loadavg_start as number[]).join(' ')}`);
+console.log(
+  `machine: ${machine.cpu}, ${machine.cores} cores, node ${machine.node}; load average ${(machine.loadavg_start as number[]).join(' ')}`,
+);
 const images = Float32Array.from({ length: n * 32 * 32 * 3 }, (_, i) => Math.sin(i * 0.37) * 0.9);
 
 const results = [];
-for (const [pipe, p] of [['edm', 0.12], ['edm', 1], ['xflip', 0.12]] as [AugmentPipeName, number][]) {
+for (const [pipe, p] of [
+  ['edm', 0.12],
+  ['edm', 1],
+  ['xflip', 0.12],
+] as [AugmentPipeName, number][]) {
   augmentBatch(images, shape, { pipe, p, draws: draws(1) });
   const wall: number[] = [];
   const cpu: number[] = [];
@@ -32,5 +38,10 @@ for (const [pipe, p] of [['edm', 0.12], ['edm', 1], ['xflip', 0.12]] as [Augment
   }
   results.push({ pipe, p, batch: n, wall_ms: median(wall), cpu_ms: median(cpu) });
 }
-console.log(table(['pipe', 'p', 'batch', 'wall ms', 'cpu ms'], results.map((r) => [r.pipe, r.p, r.batch, r.wall_ms.toFixed(0), r.cpu_ms.toFixed(0)])));
+console.log(
+  table(
+    ['pipe', 'p', 'batch', 'wall ms', 'cpu ms'],
+    results.map((r) => [r.pipe, r.p, r.batch, r.wall_ms.toFixed(0), r.cpu_ms.toFixed(0)]),
+  ),
+);
 console.log(`wrote ${writeResult('augment.json', { machine: { ...machine, loadavg_end: loadAvg() }, results })}`);

@@ -48,14 +48,20 @@ export async function loadModel(specPath: string): Promise<{ mod: LoadedModel; f
   writeFileSync(join(TMP, 'package.json'), '{ "type": "module", "private": true }\n');
   const runtime = relative(compiled.dir, join(ROOT, 'src', 'runtime', 'index.ts'));
   for (const [file, text] of compiled.files) writeFileSync(join(compiled.dir, file), text.replace("from 'RUNTIME'", `from '${runtime}'`));
-  return { mod: (await import(pathToFileURL(join(compiled.dir, 'index.ts')).href)) as LoadedModel, from: relative(ROOT, join(compiled.dir, 'index.ts')) };
+  return {
+    mod: (await import(pathToFileURL(join(compiled.dir, 'index.ts')).href)) as LoadedModel,
+    from: relative(ROOT, join(compiled.dir, 'index.ts')),
+  };
 }
 
 /** Writes the spec's IR with the CLI (`unetc check SPEC --emit-ir OUT.json`); returns OUT. */
 export function emitIr(specPath: string): string {
   mkdirSync(join(TMP, 'ir'), { recursive: true });
   const out = join(TMP, 'ir', basename(specPath).replace(/\.unet$/, '.json'));
-  const r = spawnSync(process.execPath, [join(ROOT, 'bin', 'unetc.mjs'), 'check', specPath, '--emit-ir', out], { cwd: ROOT, encoding: 'utf8' });
+  const r = spawnSync(process.execPath, [join(ROOT, 'bin', 'unetc.mjs'), 'check', specPath, '--emit-ir', out], {
+    cwd: ROOT,
+    encoding: 'utf8',
+  });
   if (r.status !== 0) throw new Error(`unetc check ${specPath} failed:\n${r.stdout}${r.stderr}`);
   return out;
 }
@@ -76,18 +82,26 @@ export class Trainer {
     readonly batch: number,
     readonly seed = 0,
     /** How gradients are taken (default: as the training loop takes them). */
-    private readonly variableGrads: (f: () => tf.Scalar, vars: tf.Variable[]) => { value: tf.Scalar; grads: tf.NamedTensorMap } = variableGradsEager,
+    private readonly variableGrads: (
+      f: () => tf.Scalar,
+      vars: tf.Variable[],
+    ) => { value: tf.Scalar; grads: tf.NamedTensorMap } = variableGradsEager,
   ) {
     const cfg = mod.config;
     const tr = cfg.training as Record<string, unknown>;
     const num = (k: string) => (typeof tr[k] === 'number' ? (tr[k] as number) : undefined);
-    this.adam = new Adam({ lr: num('lr') ?? 1e-4, beta1: 0.9, beta2: 0.999, eps: 1e-8, warmup: num('warmup') ?? 0, gradClip: num('grad_clip') }, params.vars);
+    this.adam = new Adam(
+      { lr: num('lr') ?? 1e-4, beta1: 0.9, beta2: 0.999, eps: 1e-8, warmup: num('warmup') ?? 0, gradClip: num('grad_clip') },
+      params.vars,
+    );
     this.process_ = makeProcess(cfg.diffusion);
     const trainable = new Map([...params.vars].filter(([, v]) => v.trainable));
     this.varList = [...trainable.values()];
     this.nameOf = new Map([...trainable].map(([k, v]) => [v.name, k]));
     // Images in [-1, 1] (the data loaders' range); the content does not change the work.
-    this.x0 = tf.tidy(() => tf.sub(tf.mul(tf.randomUniform([batch, cfg.imageSize, cfg.imageSize, cfg.channels], 0, 1, 'float32', 7), 2), 1)) as tf.Tensor4D;
+    this.x0 = tf.tidy(() =>
+      tf.sub(tf.mul(tf.randomUniform([batch, cfg.imageSize, cfg.imageSize, cfg.channels], 0, 1, 'float32', 7), 2), 1),
+    ) as tf.Tensor4D;
     this.labels = Int32Array.from({ length: batch }, (_, i) => i % Math.max(1, cfg.classes));
   }
 
@@ -201,7 +215,10 @@ export function torchStatus(): { ok: true; version: string; config: string; pyth
     if (j.error) return { ok: false, why: j.error };
     return { ok: true, version: j.torch_version, config: j.torch_config, python: j.python };
   } catch {
-    return { ok: false, why: `${PYTHON} bench/torch_step.py --show-config failed: ${(r.stderr || r.stdout).trim().split('\n').slice(-3).join(' / ')}` };
+    return {
+      ok: false,
+      why: `${PYTHON} bench/torch_step.py --show-config failed: ${(r.stderr || r.stdout).trim().split('\n').slice(-3).join(' / ')}`,
+    };
   }
 }
 
@@ -244,8 +261,20 @@ export function classifyBlas(libs: string[], config: string): TorchBlas {
   else if (has(/flexiblas/i)) kind = 'flexiblas';
   else if (has(/\/blas\/lib(c)?blas\.so/) || has(/libblas\.so/)) kind = 'reference';
   else if (/BLAS_INFO=mkl/i.test(config) || /USE_MKL=ON/i.test(config)) kind = 'mkl';
-  if (kind === 'reference') return { kind, libraries: libs, optimised: false, why: `torch runs on the reference BLAS (${libs.join(', ')}): not a fair baseline; ${install}` };
-  if (kind === 'unknown') return { kind, libraries: libs, optimised: false, why: `could not tell which BLAS torch uses (no BLAS library mapped, none in torch.__config__); ${install}` };
+  if (kind === 'reference')
+    return {
+      kind,
+      libraries: libs,
+      optimised: false,
+      why: `torch runs on the reference BLAS (${libs.join(', ')}): not a fair baseline; ${install}`,
+    };
+  if (kind === 'unknown')
+    return {
+      kind,
+      libraries: libs,
+      optimised: false,
+      why: `could not tell which BLAS torch uses (no BLAS library mapped, none in torch.__config__); ${install}`,
+    };
   return { kind, libraries: libs, optimised: true };
 }
 
@@ -256,7 +285,12 @@ export function torchBlas(): TorchBlas {
     const j = JSON.parse(r.stdout.trim().split('\n').pop() ?? '') as { libs: string[]; config: string };
     return classifyBlas(j.libs, j.config);
   } catch {
-    return { kind: 'unknown', libraries: [], optimised: false, why: `the BLAS probe failed: ${(r.stderr || String(r.error)).trim().split('\n').slice(-2).join(' / ')}` };
+    return {
+      kind: 'unknown',
+      libraries: [],
+      optimised: false,
+      why: `the BLAS probe failed: ${(r.stderr || String(r.error)).trim().split('\n').slice(-2).join(' / ')}`,
+    };
   }
 }
 
@@ -281,8 +315,22 @@ export interface TwinResult {
  * Times training steps of the spec's emitted PyTorch model (generated/<spec>/model.py, the torch
  * target) in bench/torch_step.py; its per-step lines go to our stderr as they come.
  */
-export function runTwin(modelPy: string, o: { batch: number; warmup: number; steps: number; threads: number; profile?: boolean }): Promise<TwinResult> {
-  const args = [join(BENCH, 'torch_step.py'), modelPy, '--batch', String(o.batch), '--warmup', String(o.warmup), '--steps', String(o.steps), '--threads', String(o.threads)];
+export function runTwin(
+  modelPy: string,
+  o: { batch: number; warmup: number; steps: number; threads: number; profile?: boolean },
+): Promise<TwinResult> {
+  const args = [
+    join(BENCH, 'torch_step.py'),
+    modelPy,
+    '--batch',
+    String(o.batch),
+    '--warmup',
+    String(o.warmup),
+    '--steps',
+    String(o.steps),
+    '--threads',
+    String(o.threads),
+  ];
   if (o.profile) args.push('--profile');
   const env = torchEnv();
   env.OMP_NUM_THREADS = String(o.threads);

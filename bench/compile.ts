@@ -45,7 +45,9 @@ async function timeAsync(f: () => Promise<unknown>, n: number): Promise<number> 
 }
 
 const machine = machineInfo();
-console.log(`machine: ${machine.cpu}, ${machine.cores} cores, node ${machine.node}; load average ${(machine.loadavg_start as number[]).join(' ')}`);
+console.log(
+  `machine: ${machine.cpu}, ${machine.cores} cores, node ${machine.node}; load average ${(machine.loadavg_start as number[]).join(' ')}`,
+);
 
 // One-off module loads (what the first compile in a process pays on top).
 let t0 = performance.now();

@@ -32,8 +32,18 @@ function wall(bin: string, args: string[], cwd: string): number {
 const rows = [
   ['installed: unetc check edm-cifar10-with-lora.unet', wall(consumer.bin, ['check', 'edm-cifar10-with-lora.unet'], consumer.dir)],
   ['installed: unetc --version', wall(consumer.bin, ['--version'], consumer.dir)],
-  ['checkout: node bin/unetc.mjs check specs/edm-cifar10-with-lora.unet', wall(join(ROOT, 'bin', 'unetc.mjs'), ['check', 'specs/edm-cifar10-with-lora.unet'], ROOT)],
+  [
+    'checkout: node bin/unetc.mjs check specs/edm-cifar10-with-lora.unet',
+    wall(join(ROOT, 'bin', 'unetc.mjs'), ['check', 'specs/edm-cifar10-with-lora.unet'], ROOT),
+  ],
 ] as const;
-console.log(table(['command', 'median s'], rows.map(([c, s]) => [c, s.toFixed(3)])));
-console.log(`(${reps} runs each after one warm-up; load average ${loadAvg().join(' ')}; the issue's target for the installed check: under 1.5 s)`);
+console.log(
+  table(
+    ['command', 'median s'],
+    rows.map(([c, s]) => [c, s.toFixed(3)]),
+  ),
+);
+console.log(
+  `(${reps} runs each after one warm-up; load average ${loadAvg().join(' ')}; the issue's target for the installed check: under 1.5 s)`,
+);
 writeResult('installed-check.json', { machine: machineInfo(), reps, loadAvg: loadAvg(), seconds: Object.fromEntries(rows) });

@@ -20,11 +20,36 @@ import { join } from 'node:path';
 import { computeStats } from '../src/analysis/stats.ts';
 import { checkSpec } from '../src/pipeline.ts';
 import { selectBackend } from '../src/runtime/engine/select.ts';
-import { argValue, forwardable, loadAvg, loadModel, machineInfo, median, ROOT, table, Trainer, wasmHeapBytes, writeResult, mib } from './common.ts';
+import {
+  argValue,
+  forwardable,
+  loadAvg,
+  loadModel,
+  machineInfo,
+  median,
+  ROOT,
+  table,
+  Trainer,
+  wasmHeapBytes,
+  writeResult,
+  mib,
+} from './common.ts';
 
 const PAIRS = [
-  { name: 'nano', label: 'nano diffusion (UC-LoRA on 7 stages)', base: 'specs/nano-mnist.unet', lora: 'specs/nano-mnist-uc-lora.unet', batch: 64 },
-  { name: 'attn', label: 'attention U-Net (UC-LoRA on attention)', base: 'specs/attn-unet-mnist.unet', lora: 'specs/attn-unet-mnist-uc-lora.unet', batch: 64 },
+  {
+    name: 'nano',
+    label: 'nano diffusion (UC-LoRA on 7 stages)',
+    base: 'specs/nano-mnist.unet',
+    lora: 'specs/nano-mnist-uc-lora.unet',
+    batch: 64,
+  },
+  {
+    name: 'attn',
+    label: 'attention U-Net (UC-LoRA on attention)',
+    base: 'specs/attn-unet-mnist.unet',
+    lora: 'specs/attn-unet-mnist-uc-lora.unet',
+    batch: 64,
+  },
   {
     name: 'iddpm',
     label: 'IDDPM-style tiny (TimeLoRA + ClassLoRA on attention)',
@@ -104,7 +129,9 @@ function runChild(spec: string, batch: number, micro: number, warmup: number, st
       if (code !== 0) {
         const lines = err.split('\n').filter((l) => l.length < 400 && !/^\s+at /.test(l) && l.trim() !== '');
         return reject(
-          new ChildFailure(`exit ${code ?? signal}: ${(lines.find((l) => /RuntimeError|Aborted|Error:/.test(l)) ?? lines.slice(-1)[0] ?? '').trim()}`),
+          new ChildFailure(
+            `exit ${code ?? signal}: ${(lines.find((l) => /RuntimeError|Aborted|Error:/.test(l)) ?? lines.slice(-1)[0] ?? '').trim()}`,
+          ),
         );
       }
       resolve(JSON.parse(out.trim().split('\n').pop()!) as ChildResult);
@@ -179,7 +206,8 @@ async function main(): Promise<void> {
     const lora = median(r.lora);
     // Ratio of medians, and the ratio of per-round medians averaged (each round ran both models back to back).
     const half = Math.ceil(steps / 2);
-    const paired = (median(r.lora.slice(0, half)) / median(r.base.slice(0, half)) + median(r.lora.slice(half)) / median(r.base.slice(half))) / 2;
+    const paired =
+      (median(r.lora.slice(0, half)) / median(r.base.slice(0, half)) + median(r.lora.slice(half)) / median(r.base.slice(half))) / 2;
     models.push({
       name: pair.name,
       label: pair.label,
@@ -208,7 +236,9 @@ async function main(): Promise<void> {
     });
   }
   const pct = (x: number) => `${x >= 1 ? '+' : ''}${((x - 1) * 100).toFixed(1)}%`;
-  console.log(`\nLoRA step-time overhead on tfjs wasm (median of ${steps} alternating steps after ${warmup} warm-up); paper: about +${PAPER_CLAIM * 100}%`);
+  console.log(
+    `\nLoRA step-time overhead on tfjs wasm (median of ${steps} alternating steps after ${warmup} warm-up); paper: about +${PAPER_CLAIM * 100}%`,
+  );
   console.log(
     table(
       ['model', 'batch', 'baseline ms', 'LoRA ms', 'ratio', 'overhead', 'paired', 'CPU-time overhead', 'IR FLOPs', 'params', 'paper'],

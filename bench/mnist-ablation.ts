@@ -24,7 +24,14 @@ import { generateSamples, sampleQuality, Classifier } from '../src/eval/index.ts
 
 const ROOT = join(import.meta.dirname, '..');
 const { values } = parseArgs({
-  options: { steps: { type: 'string' }, n: { type: 'string' }, 'sample-steps': { type: 'string' }, batch: { type: 'string' }, out: { type: 'string' }, relabel: { type: 'boolean' } },
+  options: {
+    steps: { type: 'string' },
+    n: { type: 'string' },
+    'sample-steps': { type: 'string' },
+    batch: { type: 'string' },
+    out: { type: 'string' },
+    relabel: { type: 'boolean' },
+  },
 });
 const steps = Number(values.steps ?? 500);
 const n = Number(values.n ?? 1000);
@@ -41,12 +48,16 @@ type Row = { label: string; spec: string; params: number; finalLoss: number; fd:
  * The figure: the unlabelled grid (one sample row per variant) is kept as mnist-ablation-grid.png;
  * mnist-ablation.png is that grid with each row's variant, loss and Frechet distance beside it.
  */
-function writeFigure(grid: Uint8Array, rows: Row[], o: { steps: number; batch: number; n: number; sampleSteps: number; date: string }): void {
+function writeFigure(
+  grid: Uint8Array,
+  rows: Row[],
+  o: { steps: number; batch: number; n: number; sampleSteps: number; date: string },
+): void {
   writePngAtomic(join(results, 'mnist-ablation-grid.png'), grid);
   const png = labelledGridPng(grid, {
     rowLabels: rows.map((r) => `${r.label}: FD ${r.fd.toFixed(0)}, loss ${r.finalLoss.toFixed(4)}`),
     tileH: 32,
-    title: 'nano diffusion on MNIST: one row of samples per conditioning (the paper\'s Figure 3)',
+    title: "nano diffusion on MNIST: one row of samples per conditioning (the paper's Figure 3)",
     subtitle: `${o.steps} steps at batch ${o.batch}, seed 1; EMA weights, ${o.sampleSteps} DDIM steps; FD over ${o.n} samples (${o.date})`,
     labelHeading: 'variant',
   });
@@ -55,7 +66,14 @@ function writeFigure(grid: Uint8Array, rows: Row[], o: { steps: number; batch: n
 
 // --relabel: redraw the figure of the last run from its results (no training).
 if (values.relabel) {
-  const last = JSON.parse(readFileSync(join(results, 'mnist-ablation.json'), 'utf8')) as { date: string; steps: number; batch: number; n: number; sampleSteps: number; rows: Row[] };
+  const last = JSON.parse(readFileSync(join(results, 'mnist-ablation.json'), 'utf8')) as {
+    date: string;
+    steps: number;
+    batch: number;
+    n: number;
+    sampleSteps: number;
+    rows: Row[];
+  };
   const rawPath = join(results, 'mnist-ablation-grid.png');
   // Before the labelled figure existed, mnist-ablation.png was the unlabelled grid itself.
   const grid = readFileSync(existsSync(rawPath) ? rawPath : join(results, 'mnist-ablation.png'));
@@ -114,7 +132,9 @@ for (const v of variants) {
     histogram: q.histogram,
     trainSeconds,
   });
-  process.stderr.write(`${v.label}: loss ${r.finalLoss.toFixed(4)}, Frechet distance ${q.distance.toFixed(2)}, ${trainSeconds.toFixed(0)} s\n`);
+  process.stderr.write(
+    `${v.label}: loss ${r.finalLoss.toFixed(4)}, Frechet distance ${q.distance.toFixed(2)}, ${trainSeconds.toFixed(0)} s\n`,
+  );
 }
 const figure = new Float32Array(figureRows.length * perRow * 32 * 32);
 figureRows.forEach((r, i) => figure.set(r, i * perRow * 32 * 32));

@@ -196,7 +196,9 @@ async function child(spec: string): Promise<void> {
       kernel_calls: info.kernels.length - wrapperCalls,
       custom_grad_wrappers: { ms: wrapperMs, calls: wrapperCalls },
       peak_tensor_bytes: info.peakBytes,
-      by_kernel: [...byKernel].map(([kernel, e]) => ({ kernel, ms: e.ms, calls: e.calls, share: e.ms / total })).sort((x, y) => y.ms - x.ms),
+      by_kernel: [...byKernel]
+        .map(([kernel, e]) => ({ kernel, ms: e.ms, calls: e.calls, share: e.ms / total }))
+        .sort((x, y) => y.ms - x.ms),
       by_kernel_shape: [...byShape.values()]
         .map((e) => ({ ...e, share: e.ms / total }))
         .sort((x, y) => y.ms - x.ms)
@@ -359,7 +361,7 @@ async function main(): Promise<void> {
       torch_min_ms: tw2 ? round(Math.min(...tw2.steps_ms)) : null,
       torch_blas: blas ?? null,
       ratio: tw2 && blas?.optimised ? round(tfjs.median_ms / tw2.median_ms, 2) : null,
-      ratio_refused: tw2 && !blas?.optimised ? blas?.why ?? 'unknown BLAS' : undefined,
+      ratio_refused: tw2 && !blas?.optimised ? (blas?.why ?? 'unknown BLAS') : undefined,
       torch_1thread_ms: tw1 ? round(tw1.median_ms) : null,
       ratio_vs_1thread: tw1 && blas?.optimised ? round(tfjs.median_ms / tw1.median_ms, 2) : null,
       tfjs_steps_ms: tfjs.steps_ms.map((x) => round(x)),
@@ -404,7 +406,23 @@ async function main(): Promise<void> {
   const kernels = models.some((m) => m.tfjs_native) ? `wasm + oneDNN` : 'wasm';
   console.log(`tfjs: ${kernels}, ${threads ?? 'default'} thread(s); cpu ms = CPU time of the tfjs process per step (all threads)`);
   console.log(
-    table(['model', 'params', `tfjs ${kernels}`, 'cpu ms', 'wasm only', 'torch 2thr', 'ratio', 'torch 1thr', 'ratio', 'wasm heap', 'max RSS', 'load 1m'], models.map(row)),
+    table(
+      [
+        'model',
+        'params',
+        `tfjs ${kernels}`,
+        'cpu ms',
+        'wasm only',
+        'torch 2thr',
+        'ratio',
+        'torch 1thr',
+        'ratio',
+        'wasm heap',
+        'max RSS',
+        'load 1m',
+      ],
+      models.map(row),
+    ),
   );
   if (blas && !blas.optimised) console.log(`no ratio printed: ${blas.why}`);
 
@@ -417,7 +435,9 @@ async function main(): Promise<void> {
     console.log(
       table(
         ['kernel', 'ms', 'share', 'calls', 'ms/call'],
-        p.by_kernel.slice(0, 15).map((k) => [k.kernel, k.ms.toFixed(0), `${(k.share * 100).toFixed(1)}%`, k.calls, (k.ms / k.calls).toFixed(2)]),
+        p.by_kernel
+          .slice(0, 15)
+          .map((k) => [k.kernel, k.ms.toFixed(0), `${(k.share * 100).toFixed(1)}%`, k.calls, (k.ms / k.calls).toFixed(2)]),
       ),
     );
     console.log('\ntop kernel x input shapes');
@@ -426,7 +446,13 @@ async function main(): Promise<void> {
         ['kernel', 'inputs', 'ms', 'share', 'calls'],
         p.by_kernel_shape
           .slice(0, 15)
-          .map((k) => [k.kernel, k.inputs.length > 60 ? k.inputs.slice(0, 57) + '...' : k.inputs, k.ms.toFixed(0), `${(k.share * 100).toFixed(1)}%`, k.calls]),
+          .map((k) => [
+            k.kernel,
+            k.inputs.length > 60 ? k.inputs.slice(0, 57) + '...' : k.inputs,
+            k.ms.toFixed(0),
+            `${(k.share * 100).toFixed(1)}%`,
+            k.calls,
+          ]),
       ),
     );
     if (torchProfile) {
@@ -455,12 +481,16 @@ async function main(): Promise<void> {
       : threads !== undefined && threads > 1
         ? `wasm (${threads} threads, threaded build forced by src/runtime/engine/wasmThreads.ts)`
         : 'wasm (1 thread: tfjs-backend-wasm disables threads under Node)',
-    torch: torch.ok ? { version: torch.version, python: torch.python, threads: 2, openblas_threads: 1, config: torch.config } : { skipped: torch.why },
+    torch: torch.ok
+      ? { version: torch.version, python: torch.python, threads: 2, openblas_threads: 1, config: torch.config }
+      : { skipped: torch.why },
     models,
     profile: profileOut ? { tfjs: profileOut, torch_top_ops: torchProfile } : undefined,
     machine: { ...machine, loadavg_end: loadAvg() },
   };
-  console.log(`\nwrote ${writeResult(argValue('--out') ?? (threads !== undefined ? `train-step-threads${threads}.json` : 'train-step.json'), out)}`);
+  console.log(
+    `\nwrote ${writeResult(argValue('--out') ?? (threads !== undefined ? `train-step-threads${threads}.json` : 'train-step.json'), out)}`,
+  );
   for (const m of models) {
     const mem = m.memory as { full_batch_fits: boolean; measured_at: string; wasm_heap_gib: number | null; headroom_gib: number | null };
     console.log(

@@ -48,7 +48,9 @@ function resource(f: string): string {
 
 /** Every `src`/`href` attribute value of the page. */
 export function referencedUrls(html: string): string[] {
-  return [...html.matchAll(/<(?:script|link|img|iframe)\b[^>]*\b(?:src|href)\s*=\s*(?:'([^']*)'|"([^"]*)"|([^\s>]+))/gi)].map((m) => m[1] ?? m[2] ?? m[3]);
+  return [...html.matchAll(/<(?:script|link|img|iframe)\b[^>]*\b(?:src|href)\s*=\s*(?:'([^']*)'|"([^"]*)"|([^\s>]+))/gi)].map(
+    (m) => m[1] ?? m[2] ?? m[3],
+  );
 }
 
 // ---- the schema as serialized chevrotain productions (the format diagrams_builder.js draws) ----
@@ -68,7 +70,11 @@ const choice = (alts: Gast[][]): Gast => ({ type: 'Alternation', idx: 0, definit
  * `{ x [","] }`: a comma-separated run. (chevrotain's RepetitionWithSeparator draws x twice, which
  * doubles the drawing's size at every nesting level; this draws it once.)
  */
-const sepBy = (sep: string, ...definition: Gast[]): Gast => ({ type: 'Repetition', idx: 0, definition: [...definition, { type: 'Option', idx: 0, definition: [term(sep)] }] });
+const sepBy = (sep: string, ...definition: Gast[]): Gast => ({
+  type: 'Repetition',
+  idx: 0,
+  definition: [...definition, { type: 'Option', idx: 0, definition: [term(sep)] }],
+});
 
 export const CONDITIONING_RULE = 'conditioning kind';
 
@@ -78,7 +84,9 @@ function valueDiagram(ty: Ty, name: string, rules: Gast[]): Gast {
     case 'enum':
       // Long enumerations (qkv, proj, conv0 ... conv15) as one box: railroad's layout of a wide
       // choice nested in repetitions takes far too long.
-      return ty.values.length > 6 ? term(`one of ${ty.values.slice(0, 3).join(', ')} ... ${ty.values[ty.values.length - 1]}`) : choice(ty.values.map((v) => [term(v)]));
+      return ty.values.length > 6
+        ? term(`one of ${ty.values.slice(0, 3).join(', ')} ... ${ty.values[ty.values.length - 1]}`)
+        : choice(ty.values.map((v) => [term(v)]));
     case 'list':
       return seq(term('['), sepBy(',', valueDiagram(ty.of, name, rules)), term(']'));
     case 'union':
@@ -122,8 +130,15 @@ export function schemaProductions(): Gast[] {
     if (s.selectors) alts.push([term('"path selector"'), term(':'), valueDiagram(s.selectors, `${name} selector`, rules)]);
     for (const k of Object.keys(s.sections ?? {})) alts.push([ref([...path, k].join('.'))]);
     alts.push([ref('letDecl')]);
-    const head = path.length ? [term(path[path.length - 1]), term('{')] : [term('model'), term('Identifier'), { type: 'Option', idx: 0, definition: [term('extends'), term('String')] } as Gast, term('{')];
-    rules.splice(at, 0, { type: 'Rule', name, orgText: '', definition: [...head, { type: 'Repetition', idx: 0, definition: [choice(alts)] }, term('}')] });
+    const head = path.length
+      ? [term(path[path.length - 1]), term('{')]
+      : [term('model'), term('Identifier'), { type: 'Option', idx: 0, definition: [term('extends'), term('String')] } as Gast, term('{')];
+    rules.splice(at, 0, {
+      type: 'Rule',
+      name,
+      orgText: '',
+      definition: [...head, { type: 'Repetition', idx: 0, definition: [choice(alts)] }, term('}')],
+    });
     for (const [k, sub] of Object.entries(s.sections ?? {})) section([...path, k], sub);
   };
   section([], modelSchema);
@@ -153,9 +168,18 @@ function callTables(name: string, ty: Ty, out: string[]): void {
   for (const [k, args] of Object.entries(kinds)) {
     const entries = Object.entries(args);
     if (entries.length === 0) rows.push(`<tr><td>${code(k)}</td><td></td><td></td><td></td><td>${md(docs[k] ?? '')}</td></tr>`);
-    entries.forEach(([a, s], i) => rows.push(`<tr><td>${i === 0 ? code(k) : ''}</td><td>${code(a)}</td><td>${md(describeTy(s.ty))}</td><td>${dflt(s)}</td><td>${md([i === 0 ? docs[k] : undefined, s.doc].filter(Boolean).join(': '))}</td></tr>`));
+    entries.forEach(([a, s], i) =>
+      rows.push(
+        `<tr><td>${i === 0 ? code(k) : ''}</td><td>${code(a)}</td><td>${md(describeTy(s.ty))}</td><td>${dflt(s)}</td><td>${md([i === 0 ? docs[k] : undefined, s.doc].filter(Boolean).join(': '))}</td></tr>`,
+      ),
+    );
   }
-  out.push(`<h4>${code(name)} kinds</h4>`, '<table><tr><th>kind</th><th>argument</th><th>type</th><th>default</th><th>meaning</th></tr>', ...rows, '</table>');
+  out.push(
+    `<h4>${code(name)} kinds</h4>`,
+    '<table><tr><th>kind</th><th>argument</th><th>type</th><th>default</th><th>meaning</th></tr>',
+    ...rows,
+    '</table>',
+  );
 }
 
 export function schemaTables(): string {
@@ -164,8 +188,12 @@ export function schemaTables(): string {
     if (path.length) {
       out.push(`<h3 id="section-${esc(path.join('.'))}">${code(path.join('.'))}</h3>`, `<p>${md(s.doc)}</p>`);
       out.push('<table><tr><th>option</th><th>type</th><th>default</th><th>meaning</th></tr>');
-      for (const [k, f] of Object.entries(s.fields)) out.push(`<tr><td>${code(k)}</td><td>${md(describeTy(f.ty))}</td><td>${dflt(f)}</td><td>${md(f.doc ?? '')}</td></tr>`);
-      if (s.selectors) out.push(`<tr><td>${code('"PATTERN"')}</td><td>${md(describeTy(s.selectors))}</td><td></td><td>conditioning of the blocks whose path matches</td></tr>`);
+      for (const [k, f] of Object.entries(s.fields))
+        out.push(`<tr><td>${code(k)}</td><td>${md(describeTy(f.ty))}</td><td>${dflt(f)}</td><td>${md(f.doc ?? '')}</td></tr>`);
+      if (s.selectors)
+        out.push(
+          `<tr><td>${code('"PATTERN"')}</td><td>${md(describeTy(s.selectors))}</td><td></td><td>conditioning of the blocks whose path matches</td></tr>`,
+        );
       out.push('</table>');
       for (const [k, f] of Object.entries(s.fields)) callTables(`${path.join('.')}.${k}`, f.ty, out);
     }
@@ -173,11 +201,18 @@ export function schemaTables(): string {
   };
   section([], modelSchema);
   const docs = conditioningKindDocs;
-  out.push(`<h3 id="conditioning-kinds">Conditioning kinds</h3>`, '<table><tr><th>kind</th><th>argument</th><th>type</th><th>default</th><th>meaning</th></tr>');
+  out.push(
+    `<h3 id="conditioning-kinds">Conditioning kinds</h3>`,
+    '<table><tr><th>kind</th><th>argument</th><th>type</th><th>default</th><th>meaning</th></tr>',
+  );
   for (const [k, args] of Object.entries(conditioningKinds)) {
     const entries = Object.entries(args);
     if (entries.length === 0) out.push(`<tr><td>${code(k)}</td><td></td><td></td><td></td><td>${md(docs[k] ?? '')}</td></tr>`);
-    entries.forEach(([a, s], i) => out.push(`<tr><td>${i === 0 ? code(k) : ''}</td><td>${code(a)}</td><td>${md(describeTy(s.ty))}</td><td>${dflt(s)}</td><td>${md([i === 0 ? docs[k] : undefined, s.doc].filter(Boolean).join(': '))}</td></tr>`));
+    entries.forEach(([a, s], i) =>
+      out.push(
+        `<tr><td>${i === 0 ? code(k) : ''}</td><td>${code(a)}</td><td>${md(describeTy(s.ty))}</td><td>${dflt(s)}</td><td>${md([i === 0 ? docs[k] : undefined, s.doc].filter(Boolean).join(': '))}</td></tr>`,
+      ),
+    );
   }
   out.push('</table>');
   return out.join('\n');
@@ -190,7 +225,10 @@ const inlineScript = (js: string) => js.replace(/<\/(script)/gi, '<\\/$1');
 export function generateDiagramsHtml(): string {
   const grammar = parserInstance.getSerializedGastProductions();
   const schema = schemaProductions();
-  const scripts = RESOURCE_FILES.map((f) => `<script>\n/* inlined from chevrotain/diagrams/${f} (chevrotain ${chevrotainVersion()}) */\n${inlineScript(resource(f))}\n</script>`);
+  const scripts = RESOURCE_FILES.map(
+    (f) =>
+      `<script>\n/* inlined from chevrotain/diagrams/${f} (chevrotain ${chevrotainVersion()}) */\n${inlineScript(resource(f))}\n</script>`,
+  );
   const json = (x: unknown) => inlineScript(JSON.stringify(x, null, 1));
   const html = `<!DOCTYPE html>
 <html lang="en">
@@ -231,7 +269,8 @@ diagrams_behavior.initDiagramsBehavior();
 </html>
 `;
   const external = referencedUrls(html);
-  if (external.length > 0) throw new Error(`generate-diagrams: the page references files (${external.join(', ')}); it must be self-contained`);
+  if (external.length > 0)
+    throw new Error(`generate-diagrams: the page references files (${external.join(', ')}); it must be self-contained`);
   return html;
 }
 

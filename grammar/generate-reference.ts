@@ -14,7 +14,15 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { conditioningKinds, modelSchema, normCall, type CallSchema, type FieldSpec, type SectionSpec, type Ty } from '../src/check/schema.ts';
+import {
+  conditioningKinds,
+  modelSchema,
+  normCall,
+  type CallSchema,
+  type FieldSpec,
+  type SectionSpec,
+  type Ty,
+} from '../src/check/schema.ts';
 import { Diag, type MessageDef } from '../src/diagnostics/catalogue.ts';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -56,7 +64,9 @@ export function rangeText(ty: Ty): string {
       const hi = ty.max !== undefined ? ` ≤ ${fmtNum(ty.max)}` : ty.lt !== undefined ? ` < ${fmtNum(ty.lt)}` : '';
       if (!lo && !hi) return 'any';
       if (lo && hi) return `${lo}x${hi}`;
-      return lo ? `${lo.startsWith('0 ≤') ? '≥ 0' : `${ty.min !== undefined ? '≥' : '>'} ${fmtNum(ty.min ?? ty.gt!)}`}` : `${ty.max !== undefined ? '≤' : '<'} ${fmtNum(ty.max ?? ty.lt!)}`;
+      return lo
+        ? `${lo.startsWith('0 ≤') ? '≥ 0' : `${ty.min !== undefined ? '≥' : '>'} ${fmtNum(ty.min ?? ty.gt!)}`}`
+        : `${ty.max !== undefined ? '≤' : '<'} ${fmtNum(ty.max ?? ty.lt!)}`;
     }
     case 'bool':
     case 'str':
@@ -65,7 +75,14 @@ export function rangeText(ty: Ty): string {
     case 'enum':
       return ty.values.map(code).join(', ');
     case 'list': {
-      const n = ty.min !== undefined && ty.max !== undefined ? `${ty.min}–${ty.max} items` : ty.min !== undefined ? `≥ ${ty.min} items` : ty.max !== undefined ? `≤ ${ty.max} items` : 'any length';
+      const n =
+        ty.min !== undefined && ty.max !== undefined
+          ? `${ty.min}–${ty.max} items`
+          : ty.min !== undefined
+            ? `≥ ${ty.min} items`
+            : ty.max !== undefined
+              ? `≤ ${ty.max} items`
+              : 'any length';
       const each = rangeText(ty.of);
       return each && ty.of.t !== 'call' ? `${n}, each ${each}` : ty.of.t === 'call' ? `${n} of ${each}` : n;
     }
@@ -86,12 +103,17 @@ function defaultText(f: { required?: boolean; default?: string }): string {
 }
 
 function optionRows(fields: Record<string, FieldSpec>): string[] {
-  return Object.entries(fields).map(([k, f]) => `| ${code(k)} | ${cell(typeText(f.ty))} | ${cell(rangeText(f.ty))} | ${cell(defaultText(f))} | ${cell(f.doc ?? '')} |`);
+  return Object.entries(fields).map(
+    ([k, f]) => `| ${code(k)} | ${cell(typeText(f.ty))} | ${cell(rangeText(f.ty))} | ${cell(defaultText(f))} | ${cell(f.doc ?? '')} |`,
+  );
 }
 
 function sectionTable(sec: SectionSpec): string {
   const rows = optionRows(sec.fields);
-  if (sec.selectors) rows.push(`| ${code('"PATTERN"')} | ${cell(typeText(sec.selectors))} | ${cell(rangeText(sec.selectors))} | unset | conditioning of the blocks whose path matches (§6), instead of residual / attention |`);
+  if (sec.selectors)
+    rows.push(
+      `| ${code('"PATTERN"')} | ${cell(typeText(sec.selectors))} | ${cell(rangeText(sec.selectors))} | unset | conditioning of the blocks whose path matches (§6), instead of residual / attention |`,
+    );
   return ['| option | type | range | default | meaning |', '|---|---|---|---|---|', ...rows].join('\n');
 }
 
@@ -110,7 +132,9 @@ function kindsTable(calls: { label: string; ty: Ty }[]): string {
       }
       entries.forEach(([a, spec], i) => {
         const meaning = [i === 0 && what ? `${what}.` : '', spec.doc ?? ''].filter(Boolean).join(' ');
-        rows.push(`| ${i === 0 ? code(name) : ''} | ${code(a)} | ${cell(typeText(spec.ty))} | ${cell(rangeText(spec.ty))} | ${cell(defaultText(spec))} | ${cell(meaning)} |`);
+        rows.push(
+          `| ${i === 0 ? code(name) : ''} | ${code(a)} | ${cell(typeText(spec.ty))} | ${cell(rangeText(spec.ty))} | ${cell(defaultText(spec))} | ${cell(meaning)} |`,
+        );
       });
     }
   }
@@ -136,7 +160,8 @@ function catalogueTables(): string {
     if (rows.length === 0) continue;
     out.push(`**${title}**`, '', '| code | name | message | help |', '|---|---|---|---|');
     // Arguments show as ‹name›: the catalogue's template is the message, word for word.
-    for (const [name, d] of rows) out.push(`| ${d.code} | ${name} | ${cell(d.template.replace(/\{([A-Za-z_]\w*)\}/g, '‹$1›'))} | ${cell(d.hint ?? '')} |`);
+    for (const [name, d] of rows)
+      out.push(`| ${d.code} | ${name} | ${cell(d.template.replace(/\{([A-Za-z_]\w*)\}/g, '‹$1›'))} | ${cell(d.hint ?? '')} |`);
     out.push('');
   }
   return out.join('\n').trimEnd();
@@ -153,7 +178,12 @@ export function generatedBlocks(): Record<string, string> {
     'section:embedding': sectionTable(sections.embedding),
     'kinds:embedding': kindsTable(['noise', 'label', 'augment'].map((k) => ({ label: k, ty: sections.embedding.fields[k].ty }))),
     'section:unet': sectionTable(unet),
-    'kinds:unet': kindsTable(['stem', 'down', 'up', 'middle', 'head'].map((k) => ({ label: k, ty: unet.fields[k].ty.t === 'list' ? unet.fields[k].ty.of : unet.fields[k].ty }))),
+    'kinds:unet': kindsTable(
+      ['stem', 'down', 'up', 'middle', 'head'].map((k) => ({
+        label: k,
+        ty: unet.fields[k].ty.t === 'list' ? unet.fields[k].ty.of : unet.fields[k].ty,
+      })),
+    ),
     'section:unet.block': sectionTable(unet.sections!.block),
     'kinds:norm': kindsTable([{ label: '', ty: normCall }]),
     'section:unet.attention': sectionTable(unet.sections!.attention),

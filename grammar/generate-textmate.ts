@@ -73,34 +73,61 @@ export function generateTextmate(): string {
       comments: {
         patterns: [
           { name: 'comment.line.double-slash.unet', match: '(//).*$', captures: { 1: { name: 'punctuation.definition.comment.unet' } } },
-          { name: 'comment.block.unet', begin: '/\\*', end: '\\*/', beginCaptures: { 0: { name: 'punctuation.definition.comment.begin.unet' } }, endCaptures: { 0: { name: 'punctuation.definition.comment.end.unet' } } },
+          {
+            name: 'comment.block.unet',
+            begin: '/\\*',
+            end: '\\*/',
+            beginCaptures: { 0: { name: 'punctuation.definition.comment.begin.unet' } },
+            endCaptures: { 0: { name: 'punctuation.definition.comment.end.unet' } },
+          },
         ],
       },
       model: {
         patterns: [
-          { match: `${B}(model)\\s+(${NAME})`, captures: { 1: { name: 'keyword.other.model.unet' }, 2: { name: 'entity.name.type.model.unet' } } },
+          {
+            match: `${B}(model)\\s+(${NAME})`,
+            captures: { 1: { name: 'keyword.other.model.unet' }, 2: { name: 'entity.name.type.model.unet' } },
+          },
           { match: `${B}model${E}`, name: 'keyword.other.model.unet' },
           { match: `${B}extends${E}`, name: 'keyword.other.extends.unet' },
         ],
       },
       let: {
         patterns: [
-          { match: `${B}(let)\\s+(${NAME})`, captures: { 1: { name: 'storage.type.let.unet' }, 2: { name: 'variable.other.constant.unet' } } },
+          {
+            match: `${B}(let)\\s+(${NAME})`,
+            captures: { 1: { name: 'storage.type.let.unet' }, 2: { name: 'variable.other.constant.unet' } },
+          },
           { match: `${B}let${E}`, name: 'storage.type.let.unet' },
         ],
       },
       member: {
         patterns: [
-          { comment: 'unset key (or "selector")', match: `${B}(unset)\\s+(${NAME}|"(?:[^"\\\\\\n]|\\\\.)*")`, captures: { 1: { name: 'keyword.other.unset.unet' }, 2: { name: 'variable.other.property.unet' } } },
+          {
+            comment: 'unset key (or "selector")',
+            match: `${B}(unset)\\s+(${NAME}|"(?:[^"\\\\\\n]|\\\\.)*")`,
+            captures: { 1: { name: 'keyword.other.unset.unet' }, 2: { name: 'variable.other.property.unet' } },
+          },
           { match: `${B}unset${E}`, name: 'keyword.other.unset.unet' },
           { comment: 'a section: key {', match: `${B}(${NAME})\\s*(?=\\{)`, captures: { 1: { name: 'entity.name.section.unet' } } },
-          { comment: 'a replaced section: key = {', match: `${B}(${NAME})\\s*(=)\\s*(?=\\{)`, captures: { 1: { name: 'entity.name.section.unet' }, 2: { name: 'keyword.operator.assignment.unet' } } },
+          {
+            comment: 'a replaced section: key = {',
+            match: `${B}(${NAME})\\s*(=)\\s*(?=\\{)`,
+            captures: { 1: { name: 'entity.name.section.unet' }, 2: { name: 'keyword.operator.assignment.unet' } },
+          },
           {
             comment: 'a path selector: "pattern":',
             match: '("(?:[^"\\\\\\n]|\\\\.)*")\\s*(:)',
-            captures: { 1: { name: 'string.quoted.double.unet entity.name.tag.selector.unet' }, 2: { name: 'punctuation.separator.key-value.unet' } },
+            captures: {
+              1: { name: 'string.quoted.double.unet entity.name.tag.selector.unet' },
+              2: { name: 'punctuation.separator.key-value.unet' },
+            },
           },
-          { comment: 'an option: key:', match: `${B}(${NAME})\\s*(:)`, captures: { 1: { name: 'variable.other.property.unet' }, 2: { name: 'punctuation.separator.key-value.unet' } } },
+          {
+            comment: 'an option: key:',
+            match: `${B}(${NAME})\\s*(:)`,
+            captures: { 1: { name: 'variable.other.property.unet' }, 2: { name: 'punctuation.separator.key-value.unet' } },
+          },
           { match: '\\{', name: 'punctuation.section.block.begin.unet' },
           { match: '\\}', name: 'punctuation.section.block.end.unet' },
         ],
@@ -112,7 +139,10 @@ export function generateTextmate(): string {
         endCaptures: { 0: { name: 'punctuation.section.parens.end.unet' } },
         patterns: [
           { include: '#comments' },
-          { match: `${B}(${NAME})\\s*(:)`, captures: { 1: { name: 'variable.parameter.unet' }, 2: { name: 'punctuation.separator.key-value.unet' } } },
+          {
+            match: `${B}(${NAME})\\s*(:)`,
+            captures: { 1: { name: 'variable.parameter.unet' }, 2: { name: 'punctuation.separator.key-value.unet' } },
+          },
           { include: '#value' },
         ],
       },

@@ -73,4 +73,9 @@ export const allTokens: TokenType[] = [
 
 // Only \n ends a line (CRLF works: \r is white space), so line numbers agree with how the
 // diagnostics printer splits the source.
-export const UnetLexer = new Lexer(allTokens, { positionTracking: 'full', ensureOptimizations: false, lineTerminatorsPattern: /\n/g, lineTerminatorCharacters: ['\n'] });
+export const UnetLexer = new Lexer(allTokens, {
+  positionTracking: 'full',
+  ensureOptimizations: false,
+  lineTerminatorsPattern: /\n/g,
+  lineTerminatorCharacters: ['\n'],
+});

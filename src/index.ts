@@ -22,6 +22,23 @@ export { emitModel } from './emit/emitModel.ts';
 export { assertValidIr, irErrors } from './ir/validate.ts';
 export { irSchema } from './ir/schema.ts';
 export type { IR, Module, Block, Param, Init, Layout } from './ir/types.ts';
-export type { BlockOp, EmbeddingOp, StemOp, ResBlockOp, ResampleOp, HeadOp, AttentionOp, ConvOp, ConvTransposeOp, LinearOp, NormOp, ModulationOp, LoraOp, TimeLoraOp, ClassLoraOp, UcLoraOp } from './ir/ops.ts';
+export type {
+  BlockOp,
+  EmbeddingOp,
+  StemOp,
+  ResBlockOp,
+  ResampleOp,
+  HeadOp,
+  AttentionOp,
+  ConvOp,
+  ConvTransposeOp,
+  LinearOp,
+  NormOp,
+  ModulationOp,
+  LoraOp,
+  TimeLoraOp,
+  ClassLoraOp,
+  UcLoraOp,
+} from './ir/ops.ts';
 export { invariantErrors } from './ir/invariants.ts';
 export { Diag, formatDiagnostic, formatDiagnostics, type Diagnostic } from './diagnostics/index.ts';

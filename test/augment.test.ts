@@ -14,7 +14,18 @@ import type { Dataset } from '../src/runtime/data/common.ts';
 import { readSafetensorsFile } from '../src/runtime/io/safetensors.ts';
 import { batchCond, trainRun, type ModelModule } from '../src/runtime/train/loop.ts';
 import { compileAndImport, fixture } from './modelHelpers.ts';
-import { AUGMENT_LABELS, EDM_PIPE, SYM6, applyAugment, augmentBatch, augmentLabels, augmentPipeOf, drawEdmParams, noAugment, type AugmentParams } from '../src/runtime/train/augment.ts';
+import {
+  AUGMENT_LABELS,
+  EDM_PIPE,
+  SYM6,
+  applyAugment,
+  augmentBatch,
+  augmentLabels,
+  augmentPipeOf,
+  drawEdmParams,
+  noAugment,
+  type AugmentParams,
+} from '../src/runtime/train/augment.ts';
 import { draws, normals, uniforms } from '../src/runtime/train/rng.ts';
 
 const shapeOf = (n: number, size: number, channels = 1) => ({ n, height: size, width: size, channels });
@@ -36,10 +47,14 @@ const one = (set: (a: AugmentParams) => void): AugmentParams => {
 /** A smooth, asymmetric 16x16 image: a bright blob upper right, a dark one lower left. */
 function blobs(S = 16): Float32Array {
   const g = (x: number, y: number, cx: number, cy: number, s: number) => Math.exp(-((x - cx) ** 2 + (y - cy) ** 2) / (2 * s * s));
-  return Float32Array.from({ length: S * S }, (_, i) => g(i % S, Math.floor(i / S), 10, 4, 2.5) - 0.5 * g(i % S, Math.floor(i / S), 5, 9, 2));
+  return Float32Array.from(
+    { length: S * S },
+    (_, i) => g(i % S, Math.floor(i / S), 10, 4, 2.5) - 0.5 * g(i % S, Math.floor(i / S), 5, 9, 2),
+  );
 }
 /** a (x - cx) + b (y - cy) on a 16x16 grid. */
-const ramp = (a: number, b: number, S = 16) => Float32Array.from({ length: S * S }, (_, i) => a * ((i % S) - (S - 1) / 2) + b * (Math.floor(i / S) - (S - 1) / 2));
+const ramp = (a: number, b: number, S = 16) =>
+  Float32Array.from({ length: S * S }, (_, i) => a * ((i % S) - (S - 1) / 2) + b * (Math.floor(i / S) - (S - 1) / 2));
 
 describe('draw source', () => {
   it("draws(seed) continues rng.ts's uniforms and normals, so the x-flip pipe draws what the loop always drew", () => {
@@ -79,13 +94,21 @@ describe('flips', () => {
   // 13 14 15 16
   const img = Float32Array.from({ length: 16 }, (_, i) => i + 1);
   it('an x-flip mirrors each row and writes 1 in label slot 0', () => {
-    const r = applyAugment(img, shapeOf(1, 4), one((a) => (a.xflip[0] = 1)));
+    const r = applyAugment(
+      img,
+      shapeOf(1, 4),
+      one((a) => (a.xflip[0] = 1)),
+    );
     expect([...r]).toEqual([4, 3, 2, 1, 8, 7, 6, 5, 12, 11, 10, 9, 16, 15, 14, 13]);
     expect([...augmentLabels(one((a) => (a.xflip[0] = 1)))]).toEqual([1, 0, 0, 0, 0, 0, 0, 0, 0]);
   });
   it('a y-flip reverses the rows and writes slot 1; channels stay together', () => {
     const two = Float32Array.from({ length: 32 }, (_, i) => (i % 2 === 0 ? i / 2 + 1 : -(i - 1) / 2 - 1)); // channel 1 = -channel 0
-    const r = applyAugment(two, shapeOf(1, 4, 2), one((a) => (a.yflip[0] = 1)));
+    const r = applyAugment(
+      two,
+      shapeOf(1, 4, 2),
+      one((a) => (a.yflip[0] = 1)),
+    );
     const c0 = [...r].filter((_, i) => i % 2 === 0);
     expect(c0).toEqual([13, 14, 15, 16, 9, 10, 11, 12, 5, 6, 7, 8, 1, 2, 3, 4]);
     expect([...r].filter((_, i) => i % 2 === 1)).toEqual(c0.map((v) => -v));
@@ -114,7 +137,8 @@ describe('translation (EDM translate_frac: resampled, reflect-padded)', () => {
     const img = Float32Array.from({ length: S * S }, (_, i) => i / 128 - 1);
     const a = one((p) => ((p.tx[0] = 0.5), (p.ty[0] = -1)));
     const r = applyAugment(img, shapeOf(1, S), a);
-    for (let y = 0; y < S; y++) for (let x = 0; x < S; x++) expect(px(r, S, 1, y, x)).toBeCloseTo(px(img, S, 1, reflect(y + 2, S), reflect(x - 1, S)), 5);
+    for (let y = 0; y < S; y++)
+      for (let x = 0; x < S; x++) expect(px(r, S, 1, y, x)).toBeCloseTo(px(img, S, 1, reflect(y + 2, S), reflect(x - 1, S)), 5);
     expect(px(r, S, 1, 0, 0)).toBeCloseTo(px(img, S, 1, 2, 1), 5);
     expect(px(r, S, 1, 15, 3)).toBeCloseTo(px(img, S, 1, 13, 2), 5);
     expect([...augmentLabels(a)]).toEqual([0, 0, 0, 0, 0, 0, 0, 0.5, -1]);
@@ -122,7 +146,11 @@ describe('translation (EDM translate_frac: resampled, reflect-padded)', () => {
   it("does not depend on the rest of the batch (the padding margin is the batch's)", () => {
     const S = 16;
     const img = blobs(S);
-    const alone = applyAugment(img, shapeOf(1, S), one((p) => (p.tx[0] = 0.3)));
+    const alone = applyAugment(
+      img,
+      shapeOf(1, S),
+      one((p) => (p.tx[0] = 0.3)),
+    );
     const pair = noAugment(2);
     pair.tx[0] = 0.3;
     pair.rotate[1] = 2.5; // a large margin for the whole batch
@@ -171,14 +199,27 @@ describe('scaling', () => {
     // filters read inside the image, and linear images pass the sym6 filters unchanged.
     const S = 16;
     const img = ramp(0.1, 0.05, S);
-    const r = applyAugment(img, shapeOf(1, S), one((p) => (p.scale[0] = 5)));
-    for (let y = 4; y < 12; y++) for (let x = 4; x < 12; x++) expect(Math.abs(px(r, S, 1, y, x) - px(img, S, 1, y, x) / 2)).toBeLessThan(0.006);
+    const r = applyAugment(
+      img,
+      shapeOf(1, S),
+      one((p) => (p.scale[0] = 5)),
+    );
+    for (let y = 4; y < 12; y++)
+      for (let x = 4; x < 12; x++) expect(Math.abs(px(r, S, 1, y, x) - px(img, S, 1, y, x) / 2)).toBeLessThan(0.006);
   });
   it('anisotropic along x (r = 0, w = 5): x is stretched by 2 and y squeezed by 2; labels w cos r, w sin r', () => {
     // G = rotate2d(-r) scale2d(1/s, s) rotate2d(r) with s = 2 and r = 0: out(q) = in(q_x / 2, 2 q_y).
     const S = 16;
-    const rx = applyAugment(ramp(0.1, 0), shapeOf(1, S), one((p) => (p.aniso[0] = 5)));
-    const ry = applyAugment(ramp(0, 0.05), shapeOf(1, S), one((p) => (p.aniso[0] = 5)));
+    const rx = applyAugment(
+      ramp(0.1, 0),
+      shapeOf(1, S),
+      one((p) => (p.aniso[0] = 5)),
+    );
+    const ry = applyAugment(
+      ramp(0, 0.05),
+      shapeOf(1, S),
+      one((p) => (p.aniso[0] = 5)),
+    );
     for (let y = 6; y < 10; y++) {
       for (let x = 4; x < 12; x++) {
         expect(Math.abs(px(rx, S, 1, y, x) - 0.05 * (x - 7.5))).toBeLessThan(0.006);
@@ -187,7 +228,7 @@ describe('scaling', () => {
     }
     const L = augmentLabels(one((p) => ((p.aniso[0] = 2), (p.anisoAngle[0] = Math.PI / 3))));
     expect(label(L, 0, 5)).toBeCloseTo(2 * 0.5, 6);
-    expect(label(L, 0, 6)).toBeCloseTo(2 * Math.sqrt(3) / 2, 6);
+    expect(label(L, 0, 6)).toBeCloseTo((2 * Math.sqrt(3)) / 2, 6);
   });
 });
 
@@ -195,7 +236,11 @@ describe('resampling of untransformed images', () => {
   it('is the identity (sym6 is orthogonal), so copying them instead, as augment.ts does, matches EDM', () => {
     const S = 16;
     const img = blobs(S);
-    const r = applyAugment(img, shapeOf(1, S), one((p) => (p.tx[0] = 1e-9)));
+    const r = applyAugment(
+      img,
+      shapeOf(1, S),
+      one((p) => (p.tx[0] = 1e-9)),
+    );
     expect(maxDiff(r, img)).toBeLessThan(1e-6);
     const pair = noAugment(2);
     pair.rotate[0] = 1;
@@ -281,7 +326,16 @@ describe('in the training loop', () => {
     expect(mod.config.training).toMatchObject({ augment_p: 1, augment_pipe: 'edm' });
     const S = mod.config.imageSize;
     const images = Float32Array.from({ length: 16 * S * S * 3 }, (_, i) => Math.sin(i * 0.37) * 0.9);
-    const data: Dataset = { images, labels: Int32Array.from({ length: 16 }, (_, i) => i % 10), n: 16, height: S, width: S, channels: 3, classes: 10, source: 'synthetic' };
+    const data: Dataset = {
+      images,
+      labels: Int32Array.from({ length: 16 }, (_, i) => i % 10),
+      n: 16,
+      height: S,
+      width: S,
+      channels: 3,
+      classes: 10,
+      source: 'synthetic',
+    };
     const common = { data, batch: 4, seed: 3, sampleEvery: 1000, sampleCount: 1, sampleSteps: 1, log: () => {}, progress: false };
     const a = mkdtempSync(join(tmpdir(), 'unetc-augment-'));
     const b = mkdtempSync(join(tmpdir(), 'unetc-augment-'));

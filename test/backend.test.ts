@@ -53,7 +53,7 @@ describe('selectBackend', () => {
     expect(tf.getBackend()).toBe('wasm');
   });
 
-  it("switches to cpu when asked, and back to wasm on the next automatic call", async () => {
+  it('switches to cpu when asked, and back to wasm on the next automatic call', async () => {
     const cpu = await selectBackend({ name: 'cpu', log });
     expect(cpu).toEqual({ name: 'cpu', reason: 'requested' });
     expect(tf.getBackend()).toBe('cpu');
@@ -72,9 +72,7 @@ describe('createBackendSelector', () => {
     const select = createBackendSelector({
       importModule: async (specifier) => {
         if (specifier === '@tensorflow/tfjs-node-gpu') {
-          throw new Error(
-            'libcudart.so.11.0: cannot open shared object file: No such file or directory\n    at Module._extensions..node',
-          );
+          throw new Error('libcudart.so.11.0: cannot open shared object file: No such file or directory\n    at Module._extensions..node');
         }
         if (specifier === '@tensorflow/tfjs-node') return {}; // loads, registers nothing
         return import(specifier);

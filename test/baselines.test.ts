@@ -17,7 +17,9 @@ const DIR = join(import.meta.dirname, 'baselines');
 const accept = process.env.UNETC_ACCEPT_BASELINES === '1';
 
 describe('diagnostic baselines', () => {
-  for (const f of readdirSync(DIR).filter((x) => x.endsWith('.unet')).sort()) {
+  for (const f of readdirSync(DIR)
+    .filter((x) => x.endsWith('.unet'))
+    .sort()) {
     it(f, () => {
       // File names as a user in the repository root would type them.
       const file = relative(ROOT, join(DIR, f));
@@ -26,7 +28,8 @@ describe('diagnostic baselines', () => {
       const out = `${formatDiagnostics(r.diagnostics, r.sources)}\n${errors} error${errors === 1 ? '' : 's'}\n`;
       const golden = join(DIR, f.replace(/\.unet$/, '.errors.txt'));
       if (accept || !existsSync(golden)) {
-        if (!accept) throw new Error(`no baseline ${relative(ROOT, golden)}: review the output and accept it with UNETC_ACCEPT_BASELINES=1`);
+        if (!accept)
+          throw new Error(`no baseline ${relative(ROOT, golden)}: review the output and accept it with UNETC_ACCEPT_BASELINES=1`);
         writeFileSync(golden, out);
       }
       expect(out).toBe(readFileSync(golden, 'utf8'));

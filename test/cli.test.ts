@@ -7,7 +7,12 @@ import { describe, expect, it } from 'vitest';
 import { irErrors } from '../src/ir/validate.ts';
 
 const ROOT = join(import.meta.dirname, '..');
-const unetc = (...args: string[]) => spawnSync(process.execPath, [join(ROOT, 'bin/unetc.mjs'), ...args], { cwd: ROOT, encoding: 'utf8', env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: '0' } });
+const unetc = (...args: string[]) =>
+  spawnSync(process.execPath, [join(ROOT, 'bin/unetc.mjs'), ...args], {
+    cwd: ROOT,
+    encoding: 'utf8',
+    env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: '0' },
+  });
 
 describe('unetc CLI', () => {
   it('stats --json gives integer totalParams and trainableParams', () => {
@@ -76,7 +81,23 @@ describe('unetc CLI', () => {
 describe('unetc train and sample', () => {
   it('train writes checkpoints, loss log, grids; --resume continues; sample writes a grid; bad data is one clear line', () => {
     const out = mkdtempSync(join(tmpdir(), 'unetc-run-'));
-    const common = ['specs/nano-mnist.unet', '--data', 'mnist', '--limit', '16', '--batch', '4', '--out', out, '--sample-count', '4', '--sample-steps', '2', '--sample-every', '1000'];
+    const common = [
+      'specs/nano-mnist.unet',
+      '--data',
+      'mnist',
+      '--limit',
+      '16',
+      '--batch',
+      '4',
+      '--out',
+      out,
+      '--sample-count',
+      '4',
+      '--sample-steps',
+      '2',
+      '--sample-every',
+      '1000',
+    ];
     const r1 = unetc('train', ...common, '--steps', '2', '--json');
     expect(r1.stderr).toContain('backend: wasm');
     expect(r1.status).toBe(0);

@@ -19,7 +19,10 @@ const PLAIN = { NO_COLOR: '1', FORCE_COLOR: '0' };
  * Runs the CLI without blocking the test worker (a long spawnSync starves vitest's own messages):
  * resolves with the exit status and the outputs.
  */
-function unetc(args: string[], o: { input?: string; env?: Record<string, string | undefined> } = {}): Promise<{ status: number | null; stdout: string; stderr: string }> {
+function unetc(
+  args: string[],
+  o: { input?: string; env?: Record<string, string | undefined> } = {},
+): Promise<{ status: number | null; stdout: string; stderr: string }> {
   return new Promise((done, fail) => {
     const env = Object.fromEntries(Object.entries({ ...process.env, ...PLAIN, ...o.env }).filter(([, v]) => v !== undefined));
     const child = spawn(process.execPath, [join(ROOT, 'bin/unetc.mjs'), ...args], { cwd: ROOT, env });
@@ -54,22 +57,39 @@ describe('help and version', () => {
     expect(bare.stderr).toContain('Usage: unetc');
   });
 
-  it.each(COMMANDS.map((c) => [c.name, c] as const))('`%s --help` and `help CMD` show each declared option, its default and an example', async (_name, c) => {
-    {
-      const r = await unetc([c.name, '--help']);
-      expect(r.status, c.name).toBe(0);
-      expect((await unetc(['help', c.name])).stdout).toBe(r.stdout);
-      for (const [name, o] of Object.entries(c.options)) {
-        expect(r.stdout, `${c.name} --${name}`).toContain(`--${name}${o.arg ? ` <${o.arg}>` : ''}`);
-        const dflt = o.default ?? o.defaultText;
-        if (dflt !== undefined) expect(r.stdout.replace(/\s+/g, ' '), `${c.name} --${name} default`).toContain(`default: ${dflt})`);
+  it.each(COMMANDS.map((c) => [c.name, c] as const))(
+    '`%s --help` and `help CMD` show each declared option, its default and an example',
+    async (_name, c) => {
+      {
+        const r = await unetc([c.name, '--help']);
+        expect(r.status, c.name).toBe(0);
+        expect((await unetc(['help', c.name])).stdout).toBe(r.stdout);
+        for (const [name, o] of Object.entries(c.options)) {
+          expect(r.stdout, `${c.name} --${name}`).toContain(`--${name}${o.arg ? ` <${o.arg}>` : ''}`);
+          const dflt = o.default ?? o.defaultText;
+          if (dflt !== undefined) expect(r.stdout.replace(/\s+/g, ' '), `${c.name} --${name} default`).toContain(`default: ${dflt})`);
+        }
+        expect(r.stdout, c.name).toMatch(new RegExp(`Examples:\\n  \\$ unetc ${c.name} `));
       }
-      expect(r.stdout, c.name).toMatch(new RegExp(`Examples:\\n  \\$ unetc ${c.name} `));
-    }
-  });
+    },
+  );
 
   it('has every command', async () => {
-    expect(COMMANDS.map((c) => c.name).sort()).toEqual(['ablate', 'check', 'compile', 'diff', 'draw', 'eval', 'export', 'fmt', 'lsp', 'plot', 'sample', 'stats', 'train']);
+    expect(COMMANDS.map((c) => c.name).sort()).toEqual([
+      'ablate',
+      'check',
+      'compile',
+      'diff',
+      'draw',
+      'eval',
+      'export',
+      'fmt',
+      'lsp',
+      'plot',
+      'sample',
+      'stats',
+      'train',
+    ]);
   });
 });
 
@@ -90,12 +110,18 @@ describe('usage errors', () => {
   });
 
   it('a missing argument, a value outside the choices, and a bad number: exit 2, one line each, no stack trace', async () => {
-    for (const args of [['stats'], ['export', 'runs/x', '--dtype', 'f8', '--out', 'w.safetensors'], ['train', 'specs/nano-mnist.unet', '--steps', '1e3']]) {
+    for (const args of [
+      ['stats'],
+      ['export', 'runs/x', '--dtype', 'f8', '--out', 'w.safetensors'],
+      ['train', 'specs/nano-mnist.unet', '--steps', '1e3'],
+    ]) {
       const r = await unetc(args);
       expect(r.status, args.join(' ')).toBe(2);
       expect(r.stderr).not.toMatch(/\n\s+at /);
     }
-    expect((await unetc(['train', 'specs/nano-mnist.unet', '--steps', '1e3'])).stderr).toContain("--steps takes a whole number >= 1, got '1e3'");
+    expect((await unetc(['train', 'specs/nano-mnist.unet', '--steps', '1e3'])).stderr).toContain(
+      "--steps takes a whole number >= 1, got '1e3'",
+    );
   });
 });
 
@@ -109,7 +135,10 @@ describe('--json', () => {
     expect(r.stderr).toBe('');
     const j = JSON.parse(r.stdout);
     expect(j.ok).toBe(false);
-    expect(j.specs.map((s: { file: string; ok: boolean }) => [s.file, s.ok])).toEqual([['specs/nano-mnist.unet', true], [bad, false]]);
+    expect(j.specs.map((s: { file: string; ok: boolean }) => [s.file, s.ok])).toEqual([
+      ['specs/nano-mnist.unet', true],
+      [bad, false],
+    ]);
     // 'model m extends ' is 16 characters: the path string starts at column 17.
     expect(j.specs[1].diagnostics[0]).toMatchObject({ code: 'E0210', severity: 'error', span: { file: bad, line: 1, column: 17 } });
   });
@@ -119,7 +148,12 @@ describe('--json', () => {
     const r = await unetc(['compile', 'specs/nano-mnist.unet', '--out', out, '--json']);
     expect(r.status).toBe(0);
     const j = JSON.parse(r.stdout);
-    expect(j.specs[0]).toMatchObject({ spec: 'specs/nano-mnist.unet', ok: true, dir: join(out, 'nano-mnist'), files: ['model.ts', 'params.ts', 'train.ts', 'index.ts'] });
+    expect(j.specs[0]).toMatchObject({
+      spec: 'specs/nano-mnist.unet',
+      ok: true,
+      dir: join(out, 'nano-mnist'),
+      files: ['model.ts', 'params.ts', 'train.ts', 'index.ts'],
+    });
     writeFileSync(join(out, 'nano-mnist', 'params.ts'), '// edited\n');
     const c = await unetc(['compile', 'specs/nano-mnist.unet', '--out', out, '--check', '--json']);
     expect(c.status).toBe(1);
@@ -217,7 +251,23 @@ describe('unetc export', () => {
   it('writes only the inference weights (about a quarter of a checkpoint; f16 half of that) with the config in the metadata', async () => {
     const out = mkdtempSync(join(tmpdir(), 'unetc-export-'));
     const run = join(out, 'run');
-    const t = await unetc(['train', 'specs/nano-mnist.unet', '--limit', '8', '--batch', '2', '--steps', '1', '--sample-count', '1', '--sample-steps', '1', '--out', run, '--json']);
+    const t = await unetc([
+      'train',
+      'specs/nano-mnist.unet',
+      '--limit',
+      '8',
+      '--batch',
+      '2',
+      '--steps',
+      '1',
+      '--sample-count',
+      '1',
+      '--sample-steps',
+      '1',
+      '--out',
+      run,
+      '--json',
+    ]);
     expect(t.status, t.stderr).toBe(0);
     const trained = JSON.parse(t.stdout.trim().split('\n').pop()!);
     // Timing: the training step apart from the sample grids (one at the end of this run).
@@ -234,7 +284,10 @@ describe('unetc export', () => {
     const w = decodeSafetensors(readFileSync(f32));
     const h = decodeSafetensors(readFileSync(f16));
     // Same names as the checkpoint's ema.* tensors, same values.
-    const emaNames = [...ck.tensors.keys()].filter((k) => k.startsWith('ema.')).map((k) => k.slice(4)).sort();
+    const emaNames = [...ck.tensors.keys()]
+      .filter((k) => k.startsWith('ema.'))
+      .map((k) => k.slice(4))
+      .sort();
     expect([...w.tensors.keys()].sort()).toEqual(emaNames);
     for (const name of emaNames.slice(0, 5)) expect(w.tensors.get(name)!.data).toEqual(ck.tensors.get(`ema.${name}`)!.data);
     // The checkpoint holds model and EMA (537,532 values each) and Adam's two moments of the
@@ -246,7 +299,8 @@ describe('unetc export', () => {
     const a = ck.tensors.get(`model.${name}`)!.data as Float32Array;
     const b = h.tensors.get(name)!.data as Float32Array;
     // binary16 has an 11-bit significand: relative error at most 2^-11 for normal values.
-    for (let i = 0; i < a.length; i++) if (Math.abs(a[i]!) > 2 ** -14) expect(Math.abs(b[i]! - a[i]!)).toBeLessThanOrEqual(Math.abs(a[i]!) * 2 ** -11);
+    for (let i = 0; i < a.length; i++)
+      if (Math.abs(a[i]!) > 2 ** -14) expect(Math.abs(b[i]! - a[i]!)).toBeLessThanOrEqual(Math.abs(a[i]!) * 2 ** -11);
     expect(w.metadata).toMatchObject({ format: 'unetc-weights-1', spec: 'nano-mnist.unet', step: '1', weights: 'ema', dtype: 'f32' });
     expect(JSON.parse(w.metadata.config!)).toMatchObject({ name: 'nano_mnist', imageSize: 32, channels: 1, outChannels: 1 });
     expect(w.metadata.spec_sha256).toMatch(/^[0-9a-f]{64}$/);
@@ -258,7 +312,13 @@ describe('unetc export', () => {
     for (const f of readdirSync(join(legacy, 'model'))) {
       const path = join(legacy, 'model', f);
       if (f.endsWith('.js')) rmSync(path);
-      else if (f.endsWith('.ts')) writeFileSync(path, readFileSync(path, 'utf8').replaceAll("'unetc/runtime'", `'${join(ROOT, 'src', 'runtime', 'index.ts')}'`).replace(/'\.\/(\w+)\.js'/g, "'./$1.ts'"));
+      else if (f.endsWith('.ts'))
+        writeFileSync(
+          path,
+          readFileSync(path, 'utf8')
+            .replaceAll("'unetc/runtime'", `'${join(ROOT, 'src', 'runtime', 'index.ts')}'`)
+            .replace(/'\.\/(\w+)\.js'/g, "'./$1.ts'"),
+        );
     }
     expect(readFileSync(join(legacy, 'model', 'train.ts'), 'utf8')).toContain("from './model.ts'");
     const s = await unetc(['sample', legacy, '--n', '1', '--steps', '1', '--backend', 'cpu', '--json']);
@@ -270,13 +330,32 @@ describe('unetc export', () => {
 describe('--data mnist follows the spec', () => {
   it('a 28x28 spec trains on MNIST as it is; a 16x16 one is refused, naming the sizes MNIST offers', async () => {
     const out = mkdtempSync(join(tmpdir(), 'unetc-mnist28-'));
-    const t = await unetc(['train', 'test/fixtures/iddpm-tiny-mnist28.unet', '--limit', '4', '--batch', '2', '--steps', '1', '--sample-count', '1', '--sample-steps', '1', '--out', join(out, 'r28'), '--json']);
+    const t = await unetc([
+      'train',
+      'test/fixtures/iddpm-tiny-mnist28.unet',
+      '--limit',
+      '4',
+      '--batch',
+      '2',
+      '--steps',
+      '1',
+      '--sample-count',
+      '1',
+      '--sample-steps',
+      '1',
+      '--out',
+      join(out, 'r28'),
+      '--json',
+    ]);
     expect(t.status, t.stderr).toBe(0);
     const s = await unetc(['sample', join(out, 'r28'), '--n', '1', '--steps', '1', '--json']);
     expect(s.status, s.stderr).toBe(0);
     expect(JSON.parse(s.stdout.trim().split('\n').pop()!).shape).toEqual([1, 28, 28, 1]);
     const spec16 = join(out, 'tiny16.unet');
-    writeFileSync(spec16, `model tiny16 extends "${join(ROOT, 'test', 'fixtures', 'iddpm-tiny-mnist28.unet')}" {\n  input {\n    size: 16\n  }\n\n  unet {\n    attention {\n      at: [8]\n    }\n  }\n}\n`);
+    writeFileSync(
+      spec16,
+      `model tiny16 extends "${join(ROOT, 'test', 'fixtures', 'iddpm-tiny-mnist28.unet')}" {\n  input {\n    size: 16\n  }\n\n  unet {\n    attention {\n      at: [8]\n    }\n  }\n}\n`,
+    );
     const bad = await unetc(['train', spec16, '--limit', '4', '--batch', '2', '--steps', '1', '--out', join(out, 'r16')]);
     expect(bad.status).toBe(1);
     expect(bad.stderr).toMatch(/mnist offers 28x28 .*32x32 .*takes 16x16; .*--data folder:PATH/);

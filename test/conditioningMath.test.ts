@@ -7,7 +7,15 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { selectBackend } from '../src/runtime/engine/select.ts';
-import { compositionWeights, convWithLoraWeights, loraDelta, perSampleWeightsCheaper, repeatBases, ucLoraMlp, type UcLoraSite } from '../src/runtime/model/lora.ts';
+import {
+  compositionWeights,
+  convWithLoraWeights,
+  loraDelta,
+  perSampleWeightsCheaper,
+  repeatBases,
+  ucLoraMlp,
+  type UcLoraSite,
+} from '../src/runtime/model/lora.ts';
 import { conv, Weights } from '../src/runtime/model/layers.ts';
 import { interpolationTable, ParamStore, type ParamSpec } from '../src/runtime/model/params.ts';
 import type { ClassLoraOp, ConvOp, Init, TimeLoraOp, UcLoraOp } from '../src/ir/types.ts';
@@ -17,10 +25,23 @@ beforeAll(async () => {
 });
 
 const initOf = (s: string): Init => ({ fn: 'normal', std: Number(/^normal\(([^)]+)\)$/.exec(s)![1]) });
-const spec = (name: string, shape: number[], init: string, layout: ParamSpec['layout'] = 'plain'): ParamSpec => ({ name, shape, init: initOf(init), trainable: true, layout });
+const spec = (name: string, shape: number[], init: string, layout: ParamSpec['layout'] = 'plain'): ParamSpec => ({
+  name,
+  shape,
+  init: initOf(init),
+  trainable: true,
+  layout,
+});
 
 /** The op of a UC-LoRA layer at `site` (refs relative to its block), MLP widths and GroupNorm groups as given. */
-function ucOp(site: string, r: number, m: number, mlp: number[], groups: number[], o: { bias: boolean; scale: 'trainable' | 'fixed'; eps?: number; din?: number }): UcLoraOp {
+function ucOp(
+  site: string,
+  r: number,
+  m: number,
+  mlp: number[],
+  groups: number[],
+  o: { bias: boolean; scale: 'trainable' | 'fixed'; eps?: number; din?: number },
+): UcLoraOp {
   const widths = [o.din ?? 5, ...mlp];
   return {
     kind: 'uc_lora',
@@ -31,14 +52,29 @@ function ucOp(site: string, r: number, m: number, mlp: number[], groups: number[
     up: `${site}.up`,
     hidden: mlp.map((w, i) => ({
       linear: { weight: `${site}.mlp${i}.weight`, bias: `${site}.mlp${i}.bias`, din: widths[i], dout: w },
-      norm: { kind: 'group', groups: groups[i], eps: o.eps ?? 1e-6, weight: `${site}.mlp${i}_norm.weight`, bias: `${site}.mlp${i}_norm.bias` },
+      norm: {
+        kind: 'group',
+        groups: groups[i],
+        eps: o.eps ?? 1e-6,
+        weight: `${site}.mlp${i}_norm.weight`,
+        bias: `${site}.mlp${i}_norm.bias`,
+      },
     })),
     out: { weight: `${site}.mlp${mlp.length}.weight`, bias: `${site}.mlp${mlp.length}.bias`, din: widths[widths.length - 1], dout: m },
     ...(o.bias ? { bias: `${site}.bias` } : {}),
     scale: o.scale === 'trainable' ? `${site}.scale` : 1,
   };
 }
-const convOp = (cin: number, cout: number, k: number, lora: ConvOp['lora'] = []): ConvOp => ({ weight: 'weight', bias: 'bias', cin, cout, kernel: k, stride: 1, pad: (k - 1) / 2, lora });
+const convOp = (cin: number, cout: number, k: number, lora: ConvOp['lora'] = []): ConvOp => ({
+  weight: 'weight',
+  bias: 'bias',
+  cin,
+  cout,
+  kernel: k,
+  stride: 1,
+  pad: (k - 1) / 2,
+  lora,
+});
 const maxAbs = (a: tf.Tensor, b: tf.Tensor) => tf.tidy(() => tf.max(tf.abs(tf.sub(a, b))).dataSync()[0]);
 
 describe('UC-LoRA', () => {
@@ -74,7 +110,10 @@ describe('UC-LoRA', () => {
     const h1 = tf.add(tf.matMul(v, p.get(`${path}.mlp0.weight`) as tf.Tensor2D), p.get(`${path}.mlp0.bias`));
     const g = tf.reshape(h1, [n, 2, 4]);
     const { mean, variance } = tf.moments(g, [2], true);
-    const gn = tf.add(tf.mul(tf.reshape(tf.div(tf.sub(g, mean), tf.sqrt(tf.add(variance, 1e-6))), [n, 8]), p.get(`${path}.mlp0_norm.weight`)), p.get(`${path}.mlp0_norm.bias`));
+    const gn = tf.add(
+      tf.mul(tf.reshape(tf.div(tf.sub(g, mean), tf.sqrt(tf.add(variance, 1e-6))), [n, 8]), p.get(`${path}.mlp0_norm.weight`)),
+      p.get(`${path}.mlp0_norm.bias`),
+    );
     const act = tf.mul(gn, tf.sigmoid(gn));
     const omega = tf.add(tf.matMul(act, p.get(`${path}.mlp1.weight`) as tf.Tensor2D), p.get(`${path}.mlp1.bias`)).arraySync() as number[][];
     const refs: tf.Tensor[] = [];
@@ -91,7 +130,12 @@ describe('UC-LoRA', () => {
         bEff = tf.add(bEff, tf.mul(biasI, s * omega[b][i]));
       }
       const xb = tf.slice(x, [b, 0, 0, 0], [1, h, w, cin]) as tf.Tensor4D;
-      const pad: [[number, number], [number, number], [number, number], [number, number]] = [[0, 0], [1, 1], [1, 1], [0, 0]];
+      const pad: [[number, number], [number, number], [number, number], [number, number]] = [
+        [0, 0],
+        [1, 1],
+        [1, 1],
+        [0, 0],
+      ];
       refs.push(tf.add(tf.conv2d(xb, wEff as tf.Tensor4D, 1, pad), bEff));
     }
     const ref = tf.concat(refs, 0);
@@ -128,7 +172,10 @@ describe('ClassLoRA', () => {
   it('is linear in the class vector: delta(a c_i + (1-a) c_j) = a delta(c_i) + (1-a) delta(c_j)', () => {
     const [n, cls, cin, cout, r] = [1, 4, 5, 6, 2];
     const path = 'layer.class_lora';
-    const p = new ParamStore([spec(`${path}.down`, [cls * r, cin], 'normal(0.5)', { loraDown: 1 }), spec(`${path}.up`, [cout, cls * r], 'normal(0.5)', 'linear')], 3);
+    const p = new ParamStore(
+      [spec(`${path}.down`, [cls * r, cin], 'normal(0.5)', { loraDown: 1 }), spec(`${path}.up`, [cout, cls * r], 'normal(0.5)', 'linear')],
+      3,
+    );
     const o: ClassLoraOp = { kind: 'class_lora', site: 'class_lora', rank: r, classes: cls, down: 'class_lora.down', up: 'class_lora.up' };
     const x = tf.randomNormal([n, 3, 3, cin], 0, 1, 'float32', 5) as tf.Tensor4D;
     const d = (c: number[]) => loraDelta(new Weights(p, 'layer'), x, convOp(cin, cout, 1, [o]), o, { classes: tf.tensor2d([c]) });
@@ -150,7 +197,16 @@ describe.each([1, 3])('LoRA on a conv of kernel %i through per-sample weights', 
   // weights everywhere so no term is trivially zero.
   const [n, h, w, cin, cout, r] = [3, 4, 4, 6, 5, 2];
   const uc = ucOp('uc_lora', r, 3, [4], [2], { bias: true, scale: 'trainable' });
-  const time: TimeLoraOp = { kind: 'time_lora', site: 'time_lora', rank: r, bases: 2, steps: 10, down: 'time_lora.down', up: 'time_lora.up', omega: 'time_lora.omega' };
+  const time: TimeLoraOp = {
+    kind: 'time_lora',
+    site: 'time_lora',
+    rank: r,
+    bases: 2,
+    steps: 10,
+    down: 'time_lora.down',
+    up: 'time_lora.up',
+    omega: 'time_lora.omega',
+  };
   const c = convOp(cin, cout, k, [uc, time]);
   const build = () =>
     new ParamStore(
@@ -221,8 +277,17 @@ describe.each([1, 3])('LoRA on a conv of kernel %i through per-sample weights', 
   });
 
   it('repeats each composition weight r times, basis-major', () => {
-    const rep = repeatBases(tf.tensor2d([[1, 2, 3], [4, 5, 6]]), 2);
-    expect(rep.arraySync()).toEqual([[1, 1, 2, 2, 3, 3], [4, 4, 5, 5, 6, 6]]);
+    const rep = repeatBases(
+      tf.tensor2d([
+        [1, 2, 3],
+        [4, 5, 6],
+      ]),
+      2,
+    );
+    expect(rep.arraySync()).toEqual([
+      [1, 1, 2, 2, 3, 3],
+      [4, 4, 5, 5, 6, 6],
+    ]);
   });
 });
 
@@ -234,10 +299,22 @@ describe('UC-LoRA composition MLPs batched across layers', () => {
       [...o.hidden.map((h) => h.linear), o.out].flatMap((l, i) => [
         spec(`${block}.${l.weight}`, [l.dout, l.din], 'normal(0.5)', 'linear'),
         spec(`${block}.${l.bias}`, [l.dout], 'normal(0.5)'),
-        ...(i < o.hidden.length ? [spec(`${block}.${o.hidden[i].norm.weight}`, [l.dout], 'normal(1)'), spec(`${block}.${o.hidden[i].norm.bias}`, [l.dout], 'normal(1)')] : []),
+        ...(i < o.hidden.length
+          ? [
+              spec(`${block}.${o.hidden[i].norm.weight}`, [l.dout], 'normal(1)'),
+              spec(`${block}.${o.hidden[i].norm.bias}`, [l.dout], 'normal(1)'),
+            ]
+          : []),
       ]);
-    const layers: UcLoraSite[] = [['x', a], ['y', b], ['z', a]];
-    const p = new ParamStore(layers.flatMap(([block, o]) => mlpSpecs(block, o)), 13);
+    const layers: UcLoraSite[] = [
+      ['x', a],
+      ['y', b],
+      ['z', a],
+    ];
+    const p = new ParamStore(
+      layers.flatMap(([block, o]) => mlpSpecs(block, o)),
+      13,
+    );
     const v = tf.randomNormal([4, 5], 0, 1, 'float32', 9) as tf.Tensor2D;
     const inp = { v, ucLora: layers };
     // Different random weights per layer, so a mix-up of layers would show.
@@ -252,7 +329,18 @@ describe('UC-LoRA composition MLPs batched across layers', () => {
     const vVar = tf.variable(v, true, 'v');
     const vars = [...p.trainable(), vVar];
     const loss = (batched: boolean) => () =>
-      tf.addN(layers.map(([path, o], i) => tf.sum(tf.mul(batched ? compositionWeights(new Weights(p, path), o, { v: vVar as tf.Tensor2D, ucLora: layers }) : ucLoraMlp(new Weights(p, path), o, vVar as tf.Tensor2D), i + 1)))) as tf.Scalar;
+      tf.addN(
+        layers.map(([path, o], i) =>
+          tf.sum(
+            tf.mul(
+              batched
+                ? compositionWeights(new Weights(p, path), o, { v: vVar as tf.Tensor2D, ucLora: layers })
+                : ucLoraMlp(new Weights(p, path), o, vVar as tf.Tensor2D),
+              i + 1,
+            ),
+          ),
+        ),
+      ) as tf.Scalar;
     const ga = tf.variableGrads(loss(false), vars).grads;
     const gb = tf.variableGrads(loss(true), vars).grads;
     expect(Object.keys(gb).sort()).toEqual(Object.keys(ga).sort());
@@ -261,7 +349,8 @@ describe('UC-LoRA composition MLPs batched across layers', () => {
     // ~1e4 times through the variance and the two formulations' gradients differed by up to 7e-3 on
     // the native matmuls. Here they agree to 0 (measured, wasm with and without oneDNN); a mix-up of
     // layers gives errors of order 1.
-    for (const name of Object.keys(ga)) expect(maxAbs(ga[name], gb[name]) / Math.max(1e-3, tf.max(tf.abs(ga[name])).dataSync()[0]), name).toBeLessThan(1e-5);
+    for (const name of Object.keys(ga))
+      expect(maxAbs(ga[name], gb[name]) / Math.max(1e-3, tf.max(tf.abs(ga[name])).dataSync()[0]), name).toBeLessThan(1e-5);
     vVar.dispose();
     p.dispose();
   });

@@ -121,7 +121,10 @@ describe('MNIST', () => {
     expect(loadMnist({ split: 'test', limit: 2, size: 28 })).toMatchObject({ height: 28, width: 28 });
     expect(loadMnist({ split: 'test', limit: 2, size: 32 })).toMatchObject({ height: 32, width: 32 });
     expect(loadDataset('mnist', { split: 'test', limit: 2, size: 28 })).toMatchObject({ height: 28, width: 28 });
-    dataError(() => loadMnist({ limit: 2, size: 64 }), /mnist offers 28x28 .* and 32x32 \(padded\), but the model takes 64x64; .*--data folder:PATH/);
+    dataError(
+      () => loadMnist({ limit: 2, size: 64 }),
+      /mnist offers 28x28 .* and 32x32 \(padded\), but the model takes 64x64; .*--data folder:PATH/,
+    );
   });
 
   it('parses IDX headers', () => {
@@ -133,7 +136,11 @@ describe('MNIST', () => {
   });
 
   it('rejects truncated, bad-magic and count-mismatched IDX files, naming the file', () => {
-    dataError(() => parseIdxImages(idxImages(3, 28, 28, 2 * 784), 'x/imgs'), 'x/imgs: truncated', /3 images of 28x28 \(2368 bytes\) but the file has 1584/);
+    dataError(
+      () => parseIdxImages(idxImages(3, 28, 28, 2 * 784), 'x/imgs'),
+      'x/imgs: truncated',
+      /3 images of 28x28 \(2368 bytes\) but the file has 1584/,
+    );
     dataError(() => parseIdxImages(idxImages(1, 28, 28, 785), 'x/imgs'), /x\/imgs: 1 unexpected trailing byte/);
     dataError(() => parseIdxImages(Buffer.alloc(10), 'x/imgs'), /x\/imgs: truncated: 10 bytes, shorter than the 16-byte IDX images header/);
     dataError(() => parseIdxImages(idxImages(1, 28, 28, 784, 2049), 'x/imgs'), /x\/imgs: bad magic number 2049, expected 2051/);
@@ -176,7 +183,16 @@ function cifarBatch(labels: number[], pixels: [number, number, number, number, n
 describe('CIFAR-10', () => {
   it('loads a batch file, converting channel-major records to NHWC', () => {
     const file = path.join(tmpDir(), 'data_batch_1.bin');
-    fs.writeFileSync(file, cifarBatch([3, 7, 9], [[1, 2, 5, 7, 255], [2, 0, 31, 0, 51]]));
+    fs.writeFileSync(
+      file,
+      cifarBatch(
+        [3, 7, 9],
+        [
+          [1, 2, 5, 7, 255],
+          [2, 0, 31, 0, 51],
+        ],
+      ),
+    );
     const d = loadCifar10(file);
     expect(d).toMatchObject({ n: 3, height: 32, width: 32, channels: 3, classes: 10, source: file });
     expect([...d.labels]).toEqual([3, 7, 9]);

@@ -8,7 +8,22 @@ import { conditioningKinds, modelSchema, type SectionSpec } from '../src/check/s
 const html = generateDiagramsHtml();
 
 /** The rules the EBNF in grammar/parser.ts and grammar/README.md describe. */
-const DOCUMENTED_RULES = ['file', 'modelDecl', 'block', 'member', 'key', 'letDecl', 'expression', 'multiplicative', 'unary', 'primary', 'callOrRef', 'arg', 'list', 'parenthesized'];
+const DOCUMENTED_RULES = [
+  'file',
+  'modelDecl',
+  'block',
+  'member',
+  'key',
+  'letDecl',
+  'expression',
+  'multiplicative',
+  'unary',
+  'primary',
+  'callOrRef',
+  'arg',
+  'list',
+  'parenthesized',
+];
 
 /** The rule names of the parser itself. */
 const ruleNames = (): string[] => Object.keys(parserInstance.getGAstProductions());
@@ -34,7 +49,11 @@ describe('grammar/diagrams.html', () => {
   it('draws every rule of the parser', () => {
     const names = ruleNames();
     for (const r of DOCUMENTED_RULES) expect(names).toContain(r);
-    expect(embedded(html).grammar.map((r) => r.name).sort()).toEqual([...names].sort());
+    expect(
+      embedded(html)
+        .grammar.map((r) => r.name)
+        .sort(),
+    ).toEqual([...names].sort());
   });
 
   it('draws every section of the schema, and every conditioning kind', () => {
@@ -55,7 +74,9 @@ describe('grammar/diagrams.html', () => {
       for (const o of s.options) expect(table, `${s.path}.${o}`).toContain(`<tr><td><code>${o}</code></td>`);
     }
     // spot checks from the schema, by hand: unet.block.dropout is num, 0 <= x < 1, default 0
-    expect(html).toContain('<tr><td><code>dropout</code></td><td>num, 0 &lt;= x &lt; 1</td><td><code>0</code></td><td>dropout probability</td></tr>');
+    expect(html).toContain(
+      '<tr><td><code>dropout</code></td><td>num, 0 &lt;= x &lt; 1</td><td><code>0</code></td><td>dropout probability</td></tr>',
+    );
     expect(html).toContain('<tr><td><code>size</code></td><td>int, 1 &lt;= x &lt;= 4096</td><td>required</td>');
   });
 

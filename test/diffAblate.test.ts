@@ -72,7 +72,10 @@ describe('unetc diff', () => {
     const a = write('a.unet', base);
 
     it('a default spelled out (scale_shift vs scale_shift(at: norm1); rescale_timesteps: true vs omitted) is no change: exit 0', () => {
-      const b = write('b.unet', swap('residual: scale_shift(at: norm1)', 'residual: scale_shift').replace(/ *rescale_timesteps: true[^\n]*\n/, ''));
+      const b = write(
+        'b.unet',
+        swap('residual: scale_shift(at: norm1)', 'residual: scale_shift').replace(/ *rescale_timesteps: true[^\n]*\n/, ''),
+      );
       expect(readFileSync(b, 'utf8')).not.toContain('rescale_timesteps');
       const r = unetc('diff', a, b);
       expect(r.stdout).toBe('');
@@ -144,7 +147,10 @@ describe('ablation API', () => {
     const count = (edits: string) => {
       const [v] = buildVariants(base, [parseAxis(edits).slice(0, 1)], out);
       expect(v.result.diagnostics).toEqual([]);
-      return checkSpec(join(out, v.fileName), { text: v.text }).ir!.modules.reduce((a, m) => a + m.params.reduce((b, p) => b + p.shape.reduce((x, y) => x * y, 1), 0), 0);
+      return checkSpec(join(out, v.fileName), { text: v.text }).ir!.modules.reduce(
+        (a, m) => a + m.params.reduce((b, p) => b + p.shape.reduce((x, y) => x * y, 1), 0),
+        0,
+      );
     };
     expect(count('uc_lora.bases=9')).toBe(57_185_519);
     expect(count('uc_lora.bases=36')).toBe(58_865_459);
@@ -154,7 +160,18 @@ describe('ablation API', () => {
 
   it('every emitted variant re-parses to the same tree, is canonical, and checks clean', () => {
     const out = mkdtempSync(join(tmpdir(), 'abl-'));
-    const vs = buildVariants(join(SPECS_DIR, 'nano-mnist.unet'), combine([parseAxis('conditioning.residual=shift(at: input, mlp: [in]),scale_shift(at: input, mlp: [in]),time_lora(bases: 11, rank: 4, targets: [conv0])')], []), out);
+    const vs = buildVariants(
+      join(SPECS_DIR, 'nano-mnist.unet'),
+      combine(
+        [
+          parseAxis(
+            'conditioning.residual=shift(at: input, mlp: [in]),scale_shift(at: input, mlp: [in]),time_lora(bases: 11, rank: 4, targets: [conv0])',
+          ),
+        ],
+        [],
+      ),
+      out,
+    );
     expect(vs).toHaveLength(3);
     for (const v of vs) {
       expect(v.result.diagnostics).toEqual([]);
@@ -174,7 +191,16 @@ describe('ablation API', () => {
 
   it('unetc ablate writes the variants and summary.csv / summary.md with name and totalParams', () => {
     const out = mkdtempSync(join(tmpdir(), 'abl-'));
-    const r = unetc('ablate', 'specs/edm-cifar10-with-lora.unet', '--grid', 'uc_lora.bases=9,18', '--grid', 'uc_lora.bias=true,false', '--out', out);
+    const r = unetc(
+      'ablate',
+      'specs/edm-cifar10-with-lora.unet',
+      '--grid',
+      'uc_lora.bases=9,18',
+      '--grid',
+      'uc_lora.bias=true,false',
+      '--out',
+      out,
+    );
     expect(r.status).toBe(0);
     const csv = readFileSync(join(out, 'summary.csv'), 'utf8').trim().split('\n');
     expect(csv[0].split(',').slice(0, 4)).toEqual(['name', 'file', 'ok', 'totalParams']);
@@ -187,7 +213,26 @@ describe('ablation API', () => {
 describe('unetc ablate --train', () => {
   it('trains each variant and adds its final loss and sample grid to the summary', () => {
     const out = mkdtempSync(join(tmpdir(), 'abl-train-'));
-    const r = unetc('ablate', 'specs/nano-mnist.unet', '--grid', 'conditioning.residual=scale_shift(at: input, mlp: [in]),time_lora(bases: 11, rank: 4, init: random, targets: [conv0])', '--train', '2', '--data', 'mnist', '--limit', '8', '--batch', '4', '--sample-count', '2', '--sample-steps', '2', '--out', out);
+    const r = unetc(
+      'ablate',
+      'specs/nano-mnist.unet',
+      '--grid',
+      'conditioning.residual=scale_shift(at: input, mlp: [in]),time_lora(bases: 11, rank: 4, init: random, targets: [conv0])',
+      '--train',
+      '2',
+      '--data',
+      'mnist',
+      '--limit',
+      '8',
+      '--batch',
+      '4',
+      '--sample-count',
+      '2',
+      '--sample-steps',
+      '2',
+      '--out',
+      out,
+    );
     expect(r.status).toBe(0);
     const [head, ...rows] = readFileSync(join(out, 'summary.csv'), 'utf8').trim().split('\n');
     expect(head.split(',')).toContain('finalLoss');

@@ -48,11 +48,20 @@ describe('unetc draw', () => {
     // EDM CIFAR-10 with LoRA: shift on every residual block; UC-LoRA (18 bases, rank 4) on the
     // qkv and proj convs of the six attention blocks (4 at 16x16 in the encoder, 1 in the decoder, 1 in the middle).
     const uc = m.blocks.filter((b) => b.badges.some((g) => g.kind === 'uc_lora'));
-    expect(uc.map((b) => b.path)).toEqual(['enc.16x16.block0', 'enc.16x16.block1', 'enc.16x16.block2', 'enc.16x16.block3', 'mid.block0', 'dec.16x16.block4']);
+    expect(uc.map((b) => b.path)).toEqual([
+      'enc.16x16.block0',
+      'enc.16x16.block1',
+      'enc.16x16.block2',
+      'enc.16x16.block3',
+      'mid.block0',
+      'dec.16x16.block4',
+    ]);
     for (const b of uc) expect(b.badges.find((g) => g.kind === 'uc_lora')!.label).toBe('UC-LoRA 18 bases, r4 on qkv, proj');
     expect(uc.every((b) => b.attention)).toBe(true);
     const nano = diagramModel(checkSpec(spec('nano-mnist-time-lora.unet')).ir!);
-    expect(nano.blocks.filter((b) => b.badges.length).map((b) => b.badges.map((g) => g.label).join(' | '))).toEqual(Array(7).fill('TimeLoRA 11 bases, r4 on conv0'));
+    expect(nano.blocks.filter((b) => b.badges.length).map((b) => b.badges.map((g) => g.label).join(' | '))).toEqual(
+      Array(7).fill('TimeLoRA 11 bases, r4 on conv0'),
+    );
   });
 
   it('diff --draw marks the blocks whose conditioning changed', () => {
@@ -62,7 +71,15 @@ describe('unetc draw', () => {
     // Same topology; the seven conditioned stages swap scale-and-shift for UC-LoRA.
     expect(c.added.size).toBe(0);
     expect(c.removed).toEqual([]);
-    expect([...c.changed].sort()).toEqual(['dec.16x16.block0', 'dec.32x32.block0', 'dec.8x8.block0', 'enc.16x16.block0', 'enc.32x32.block0', 'enc.8x8.block0', 'mid.block0']);
+    expect([...c.changed].sort()).toEqual([
+      'dec.16x16.block0',
+      'dec.32x32.block0',
+      'dec.8x8.block0',
+      'enc.16x16.block0',
+      'enc.32x32.block0',
+      'enc.8x8.block0',
+      'mid.block0',
+    ]);
     const svg = diagramSvg(b, { changes: c });
     expectWellFormedXml(svg);
     expect([...svg.matchAll(/>changed<\/text>/g)].length).toBe(7);

@@ -3,7 +3,17 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PNG } from 'pngjs';
 import { describe, expect, it } from 'vitest';
-import { encodePngGrid, labelledGridPng, labelledGridSvg, stackFirstRows, lossCurveSvg, pngSize, svgDocument, svgToPng, textWidth } from '../src/runtime/images/index.ts';
+import {
+  encodePngGrid,
+  labelledGridPng,
+  labelledGridSvg,
+  stackFirstRows,
+  lossCurveSvg,
+  pngSize,
+  svgDocument,
+  svgToPng,
+  textWidth,
+} from '../src/runtime/images/index.ts';
 import { text } from '../src/runtime/images/svg.ts';
 import { writeLossCurve } from '../src/runtime/train/outputs.ts';
 import { expectWellFormedXml } from './svgHelpers.ts';
@@ -13,7 +23,14 @@ const TMP = join(import.meta.dirname, '.tmp', 'figures');
 describe('labelled figures', () => {
   it('puts a label beside each row of a sample grid', () => {
     // 3 rows of 4 tiles of 8x8: encodePngGrid with pad 2 is 2 + 4 * 10 = 42 wide, 2 + 3 * 10 = 32 high.
-    const grid = encodePngGrid(new Float32Array(12 * 64).map((_, i) => Math.sin(i)), 12, 8, 8, 1, { cols: 4 });
+    const grid = encodePngGrid(
+      new Float32Array(12 * 64).map((_, i) => Math.sin(i)),
+      12,
+      8,
+      8,
+      1,
+      { cols: 4 },
+    );
     expect(pngSize(grid)).toEqual({ width: 42, height: 32 });
     const labels = ['α = 0', 'α = 0.5', 'α = 1'];
     const svg = labelledGridSvg(grid, { rowLabels: labels, tileH: 8, title: 'sweep', labelHeading: 'α' });

@@ -52,7 +52,9 @@ beforeAll(async () => {
   // A run folder as `unetc train` leaves it (model code, ir.json, a checkpoint), without training:
   // the checkpoint holds the initial weights, so omega is the interpolation table.
   rmSync(RUN, { recursive: true, force: true });
-  const { result, compiled } = await compileSpec(join(ROOT, 'specs', 'nano-mnist-time-lora.unet'), RUN, { runtime: join(ROOT, 'src', 'runtime', 'index.ts') });
+  const { result, compiled } = await compileSpec(join(ROOT, 'specs', 'nano-mnist-time-lora.unet'), RUN, {
+    runtime: join(ROOT, 'src', 'runtime', 'index.ts'),
+  });
   if (!compiled) throw new Error(result.diagnostics.map((d) => d.message).join('\n'));
   const modelDir = join(RUN, 'model');
   mkdirSync(modelDir, { recursive: true });
@@ -62,7 +64,11 @@ beforeAll(async () => {
   const mod = (await import(pathToFileURL(join(modelDir, 'model.ts')).href)) as { params: readonly rt.ParamRow[] };
   const specs = rt.paramSpecsFromRows(mod.params);
   const store = new rt.ParamStore(specs, 3);
-  saveCheckpoint(join(RUN, 'checkpoints'), { step: 0, seed: 3, batch: 8, dataPosition: 0, adamStep: 0, spec: result.ir!.name }, { specs, params: store.vars, ema: store.vars });
+  saveCheckpoint(
+    join(RUN, 'checkpoints'),
+    { step: 0, seed: 3, batch: 8, dataPosition: 0, adamStep: 0, spec: result.ir!.name },
+    { specs, params: store.vars, ema: store.vars },
+  );
   store.dispose();
   run = await resolveOmegaRun(RUN, rt, async () => mod.params);
 }, 120_000);
@@ -72,7 +78,15 @@ describe('plot omega of TimeLoRA with the interpolation init', () => {
     const grid = noiseGrid(run.ir, undefined);
     expect(grid.values.length).toBe(1000);
     const { layers } = evaluateOmegas(rt, restoreInto, run, grid);
-    expect(layers.map((l) => l.site.block)).toEqual(['enc.32x32.block0', 'enc.16x16.block0', 'enc.8x8.block0', 'mid.block0', 'dec.8x8.block0', 'dec.16x16.block0', 'dec.32x32.block0']);
+    expect(layers.map((l) => l.site.block)).toEqual([
+      'enc.32x32.block0',
+      'enc.16x16.block0',
+      'enc.8x8.block0',
+      'mid.block0',
+      'dec.8x8.block0',
+      'dec.16x16.block0',
+      'dec.32x32.block0',
+    ]);
     for (const l of layers) {
       expect(l.site.kind).toBe('time_lora');
       expect(l.site.bases).toBe(11);
@@ -82,7 +96,17 @@ describe('plot omega of TimeLoRA with the interpolation init', () => {
       expect(at(0, 999)).toBe(0); // e_0 and e_10
       const f = 50 / 99.9;
       expect(at(0, 50)).toBeCloseTo((1 - f) / Math.hypot(1 - f, f), 5);
-      for (const [a, b] of [[50, 150], [120, 180], [99, 100], [100, 199], [430, 520], [950, 999], [50, 250], [0, 300], [640, 700]] as const) {
+      for (const [a, b] of [
+        [50, 150],
+        [120, 180],
+        [99, 100],
+        [100, 199],
+        [430, 520],
+        [950, 999],
+        [50, 250],
+        [0, 300],
+        [640, 700],
+      ] as const) {
         expect(at(a, b), `${a}, ${b}`).toBeCloseTo(expectedCos(a, b), 5);
       }
       const s = summarize(S, 1000);
@@ -100,10 +124,14 @@ describe('plot omega of TimeLoRA with the interpolation init', () => {
   });
 
   it('draws both figures from the command line and prints the summary as JSON', () => {
-    const cli = (...args: string[]) => spawnSync(process.execPath, [join(ROOT, 'bin/unetc.mjs'), 'plot', 'omega', RUN, ...args], { cwd: ROOT, encoding: 'utf8' });
+    const cli = (...args: string[]) =>
+      spawnSync(process.execPath, [join(ROOT, 'bin/unetc.mjs'), 'plot', 'omega', RUN, ...args], { cwd: ROOT, encoding: 'utf8' });
     const heat = cli('--layer', 'mid.block0', '--init', '--json', '--out', join(RUN, 'heat.png'));
     expect(heat.status, heat.stderr).toBe(0);
-    const j = JSON.parse(heat.stdout) as { mean: { near: number; far: number; init: { far: number } }; layers: { path: string; far: number; init: { near: number } }[] };
+    const j = JSON.parse(heat.stdout) as {
+      mean: { near: number; far: number; init: { far: number } };
+      layers: { path: string; far: number; init: { near: number } }[];
+    };
     expect(j.layers.map((l) => l.path)).toEqual(['mid.block0.conv0.time_lora']);
     // The saved weights are the initial ones, so "trained" and "--init" agree, and far is 0.
     expect(j.mean.far).toBe(0);

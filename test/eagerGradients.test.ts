@@ -51,7 +51,12 @@ function compare(f: () => tf.Scalar, vars: tf.Variable[] | undefined): number {
     }
     return worst;
   } finally {
-    tf.dispose([stock.value, eager.value, ...Object.values(stock.grads).filter((g) => g !== null), ...Object.values(eager.grads).filter((g) => g !== null)]);
+    tf.dispose([
+      stock.value,
+      eager.value,
+      ...Object.values(stock.grads).filter((g) => g !== null),
+      ...Object.values(eager.grads).filter((g) => g !== null),
+    ]);
   }
 }
 
@@ -68,7 +73,8 @@ function expectNoLeak(body: () => void): void {
 
 /** A small conv net with our fused GroupNorm and SiLU, a matmul head and an embedding gather. */
 function smallNet(seed: number) {
-  const r = (shape: number[], s: number, std = 0.3) => tf.variable(tf.randomNormal(shape, 0, std, 'float32', seed + s), true, `eager_test_${seed}_${s}`);
+  const r = (shape: number[], s: number, std = 0.3) =>
+    tf.variable(tf.randomNormal(shape, 0, std, 'float32', seed + s), true, `eager_test_${seed}_${s}`);
   const vars = {
     w1: r([3, 3, 3, 8], 1),
     gamma: tf.variable(tf.ones([8]), true, `eager_test_${seed}_gamma`),
@@ -105,7 +111,9 @@ describe('variableGradsEager', () => {
   it('uses the eager walk on this tfjs (the engine internals it reads are there)', () => {
     expect(eagerGradientsSupported()).toBe(true);
     // tfjs 4.22's gradients of these read only the shapes of what they save.
-    expect(shapeOnlySavedKernels().sort()).toEqual([tf.Add, tf.AddN, tf.Concat, tf.Mean, tf.PadV2, tf.Reshape, tf.Slice, tf.Sub, tf.Sum].sort());
+    expect(shapeOnlySavedKernels().sort()).toEqual(
+      [tf.Add, tf.AddN, tf.Concat, tf.Mean, tf.PadV2, tf.Reshape, tf.Slice, tf.Sub, tf.Sum].sort(),
+    );
   });
 
   it('lets a scope inside f free what is saved only for its shape (a conv output the bias Add saves)', () => {
@@ -157,12 +165,15 @@ describe('variableGradsEager', () => {
 
   it('equals tf.variableGrads on a generated model (training loss of iddpm-tiny-with-lora), and leaks nothing', async () => {
     // (It has dropout 0.3: the forward pass is given a seed, as the training loop gives it.)
-    const mod = (await compileAndImport(fixture('iddpm-tiny-with-lora.unet'))) as unknown as ModelModule & { createModel: (seed?: number) => { params: ParamStore } };
+    const mod = (await compileAndImport(fixture('iddpm-tiny-with-lora.unet'))) as unknown as ModelModule & {
+      createModel: (seed?: number) => { params: ParamStore };
+    };
     const m = mod.createModel(3);
     // Zero-initialised layers (output conv, last conv of each block, attention projection) and
     // LoRA's B given small random values, so that every gradient is non-trivial.
     for (const [name, v] of m.params.vars) {
-      if (v.trainable && tf.tidy(() => tf.max(tf.abs(v)).dataSync()[0]) === 0 && !name.endsWith('.bias')) v.assign(tf.randomNormal(v.shape, 0, 0.05, 'float32', 21));
+      if (v.trainable && tf.tidy(() => tf.max(tf.abs(v)).dataSync()[0]) === 0 && !name.endsWith('.bias'))
+        v.assign(tf.randomNormal(v.shape, 0, 0.05, 'float32', 21));
     }
     const S = mod.config.imageSize;
     const n = 4;
@@ -284,7 +295,9 @@ describe('variableGradsEager', () => {
 
   it('keeps fewer tensor bytes alive at its peak than tf.variableGrads', async () => {
     // A deep stack: tf.variableGrads holds every layer's saved tensors and gradients to the end.
-    const layers = Array.from({ length: 12 }, (_, i) => tf.variable(tf.randomNormal([3, 3, 16, 16], 0, 0.1, 'float32', 40 + i), true, `eager_deep_${i}`));
+    const layers = Array.from({ length: 12 }, (_, i) =>
+      tf.variable(tf.randomNormal([3, 3, 16, 16], 0, 0.1, 'float32', 40 + i), true, `eager_deep_${i}`),
+    );
     const x = tf.randomNormal([4, 16, 16, 16], 0, 1, 'float32', 39) as tf.Tensor4D;
     const f = () =>
       tf.tidy(() => {

@@ -17,13 +17,39 @@ import { compileAndImport, spec } from './modelHelpers.ts';
 
 const ROOT = join(import.meta.dirname, '..');
 const tmp = () => mkdtempSync(join(tmpdir(), 'unetc-faults-'));
-const trainArgs = (out: string, steps: number) => [join(ROOT, 'bin/unetc.mjs'), 'train', 'specs/nano-mnist.unet', '--limit', '32', '--batch', '4', '--steps', String(steps), '--checkpoint-every', '1', '--keep', '2', '--sample-every', '100000', '--sample-count', '2', '--sample-steps', '1', '--out', out];
-const lossLines = (out: string) => (existsSync(join(out, 'loss.jsonl')) ? readFileSync(join(out, 'loss.jsonl'), 'utf8').trim().split('\n').filter(Boolean).length : 0);
+const trainArgs = (out: string, steps: number) => [
+  join(ROOT, 'bin/unetc.mjs'),
+  'train',
+  'specs/nano-mnist.unet',
+  '--limit',
+  '32',
+  '--batch',
+  '4',
+  '--steps',
+  String(steps),
+  '--checkpoint-every',
+  '1',
+  '--keep',
+  '2',
+  '--sample-every',
+  '100000',
+  '--sample-count',
+  '2',
+  '--sample-steps',
+  '1',
+  '--out',
+  out,
+];
+const lossLines = (out: string) =>
+  existsSync(join(out, 'loss.jsonl')) ? readFileSync(join(out, 'loss.jsonl'), 'utf8').trim().split('\n').filter(Boolean).length : 0;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Starts a training child; resolves once it has logged `minSteps` steps, with the child. */
 async function startTraining(out: string, steps: number, minSteps: number, resume = false) {
-  const child = spawn(process.execPath, [...trainArgs(out, steps), ...(resume ? ['--resume'] : [])], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...trainArgs(out, steps), ...(resume ? ['--resume'] : [])], {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let stderr = '';
   child.stderr.on('data', (d) => (stderr += d));
   const exited = new Promise<number | null>((r) => child.on('exit', (code, signal) => r(code ?? (signal ? -1 : null))));
@@ -80,11 +106,32 @@ describe('faults', () => {
     const mod = (await compileAndImport(spec('nano-mnist.unet'))) as unknown as ModelModule;
     const out = tmp();
     const data = loadMnist({ limit: 16 });
-    await trainRun(mod, { data, outDir: out, steps: 2, batch: 4, sampleEvery: 1000, sampleCount: 1, sampleSteps: 1, log: () => {}, progress: false });
+    await trainRun(mod, {
+      data,
+      outDir: out,
+      steps: 2,
+      batch: 4,
+      sampleEvery: 1000,
+      sampleCount: 1,
+      sampleSteps: 1,
+      log: () => {},
+      progress: false,
+    });
     // An absurd learning rate drives the weights, then the loss, to Inf/NaN within a few steps.
-    await expect(trainRun(mod, { data, outDir: out, steps: 50, batch: 4, lr: 1e30, resume: true, checkpointEvery: 1000, sampleEvery: 1000, log: () => {}, progress: false })).rejects.toThrow(
-      /the loss is (NaN|Infinity|-Infinity) at step \d+; stopping without saving\. The last good checkpoint is/,
-    );
+    await expect(
+      trainRun(mod, {
+        data,
+        outDir: out,
+        steps: 50,
+        batch: 4,
+        lr: 1e30,
+        resume: true,
+        checkpointEvery: 1000,
+        sampleEvery: 1000,
+        log: () => {},
+        progress: false,
+      }),
+    ).rejects.toThrow(/the loss is (NaN|Infinity|-Infinity) at step \d+; stopping without saving\. The last good checkpoint is/);
     expect(listCheckpoints(join(out, 'checkpoints'))).toEqual(['step-0000002.safetensors']);
     expect(latestCheckpoint(join(out, 'checkpoints'))!.state.step).toBe(2);
   }, 120_000);
@@ -93,6 +140,8 @@ describe('faults', () => {
     const mod = (await compileAndImport(spec('nano-mnist.unet'))) as unknown as ModelModule;
     const file = join(tmp(), 'a-file');
     writeFileSync(file, 'not a folder');
-    await expect(trainRun(mod, { data: loadMnist({ limit: 4 }), outDir: join(file, 'run'), steps: 1, batch: 2, log: () => {}, progress: false })).rejects.toThrow(/cannot write to .*a-file\/run/);
+    await expect(
+      trainRun(mod, { data: loadMnist({ limit: 4 }), outDir: join(file, 'run'), steps: 1, batch: 2, log: () => {}, progress: false }),
+    ).rejects.toThrow(/cannot write to .*a-file\/run/);
   }, 60_000);
 });

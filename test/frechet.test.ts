@@ -46,7 +46,12 @@ function randomRotation(d: number, seed: number): Matrix {
   return q;
 }
 
-const stats = (mu: number[], sigma: Matrix): GaussianStats => ({ n: 0, dim: mu.length, mu: Float64Array.from(mu), sigma: Float64Array.from(sigma.to1DArray()) });
+const stats = (mu: number[], sigma: Matrix): GaussianStats => ({
+  n: 0,
+  dim: mu.length,
+  mu: Float64Array.from(mu),
+  sigma: Float64Array.from(sigma.to1DArray()),
+});
 
 describe('matrix square root', () => {
   it('of diag(4, 9) is diag(2, 3)', () => {
@@ -228,12 +233,17 @@ describe('MNIST Frechet distance with the committed classifier', () => {
     const px = 32 * 32;
     const imgs = new Float32Array(ones.length * px);
     ones.forEach((j, i) => imgs.set(test.images.subarray(j * px, (j + 1) * px), i * px));
-    const q = sampleQuality({ n: ones.length, height: 32, width: 32, channels: 1, images: imgs, labels: new Int32Array(ones.length).fill(1) }, { classifier: clf, cachePath: join(tmp, 'stats.json') });
+    const q = sampleQuality(
+      { n: ones.length, height: 32, width: 32, channels: 1, images: imgs, labels: new Int32Array(ones.length).fill(1) },
+      { classifier: clf, cachePath: join(tmp, 'stats.json') },
+    );
     expect(q.histogram[1]).toBeGreaterThan(0.99 * ones.length);
     expect(q.classAgreement).toBeGreaterThan(0.99);
     expect(q.classImbalance).toBeGreaterThan(100);
     expect(q.distance).toBeGreaterThan(10 * trainFd);
-    console.log(`MNIST Frechet distances: train-vs-test ${trainFd.toFixed(4)}, noise ${noiseFd.toFixed(1)}, only 1s ${q.distance.toFixed(2)}`);
+    console.log(
+      `MNIST Frechet distances: train-vs-test ${trainFd.toFixed(4)}, noise ${noiseFd.toFixed(1)}, only 1s ${q.distance.toFixed(2)}`,
+    );
   });
 
   it('pads 28x28 images to the 32x32 the classifier takes, as loadMnist does', () => {
@@ -256,7 +266,23 @@ describe('unetc eval', () => {
   it('samples a run, and reports the distance and the class histogram; bad input is one clear line', () => {
     const out = mkdtempSync(join(tmpdir(), 'unetc-eval-'));
     try {
-      const t = node('bin/unetc.mjs', 'train', 'specs/nano-mnist.unet', '--limit', '16', '--batch', '4', '--steps', '1', '--sample-count', '1', '--sample-steps', '1', '--out', join(out, 'run'));
+      const t = node(
+        'bin/unetc.mjs',
+        'train',
+        'specs/nano-mnist.unet',
+        '--limit',
+        '16',
+        '--batch',
+        '4',
+        '--steps',
+        '1',
+        '--sample-count',
+        '1',
+        '--sample-steps',
+        '1',
+        '--out',
+        join(out, 'run'),
+      );
       expect(t.status, t.stderr).toBe(0);
       // evalCommand is run through a driver until src/cli/main.ts registers it.
       const driver = join(out, 'driver.mts');
@@ -269,7 +295,22 @@ describe('unetc eval', () => {
       // A copy of the weights, so the reference-statistics cache goes beside it, not into assets/.
       const weights = join(out, 'clf.safetensors');
       copyFileSync(defaultClassifierPath(), weights);
-      const r = node('bin/run-ts.mjs', driver, join(out, 'run'), '--n', '24', '--steps', '2', '--batch', '12', '--backend', 'wasm', '--classifier', weights, '--json');
+      const r = node(
+        'bin/run-ts.mjs',
+        driver,
+        join(out, 'run'),
+        '--n',
+        '24',
+        '--steps',
+        '2',
+        '--batch',
+        '12',
+        '--backend',
+        'wasm',
+        '--classifier',
+        weights,
+        '--json',
+      );
       expect(r.status, r.stderr).toBe(0);
       const j = JSON.parse(r.stdout);
       expect(Number.isFinite(j.fd) && j.fd > 0).toBe(true);

@@ -12,11 +12,7 @@ describe('encodePngGrid', () => {
     // Three 2x3 (h x w) images: constant -1, constant 1, and a ramp with out-of-range and NaN values.
     const h = 2;
     const w = 3;
-    const images = new Float32Array([
-      ...Array(6).fill(-1),
-      ...Array(6).fill(1),
-      ...[0, 0.5, -0.5, 5, -3, NaN],
-    ]);
+    const images = new Float32Array([...Array(6).fill(-1), ...Array(6).fill(1), ...[0, 0.5, -0.5, 5, -3, NaN]]);
     const png = PNG.sync.read(encodePngGrid(images, 3, h, w, 1));
     expect(png.colorType).toBe(0);
     // cols = ceil(sqrt(3)) = 2, rows = 2, pad 2: width 2 + 2 * (3 + 2) = 12, height 2 + 2 * (2 + 2) = 10.
@@ -92,7 +88,7 @@ describe('renderLossCurve', () => {
 
   it('draws a PNG of the requested size with the raw and the smoothed curve', () => {
     let seed = 1;
-    const rand = () => ((seed = (seed * 16807) % 2147483647) / 2147483647);
+    const rand = () => (seed = (seed * 16807) % 2147483647) / 2147483647;
     const points = Array.from({ length: 500 }, (_, i) => ({ step: i * 10, loss: 0.5 - i / 2000 + 0.1 * rand() }));
     const png = PNG.sync.read(renderLossCurve(points, { width: 300, height: 200 }));
     expect([png.width, png.height]).toEqual([300, 200]);
@@ -120,7 +116,19 @@ describe('renderLossCurve', () => {
   });
 
   it('copes with no points, one point, constant and non-finite losses', () => {
-    for (const pts of [[], [{ step: 3, loss: 0.2 }], [{ step: 0, loss: 1 }, { step: 1, loss: 1 }], [{ step: 0, loss: NaN }, { step: 1, loss: 0.5 }, { step: 2, loss: Infinity }]]) {
+    for (const pts of [
+      [],
+      [{ step: 3, loss: 0.2 }],
+      [
+        { step: 0, loss: 1 },
+        { step: 1, loss: 1 },
+      ],
+      [
+        { step: 0, loss: NaN },
+        { step: 1, loss: 0.5 },
+        { step: 2, loss: Infinity },
+      ],
+    ]) {
       const png = PNG.sync.read(renderLossCurve(pts, { width: 160, height: 100 }));
       expect([png.width, png.height]).toEqual([160, 100]);
     }

@@ -58,7 +58,13 @@ describe('EDM (init: edm)', () => {
     expect(initOf(ir, 'out.conv.weight')).toEqual({ fn: 'xavier_uniform', fanIn: 2304, fanOut: 27, gain: 1e-5 });
     expect(initOf(ir, 'emb.mlp0.weight')).toEqual({ fn: 'xavier_uniform', fanIn: 128, fanOut: 512, gain: 1 });
     expect(initOf(ir, 'enc.32x32.block0.emb.weight')).toEqual({ fn: 'xavier_uniform', fanIn: 512, fanOut: 256, gain: 1 });
-    for (const name of ['enc.32x32.block0.conv0.bias', 'enc.32x32.block0.conv1.bias', 'enc.16x16.block0.attn.qkv.bias', 'emb.mlp0.bias', 'out.conv.bias']) {
+    for (const name of [
+      'enc.32x32.block0.conv0.bias',
+      'enc.32x32.block0.conv1.bias',
+      'enc.16x16.block0.attn.qkv.bias',
+      'emb.mlp0.bias',
+      'out.conv.bias',
+    ]) {
       expect(initOf(ir, name), name).toEqual({ fn: 'zeros' });
     }
     expect(initOf(ir, 'enc.32x32.block0.norm0.weight')).toEqual({ fn: 'ones' });
@@ -89,7 +95,13 @@ describe('IDDPM (PyTorch defaults, zero_module)', () => {
     const b = drawn(ir, 'enc.32x32.block0.conv0.bias');
     expect(b.max).toBeLessThanOrEqual(1 / Math.sqrt(fanIn));
     expect(b.max).toBeGreaterThan(0);
-    for (const name of ['enc.32x32.block0.conv1.weight', 'enc.32x32.block0.conv1.bias', 'enc.16x16.block0.attn.proj.weight', 'out.conv.weight', 'out.conv.bias']) {
+    for (const name of [
+      'enc.32x32.block0.conv1.weight',
+      'enc.32x32.block0.conv1.bias',
+      'enc.16x16.block0.attn.proj.weight',
+      'out.conv.weight',
+      'out.conv.bias',
+    ]) {
       expect(initOf(ir, name), name).toEqual({ fn: 'zeros' });
     }
   });
@@ -124,8 +136,9 @@ describe("UC-LoRA (the LoRA paper's training/lora.py and training/nn.py)", () =>
 });
 
 describe('learning-rate and EMA ramps at steps 0 and 1', () => {
-  const adam = (ramp: 'before_step' | 'after_step') => new Adam({ lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, warmup: 10, ramp }, new Map());
-  it("EDM (before_step): lr lr0 min(images before the step / ramp images, 1): 0 at the first step", () => {
+  const adam = (ramp: 'before_step' | 'after_step') =>
+    new Adam({ lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, warmup: 10, ramp }, new Map());
+  it('EDM (before_step): lr lr0 min(images before the step / ramp images, 1): 0 at the first step', () => {
     expect(adam('before_step').lrAt(0)).toBe(0);
     expect(adam('before_step').lrAt(1)).toBeCloseTo(1e-4, 15);
     expect(adam('after_step').lrAt(0)).toBeCloseTo(1e-4, 15);

@@ -12,19 +12,30 @@ beforeAll(async () => {
 
 describe('upsampleNearest', () => {
   const [n, h, w, c] = [2, 3, 4, 5];
-  const x = () => tf.tensor4d(Float32Array.from({ length: n * h * w * c }, (_, i) => Math.sin(i * 1.7)), [n, h, w, c]);
+  const x = () =>
+    tf.tensor4d(
+      Float32Array.from({ length: n * h * w * c }, (_, i) => Math.sin(i * 1.7)),
+      [n, h, w, c],
+    );
 
   it('y[b, i, j, k] = x[b, floor(i / 2), floor(j / 2), k]', () => {
     const xs = x().arraySync();
     const y = upsampleNearest(x()).arraySync();
     expect([y.length, y[0].length, y[0][0].length, y[0][0][0].length]).toEqual([n, 2 * h, 2 * w, c]);
     for (let b = 0; b < n; b++)
-      for (let i = 0; i < 2 * h; i++) for (let j = 0; j < 2 * w; j++) for (let k = 0; k < c; k++) expect(y[b][i][j][k]).toBe(xs[b][Math.floor(i / 2)][Math.floor(j / 2)][k]);
+      for (let i = 0; i < 2 * h; i++)
+        for (let j = 0; j < 2 * w; j++)
+          for (let k = 0; k < c; k++) expect(y[b][i][j][k]).toBe(xs[b][Math.floor(i / 2)][Math.floor(j / 2)][k]);
   });
 
   it('its gradient sums dy over each 2x2 block', () => {
-    const dy = tf.tensor4d(Float32Array.from({ length: n * 4 * h * w * c }, (_, i) => Math.cos(i * 0.3)), [n, 2 * h, 2 * w, c]);
-    const g = tf.grad((xi: tf.Tensor) => tf.sum(tf.mul(upsampleNearest(xi as tf.Tensor4D), dy)))(x()).arraySync() as number[][][][];
+    const dy = tf.tensor4d(
+      Float32Array.from({ length: n * 4 * h * w * c }, (_, i) => Math.cos(i * 0.3)),
+      [n, 2 * h, 2 * w, c],
+    );
+    const g = tf
+      .grad((xi: tf.Tensor) => tf.sum(tf.mul(upsampleNearest(xi as tf.Tensor4D), dy)))(x())
+      .arraySync() as number[][][][];
     const d = dy.arraySync();
     for (let b = 0; b < n; b++)
       for (let i = 0; i < h; i++)

@@ -179,7 +179,8 @@ describe('unetc lsp: hover, completion, definition, symbols, formatting on real 
     const doc = uriOf(join(dir, 'complete.unet'));
     // 0-based lines: 0 "let W = 64", 1 "model m {", 2 "  diffusion { schedule:  }", 3 "  conditioning {",
     // 4 "    attention: ", 5 "    residual: shift(at: conv0, )", 6 "  }", 7 "}"
-    const text = 'let W = 64\nmodel m {\n  diffusion { schedule:  }\n  conditioning {\n    attention: \n    residual: shift(at: conv0, )\n  }\n}\n';
+    const text =
+      'let W = 64\nmodel m {\n  diffusion { schedule:  }\n  conditioning {\n    attention: \n    residual: shift(at: conv0, )\n  }\n}\n';
     await client.open(doc, text);
     const enumItems = labels(await client.request<Item[]>('textDocument/completion', at(doc, 2, 24)));
     expect(enumItems).toEqual(expect.arrayContaining(['linear', 'cosine', 'W']));
@@ -232,7 +233,10 @@ describe('unetc lsp: hover, completion, definition, symbols, formatting on real 
   });
 
   it('document symbols: the constants, the model and its sections', async () => {
-    const s = await client.request<{ name: string; kind: number; children?: { name: string; children?: { name: string }[] }[] }[]>('textDocument/documentSymbol', { textDocument: { uri } });
+    const s = await client.request<{ name: string; kind: number; children?: { name: string; children?: { name: string }[] }[] }[]>(
+      'textDocument/documentSymbol',
+      { textDocument: { uri } },
+    );
     expect(s.map((x) => x.name)).toEqual(['C', 'edm_cifar10']);
     expect(s[1].children!.map((c) => c.name)).toEqual(['input', 'diffusion', 'embedding', 'unet', 'conditioning', 'training']);
     const unet = s[1].children!.find((c) => c.name === 'unet')!;
@@ -243,14 +247,19 @@ describe('unetc lsp: hover, completion, definition, symbols, formatting on real 
     const doc = uriOf(join(dir, 'fmt.unet'));
     const messy = 'model   m{ // the model\n  input {size:32 channels : 3}\n}';
     await client.open(doc, messy);
-    const edits = await client.request<{ range: unknown; newText: string }[]>('textDocument/formatting', { textDocument: { uri: doc }, options: { tabSize: 2, insertSpaces: true } });
+    const edits = await client.request<{ range: unknown; newText: string }[]>('textDocument/formatting', {
+      textDocument: { uri: doc },
+      options: { tabSize: 2, insertSpaces: true },
+    });
     expect(edits).toHaveLength(1);
     expect(edits[0].range).toEqual({ start: pos(0, 0), end: pos(2, 1) });
     // The comment is not on a line where a member ends, so it stays above the next member (grammar/README.md §1).
     expect(edits[0].newText).toBe('model m {\n  // the model\n  input {\n    size: 32\n    channels: 3\n  }\n}\n');
     // A canonical spec needs no edit.
     expect(printSpec(parseSpec(EDM_TEXT).ast!)).toBe(EDM_TEXT);
-    expect(await client.request('textDocument/formatting', { textDocument: { uri }, options: { tabSize: 2, insertSpaces: true } })).toEqual([]);
+    expect(await client.request('textDocument/formatting', { textDocument: { uri }, options: { tabSize: 2, insertSpaces: true } })).toEqual(
+      [],
+    );
   });
 
   it('answers requests on a spec that does not parse, and on text that is not a spec', async () => {
@@ -263,7 +272,9 @@ describe('unetc lsp: hover, completion, definition, symbols, formatting on real 
       await client.request('textDocument/completion', at(doc, 1, c));
       await client.request('textDocument/definition', at(doc, 0, c));
     }
-    expect(await client.request('textDocument/formatting', { textDocument: { uri: doc }, options: { tabSize: 2, insertSpaces: true } })).toEqual([]);
+    expect(
+      await client.request('textDocument/formatting', { textDocument: { uri: doc }, options: { tabSize: 2, insertSpaces: true } }),
+    ).toEqual([]);
     expect(client.logs.filter((l) => l.includes('failed'))).toEqual([]);
   });
 });

@@ -14,7 +14,10 @@ export interface PublishedDiagnostics {
     severity?: number;
     code?: string;
     message: string;
-    relatedInformation?: { location: { uri: string; range: { start: { line: number; character: number }; end: { line: number; character: number } } }; message: string }[];
+    relatedInformation?: {
+      location: { uri: string; range: { start: { line: number; character: number }; end: { line: number; character: number } } };
+      message: string;
+    }[];
   }[];
 }
 
@@ -45,7 +48,12 @@ export class LspClient {
   }
 
   async initialize(): Promise<unknown> {
-    const r = await this.conn.sendRequest('initialize', { processId: process.pid, rootUri: null, capabilities: {}, initializationOptions: { debounceMs: 20 } });
+    const r = await this.conn.sendRequest('initialize', {
+      processId: process.pid,
+      rootUri: null,
+      capabilities: {},
+      initializationOptions: { debounceMs: 20 },
+    });
     await this.conn.sendNotification('initialized', {});
     return r;
   }
@@ -53,7 +61,10 @@ export class LspClient {
   /** The next publishDiagnostics for `uri` (optionally for a given version) after now. */
   nextDiagnostics(uri: string, pred: (p: PublishedDiagnostics) => boolean = () => true, timeoutMs = 20_000): Promise<PublishedDiagnostics> {
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no diagnostics for ${uri} within ${timeoutMs} ms; stderr: ${this.stderr}`)), timeoutMs);
+      const timer = setTimeout(
+        () => reject(new Error(`no diagnostics for ${uri} within ${timeoutMs} ms; stderr: ${this.stderr}`)),
+        timeoutMs,
+      );
       this.waiters.push({
         pred: (p) => p.uri === uri && pred(p),
         resolve: (p) => {

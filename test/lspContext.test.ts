@@ -62,10 +62,12 @@ describe('schema documentation', () => {
     const ty = (t: Ty, where: string): void => {
       if (t.t === 'list') ty(t.of, where);
       if (t.t === 'union') t.of.forEach((x) => ty(x, where));
-      if (t.t === 'call') for (const [k, args] of Object.entries(t.kinds)) for (const [a, s] of Object.entries(args)) {
-        if (!s.doc) missing.push(`${where}: ${k}(${a})`);
-        ty(s.ty, `${where}.${k}.${a}`);
-      }
+      if (t.t === 'call')
+        for (const [k, args] of Object.entries(t.kinds))
+          for (const [a, s] of Object.entries(args)) {
+            if (!s.doc) missing.push(`${where}: ${k}(${a})`);
+            ty(s.ty, `${where}.${k}.${a}`);
+          }
     };
     const section = (path: string[], s: SectionSpec) => {
       for (const [k, f] of Object.entries(s.fields)) {
@@ -83,7 +85,9 @@ describe('schema documentation', () => {
     expect(describeTy({ t: 'int', min: 1, max: 4096 })).toBe('int, 1 <= x <= 4096');
     expect(describeTy({ t: 'num', min: 0, lt: 1 })).toBe('num, 0 <= x < 1');
     expect(describeTy({ t: 'num', gt: 0 })).toBe('num, 0 < x');
-    expect(describeTy({ t: 'list', of: { t: 'int', min: 1, max: 1024 }, min: 1, max: 12 })).toBe('list of int, 1 <= x <= 1024 (1-12 items)');
+    expect(describeTy({ t: 'list', of: { t: 'int', min: 1, max: 1024 }, min: 1, max: 12 })).toBe(
+      'list of int, 1 <= x <= 1024 (1-12 items)',
+    );
     expect(describeTy({ t: 'enum', values: ['linear', 'cosine'] })).toBe('enum: `linear` | `cosine`');
   });
 });

@@ -104,7 +104,11 @@ describe('language server latency on the largest spec', () => {
       t.definition.push(performance.now() - s);
     }
     const med = Object.fromEntries(Object.entries(t).map(([k, v]) => [k, median(v.slice(1))]));
-    console.log(`lsp latency, edm-ffhq64-with-lora, median of 20 (ms): ${Object.entries(med).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(', ')}`);
+    console.log(
+      `lsp latency, edm-ffhq64-with-lora, median of 20 (ms): ${Object.entries(med)
+        .map(([k, v]) => `${k} ${v.toFixed(2)}`)
+        .join(', ')}`,
+    );
     for (const v of Object.values(med)) expect(v).toBeLessThan(100);
   });
 });

@@ -46,7 +46,8 @@ describe('memory-efficient layers', () => {
         const b = tf.randomNormal([c], 0, 0.5, 'float32', 5);
         const dy = tf.randomNormal(x.shape, 0, 1, 'float32', 6);
         expect(maxAbs(impl(x, g, b, groups, 1e-5), groupNormRef(x, g, b, groups, 1e-5))).toBeLessThan(1e-5);
-        const f = (fn: typeof groupNormRef) => tf.grads((xi: tf.Tensor, gi: tf.Tensor, bi: tf.Tensor) => tf.sum(tf.mul(fn(xi as tf.Tensor4D, gi, bi, groups, 1e-5), dy)));
+        const f = (fn: typeof groupNormRef) =>
+          tf.grads((xi: tf.Tensor, gi: tf.Tensor, bi: tf.Tensor) => tf.sum(tf.mul(fn(xi as tf.Tensor4D, gi, bi, groups, 1e-5), dy)));
         const [dx1, dg1, db1] = f(impl)([x, g, b]);
         const [dx2, dg2, db2] = f(groupNormRef)([x, g, b]);
         expect(maxAbs(dx1, dx2)).toBeLessThan(1e-4);

@@ -12,7 +12,16 @@ export interface CompiledModel {
   createModel: (seed?: number) => import('../generated/nano-mnist/model.ts').Model;
   paramCount: number;
   trainableParamCount: number;
-  config: { name: string; imageSize: number; channels: number; outChannels: number; classes: number; augment: number; embedDim: number; diffusion: Record<string, unknown> };
+  config: {
+    name: string;
+    imageSize: number;
+    channels: number;
+    outChannels: number;
+    classes: number;
+    augment: number;
+    embedDim: number;
+    diffusion: Record<string, unknown>;
+  };
 }
 
 /** Compiles a spec into test/.tmp/<name>/ and imports it. */

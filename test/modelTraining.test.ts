@@ -23,8 +23,24 @@ beforeAll(async () => {
 function condFor(mod: CompiledModel, n: number): Cond {
   const ddpm = mod.config.diffusion.process === 'ddpm';
   const T = Number(mod.config.diffusion.T ?? 1000);
-  const cond: Cond = { noise: ddpm ? tf.tensor1d(Array.from({ length: n }, (_, i) => (i * 997) % T), 'int32') : tf.tensor1d(Array.from({ length: n }, (_, i) => -1 + i * 0.37)) };
-  if (mod.config.classes) cond.classes = tf.oneHot(tf.tensor1d(Array.from({ length: n }, (_, i) => i % mod.config.classes), 'int32'), mod.config.classes).asType('float32') as tf.Tensor2D;
+  const cond: Cond = {
+    noise: ddpm
+      ? tf.tensor1d(
+          Array.from({ length: n }, (_, i) => (i * 997) % T),
+          'int32',
+        )
+      : tf.tensor1d(Array.from({ length: n }, (_, i) => -1 + i * 0.37)),
+  };
+  if (mod.config.classes)
+    cond.classes = tf
+      .oneHot(
+        tf.tensor1d(
+          Array.from({ length: n }, (_, i) => i % mod.config.classes),
+          'int32',
+        ),
+        mod.config.classes,
+      )
+      .asType('float32') as tf.Tensor2D;
   if (mod.config.augment) cond.augment = tf.randomNormal([n, mod.config.augment], 0, 1, 'float32', 3) as tf.Tensor2D;
   return cond;
 }
@@ -61,7 +77,9 @@ describe('a fresh with-LoRA model equals its baseline on the same base weights',
       const cond = condFor(A, 2);
       // Sanity: the outputs are not trivially zero (zero-init heads would make this test vacuous).
       for (const m of [a, b]) {
-        for (const [name, v] of m.params.vars) if (name.startsWith('out.conv') || name.endsWith('conv1.weight') || name.endsWith('proj.weight')) v.assign(tf.randomNormal(v.shape, 0, 0.05, 'float32', 4));
+        for (const [name, v] of m.params.vars)
+          if (name.startsWith('out.conv') || name.endsWith('conv1.weight') || name.endsWith('proj.weight'))
+            v.assign(tf.randomNormal(v.shape, 0, 0.05, 'float32', 4));
       }
       copyShared(a.params, b.params);
       const ya = a.forward(x, cond);
@@ -105,7 +123,11 @@ describe('training steps', () => {
           return tf.mean(tf.square(tf.sub(y, target))) as tf.Scalar;
         }, vars);
         losses.push(value.dataSync()[0]);
-        for (const [k, g] of Object.entries(grads)) lastGrad.set(k, tf.tidy(() => tf.max(tf.abs(g)).dataSync()[0]));
+        for (const [k, g] of Object.entries(grads))
+          lastGrad.set(
+            k,
+            tf.tidy(() => tf.max(tf.abs(g)).dataSync()[0]),
+          );
         opt.applyGradients(grads as Parameters<typeof opt.applyGradients>[0]);
         tf.dispose([value, ...Object.values(grads)]);
       }

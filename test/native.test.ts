@@ -106,7 +106,18 @@ const CONVS: ConvCase[] = [
   { name: '3x3 stride 2 valid, odd size', x: [2, 9, 7, 4], f: [3, 3, 4, 5], strides: 2, pad: 'valid' },
   { name: '3x3 stride 2 same, odd size', x: [1, 7, 7, 4], f: [3, 3, 4, 6], strides: 2, pad: 'same' },
   { name: 'non-square filter, strides 1x2', x: [2, 8, 9, 3], f: [3, 2, 3, 4], strides: [1, 2], pad: 'same' },
-  { name: 'explicit asymmetric pads', x: [2, 6, 6, 3], f: [3, 3, 3, 4], strides: 1, pad: [[0, 0], [2, 0], [1, 2], [0, 0]] },
+  {
+    name: 'explicit asymmetric pads',
+    x: [2, 6, 6, 3],
+    f: [3, 3, 3, 4],
+    strides: 1,
+    pad: [
+      [0, 0],
+      [2, 0],
+      [1, 2],
+      [0, 0],
+    ],
+  },
   { name: 'batch 1, 5x5', x: [1, 11, 11, 6], f: [5, 5, 6, 3], strides: 1, pad: 'same' },
   { name: 'unread rows (stride 3 valid)', x: [2, 10, 10, 2], f: [2, 2, 2, 3], strides: 3, pad: 'valid' },
 ];
@@ -131,7 +142,9 @@ describe.skipIf(!status.ok)('native oneDNN kernels on the wasm heap', () => {
         const f = rnd(c.f, 2) as tf.Tensor4D;
         const y = tf.conv2d(x, f, c.strides, c.pad as 'same', 'NHWC', c.dilations ?? 1);
         const dy = rnd(y.shape, 3);
-        const [dx, df] = tf.grads((a: tf.Tensor, w: tf.Tensor) => tf.conv2d(a as tf.Tensor4D, w as tf.Tensor4D, c.strides, c.pad as 'same'))([x, f], dy);
+        const [dx, df] = tf.grads((a: tf.Tensor, w: tf.Tensor) =>
+          tf.conv2d(a as tf.Tensor4D, w as tf.Tensor4D, c.strides, c.pad as 'same'),
+        )([x, f], dy);
         return [y, dx!, df!];
       });
       expectNative('Conv2D', 'Conv2DBackpropInput', 'Conv2DBackpropFilter');
@@ -140,7 +153,9 @@ describe.skipIf(!status.ok)('native oneDNN kernels on the wasm heap', () => {
 
   it('Conv2D with dilation 2 (forward; tfjs has no dilated conv gradients)', async () => {
     resetNativeKernelStats();
-    await compare('dilated', () => [tf.conv2d(rnd([2, 9, 9, 3], 4) as tf.Tensor4D, rnd([3, 3, 3, 4], 5) as tf.Tensor4D, 1, 'same', 'NHWC', 2)]);
+    await compare('dilated', () => [
+      tf.conv2d(rnd([2, 9, 9, 3], 4) as tf.Tensor4D, rnd([3, 3, 3, 4], 5) as tf.Tensor4D, 1, 'same', 'NHWC', 2),
+    ]);
     expectNative('Conv2D');
   });
 
@@ -172,7 +187,9 @@ describe.skipIf(!status.ok)('native oneDNN kernels on the wasm heap', () => {
 
   it('groups: depthwise conv (channel multiplier 2, stride 2)', async () => {
     resetNativeKernelStats();
-    await compare('depthwise', () => [tf.depthwiseConv2d(rnd([2, 8, 8, 4], 11) as tf.Tensor4D, rnd([3, 3, 4, 2], 12) as tf.Tensor4D, 2, 'same')]);
+    await compare('depthwise', () => [
+      tf.depthwiseConv2d(rnd([2, 8, 8, 4], 11) as tf.Tensor4D, rnd([3, 3, 4, 2], 12) as tf.Tensor4D, 2, 'same'),
+    ]);
     expectNative('DepthwiseConv2dNative');
   });
 
@@ -180,7 +197,14 @@ describe.skipIf(!status.ok)('native oneDNN kernels on the wasm heap', () => {
     resetNativeKernelStats();
     for (const activation of ['relu', 'linear', 'elu', 'sigmoid'] as const) {
       await compare(`fused ${activation}`, () => [
-        tf.fused.conv2d({ x: rnd([2, 6, 6, 3], 13) as tf.Tensor4D, filter: rnd([3, 3, 3, 5], 14) as tf.Tensor4D, strides: 1, pad: 'same', bias: rnd([5], 15), activation }),
+        tf.fused.conv2d({
+          x: rnd([2, 6, 6, 3], 13) as tf.Tensor4D,
+          filter: rnd([3, 3, 3, 5], 14) as tf.Tensor4D,
+          strides: 1,
+          pad: 'same',
+          bias: rnd([5], 15),
+          activation,
+        }),
       ]);
     }
     expectNative('FusedConv2D');
@@ -264,11 +288,15 @@ describe.skipIf(!status.ok)('native oneDNN kernels on the wasm heap', () => {
     const addon = nativeAddon()!;
     const geo = [1, 3, 3, 1, 3, 3, 1, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0];
     expect(() => addon.conv2d(new Float32Array(9), new Float32Array(9), null, new Float32Array(2), geo)).toThrow(/view has 2 elements/);
-    expect(() => addon.conv2d(new Float32Array(9), new Float32Array(9), null, new Float32Array(9), geo.slice(1))).toThrow(/expected 19 integers/);
+    expect(() => addon.conv2d(new Float32Array(9), new Float32Array(9), null, new Float32Array(9), geo.slice(1))).toThrow(
+      /expected 19 integers/,
+    );
     const bad = [...geo];
     bad[4] = 5; // output size inconsistent with the pads
     expect(() => addon.conv2d(new Float32Array(9), new Float32Array(9), null, new Float32Array(50), bad)).toThrow(/inconsistent/);
-    expect(() => addon.matmul(new Float32Array(4), new Float32Array(4), new Float32Array(4), [2, 0, 0, 2, 3, 2])).toThrow(/view has 4 elements/);
+    expect(() => addon.matmul(new Float32Array(4), new Float32Array(4), new Float32Array(4), [2, 0, 0, 2, 3, 2])).toThrow(
+      /view has 4 elements/,
+    );
   });
 
   it('per-sample-weight conv (LoRA): values and gradients against the patches + batched matmul formulation', async () => {

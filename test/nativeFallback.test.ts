@@ -31,7 +31,9 @@ describe('without the native addon', () => {
     expect(out.backend).toBe('wasm');
     expect(out.nativeInfo).toBeNull();
     expect(out.native).toEqual([]);
-    expect(out.log.filter((l) => l.includes('native'))).toEqual(['backend: native oneDNN kernels unavailable (disabled by UNETC_NATIVE=0)']);
+    expect(out.log.filter((l) => l.includes('native'))).toEqual([
+      'backend: native oneDNN kernels unavailable (disabled by UNETC_NATIVE=0)',
+    ]);
     expect(out.log.at(-1)).toMatch(/^backend: wasm \(XNNPACK, 1 thread/);
     expect(out.worst).toBeLessThan(1e-4);
   });
@@ -44,7 +46,9 @@ describe('without the native addon', () => {
     expect(out.native).toEqual([]);
     const lines = out.log.filter((l) => l.includes('native'));
     expect(lines).toHaveLength(1);
-    expect(lines[0]).toMatch(/^backend: native oneDNN kernels unavailable \(present but failed to load: .*(invalid ELF header|file too short).*\); for native speed: apt-get install libdnnl-dev/);
+    expect(lines[0]).toMatch(
+      /^backend: native oneDNN kernels unavailable \(present but failed to load: .*(invalid ELF header|file too short).*\); for native speed: apt-get install libdnnl-dev/,
+    );
     expect(out.worst).toBeLessThan(1e-4);
   });
 

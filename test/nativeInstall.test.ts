@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
 const BUILD = join(import.meta.dirname, '..', 'native', 'build.mjs');
-const run = (env: Record<string, string>) => spawnSync(process.execPath, [BUILD], { encoding: 'utf8', env: { ...process.env, ...env }, timeout: 60_000 });
+const run = (env: Record<string, string>) =>
+  spawnSync(process.execPath, [BUILD], { encoding: 'utf8', env: { ...process.env, ...env }, timeout: 60_000 });
 
 describe('native/build.mjs', () => {
   it('without oneDNN: exit 0 and one line saying how to get native speed', () => {

@@ -15,7 +15,8 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { consumerEnv, makeConsumer, ROOT, type Consumer } from './packageConsumer.ts';
 
 let c: Consumer;
-const run = (cmd: string, args: string[], cwd = c.dir): SpawnSyncReturns<string> => spawnSync(cmd, args, { cwd, encoding: 'utf8', env: consumerEnv() });
+const run = (cmd: string, args: string[], cwd = c.dir): SpawnSyncReturns<string> =>
+  spawnSync(cmd, args, { cwd, encoding: 'utf8', env: consumerEnv() });
 const ok = (r: SpawnSyncReturns<string>) => {
   if (r.status !== 0) throw new Error(`exit ${r.status}\n${r.stdout}\n${r.stderr}`);
   return r;
@@ -25,13 +26,28 @@ const unetc = (...args: string[]) => run(process.execPath, [c.bin, ...args]);
 
 beforeAll(() => {
   c = makeConsumer();
-  writeFileSync(join(c.dir, 'package.json'), JSON.stringify({ name: 'consumer', private: true, type: 'module', dependencies: { unetc: `file:${c.tarball}` } }, null, 2));
+  writeFileSync(
+    join(c.dir, 'package.json'),
+    JSON.stringify({ name: 'consumer', private: true, type: 'module', dependencies: { unetc: `file:${c.tarball}` } }, null, 2),
+  );
   cpSync(join(ROOT, 'specs', 'nano-mnist.unet'), join(c.dir, 'nano-mnist.unet'));
 }, 300_000);
 
 describe('the packed package', () => {
   it('ships compiled JavaScript with declarations and source maps, the native sources, and no TypeScript toolchain', () => {
-    for (const f of ['dist/src/index.js', 'dist/src/index.d.ts', 'dist/src/index.js.map', 'dist/src/runtime/index.js', 'dist/src/runtime/index.d.ts', 'dist/src/prettier/index.js', 'dist/src/cli/main.js', 'bin/unetc.mjs', 'native/build.mjs', 'native/binding.gyp']) expect(c.files).toContain(f);
+    for (const f of [
+      'dist/src/index.js',
+      'dist/src/index.d.ts',
+      'dist/src/index.js.map',
+      'dist/src/runtime/index.js',
+      'dist/src/runtime/index.d.ts',
+      'dist/src/prettier/index.js',
+      'dist/src/cli/main.js',
+      'bin/unetc.mjs',
+      'native/build.mjs',
+      'native/binding.gyp',
+    ])
+      expect(c.files).toContain(f);
     expect(c.files.some((f) => f.startsWith('native/') && f.endsWith('.cc'))).toBe(true);
     expect(c.files).not.toContain('tsconfig.json');
     expect(c.files.filter((f) => f.startsWith('test/') || f.startsWith('dist/.'))).toEqual([]);
@@ -88,8 +104,23 @@ describe('the packed package', () => {
 
   it('(b) compile --js emits ES modules with declarations that plain node runs', () => {
     ok(unetc('compile', 'nano-mnist.unet', '--js', '--out', 'js-models'));
-    expect(readdirSync(join(c.dir, 'js-models', 'nano-mnist')).sort()).toEqual(['index.d.ts', 'index.js', 'model.d.ts', 'model.js', 'params.d.ts', 'params.js', 'train.d.ts', 'train.js']);
-    const r = ok(run(process.execPath, ['--input-type=module', '-e', "const m = await import('./js-models/nano-mnist/index.js'); console.log(m.paramCount, typeof m.createModel, typeof m.train)"]));
+    expect(readdirSync(join(c.dir, 'js-models', 'nano-mnist')).sort()).toEqual([
+      'index.d.ts',
+      'index.js',
+      'model.d.ts',
+      'model.js',
+      'params.d.ts',
+      'params.js',
+      'train.d.ts',
+      'train.js',
+    ]);
+    const r = ok(
+      run(process.execPath, [
+        '--input-type=module',
+        '-e',
+        "const m = await import('./js-models/nano-mnist/index.js'); console.log(m.paramCount, typeof m.createModel, typeof m.train)",
+      ]),
+    );
     expect(r.stdout.trim()).toBe('537532 function function');
   });
 
@@ -97,7 +128,27 @@ describe('the packed package', () => {
     const elsewhere = mkdtempSync(join(tmpdir(), 'unetc-trained-'));
     const trainedAt = join(elsewhere, 'run');
     // Trained by this checkout's CLI (another install of unetc), in a folder that then goes away.
-    const t = spawnSync(process.execPath, [join(ROOT, 'bin', 'unetc.mjs'), 'train', 'specs/nano-mnist.unet', '--limit', '8', '--batch', '2', '--steps', '1', '--sample-count', '1', '--sample-steps', '1', '--out', trainedAt], { cwd: ROOT, encoding: 'utf8', env: consumerEnv() });
+    const t = spawnSync(
+      process.execPath,
+      [
+        join(ROOT, 'bin', 'unetc.mjs'),
+        'train',
+        'specs/nano-mnist.unet',
+        '--limit',
+        '8',
+        '--batch',
+        '2',
+        '--steps',
+        '1',
+        '--sample-count',
+        '1',
+        '--sample-steps',
+        '1',
+        '--out',
+        trainedAt,
+      ],
+      { cwd: ROOT, encoding: 'utf8', env: consumerEnv() },
+    );
     ok(t);
     const record = JSON.parse(readFileSync(join(trainedAt, 'run.json'), 'utf8'));
     expect(record.spec.file).toBe('nano-mnist.unet');

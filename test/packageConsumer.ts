@@ -31,14 +31,23 @@ export function makeConsumer(): Consumer {
   execFileSync(process.execPath, [join(ROOT, 'bin', 'build.mjs')], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
   const work = mkdtempSync(join(tmpdir(), 'unetc-consumer-'));
   // --ignore-scripts: dist/ was just built; prepare would build it again.
-  const packed = JSON.parse(execFileSync('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', work], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] })) as { filename: string; files: { path: string }[] }[];
+  const packed = JSON.parse(
+    execFileSync('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', work], {
+      cwd: ROOT,
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+    }),
+  ) as { filename: string; files: { path: string }[] }[];
   const tarball = join(work, packed[0]!.filename);
   const dir = join(work, 'project');
   const modules = join(dir, 'node_modules');
   mkdirSync(modules, { recursive: true });
   execFileSync('tar', ['-xzf', tarball, '-C', modules]);
   renameSync(join(modules, 'package'), join(modules, 'unetc'));
-  const pkg = JSON.parse(readFileSync(join(modules, 'unetc', 'package.json'), 'utf8')) as { dependencies?: Record<string, string>; optionalDependencies?: Record<string, string> };
+  const pkg = JSON.parse(readFileSync(join(modules, 'unetc', 'package.json'), 'utf8')) as {
+    dependencies?: Record<string, string>;
+    optionalDependencies?: Record<string, string>;
+  };
   const deps = [...Object.keys(pkg.dependencies ?? {}), ...Object.keys(pkg.optionalDependencies ?? {})];
   for (const name of deps) {
     const from = join(ROOT, 'node_modules', name);

@@ -87,7 +87,15 @@ describe('nano diffusion (dataflowr MyTinyUNet)', () => {
   });
   it('TimeLoRA on the first conv of each of the 7 stages, and no shift MLPs or table', () => {
     // Stage first convs (cin -> cout, 3x3): 1->10, 10->20, 20->40, 40->20 (middle), 80->40, 40->20, 20->10.
-    const convs = [[1, 10], [10, 20], [20, 40], [40, 20], [80, 40], [40, 20], [20, 10]];
+    const convs = [
+      [1, 10],
+      [10, 20],
+      [20, 40],
+      [40, 20],
+      [80, 40],
+      [40, 20],
+      [20, 10],
+    ];
     const lora = convs.reduce((a, [ci, co]) => a + 11 * 4 * (9 * ci + co) + 1000 * 11, 0);
     const shiftMlps = 103 + 1_120 + 2_440 + 5_680 + 14_560 + 5_680 + 2_440; // te1..te_out
     expect(statsOf('nano-mnist-time-lora.unet').totalParams).toBe(437_532 - shiftMlps + lora);

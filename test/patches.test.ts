@@ -53,7 +53,12 @@ describe.each(cases)('patches with kernel %i, pad %i', (k, pad) => {
 
   it('times the flattened weight give the conv', () => {
     const w = tf.tensor4d(data(k * k * 3 * 4, 0.53), [k, k, 3, 4]);
-    const conv = tf.conv2d(x(), w, 1, [[0, 0], [pad, pad], [pad, pad], [0, 0]]);
+    const conv = tf.conv2d(x(), w, 1, [
+      [0, 0],
+      [pad, pad],
+      [pad, pad],
+      [0, 0],
+    ]);
     const p = patches(x(), k, pad);
     const [n, ho, wo, kc] = p.shape;
     const viaCols = tf.reshape(tf.matMul(tf.reshape(p, [n * ho * wo, kc]), tf.reshape(w, [kc, 4])), [n, ho, wo, 4]);

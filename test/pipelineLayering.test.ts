@@ -50,7 +50,16 @@ describe('pipeline layering', () => {
   }
   it('the driver runs the stages in order: load, validate, settings, rules, plan, rules, build, rules', () => {
     const text = readFileSync(join(SRC, 'pipeline.ts'), 'utf8');
-    const order = ['loadSpec(', 'validateModel(', 'readSettings(', 'SETTINGS_RULES', 'planModel(', 'PLAN_RULES', 'buildModel(', 'IR_RULES'].map((s) => text.indexOf(s, text.indexOf('export function checkSpec')));
+    const order = [
+      'loadSpec(',
+      'validateModel(',
+      'readSettings(',
+      'SETTINGS_RULES',
+      'planModel(',
+      'PLAN_RULES',
+      'buildModel(',
+      'IR_RULES',
+    ].map((s) => text.indexOf(s, text.indexOf('export function checkSpec')));
     expect(order.every((i) => i > 0)).toBe(true);
     expect([...order].sort((a, b) => a - b)).toEqual(order);
   });

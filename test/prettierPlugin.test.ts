@@ -19,11 +19,13 @@ const format = (text: string, filepath = 'x.unet') => prettier.format(text, { pa
 
 /** The same spec with every line's indentation changed and blank lines doubled. */
 function mess(text: string): string {
-  return text
-    .split('\n')
-    // (no trailing blanks after a line comment: they would be part of the comment's text)
-    .map((l, i) => (l.trim() === '' ? '\n' : ' '.repeat(i % 5) + l.trimStart() + (i % 3 === 0 && !l.includes('//') ? '   ' : '')))
-    .join('\n');
+  return (
+    text
+      .split('\n')
+      // (no trailing blanks after a line comment: they would be part of the comment's text)
+      .map((l, i) => (l.trim() === '' ? '\n' : ' '.repeat(i % 5) + l.trimStart() + (i % 3 === 0 && !l.includes('//') ? '   ' : '')))
+      .join('\n')
+  );
 }
 
 /** The environment without colour: prettier (through chalk) honours FORCE_COLOR=0. */
@@ -63,16 +65,27 @@ describe('prettier plugin', () => {
     expect(fmt.status).toBe(1);
     expect(fmt.stdout.trim().split('\n')).toEqual([`${files[1]}: not in canonical form`]);
     // (CI sets FORCE_COLOR, which colours prettier's "[warn]": ask for none, and strip any left)
-    const pr = spawnSync(process.execPath, [join(ROOT, 'node_modules', 'prettier', 'bin', 'prettier.cjs'), '--plugin', 'unetc/prettier', '--check', ...files], {
-      cwd: ROOT,
-      encoding: 'utf8',
-      env: noColour,
-    });
+    const pr = spawnSync(
+      process.execPath,
+      [join(ROOT, 'node_modules', 'prettier', 'bin', 'prettier.cjs'), '--plugin', 'unetc/prettier', '--check', ...files],
+      {
+        cwd: ROOT,
+        encoding: 'utf8',
+        env: noColour,
+      },
+    );
     expect(pr.status).toBe(1);
-    const flagged = stripVTControlCharacters(pr.stderr).split('\n').filter((l) => l.startsWith('[warn] ') && l.endsWith('.unet')).map((l) => l.slice('[warn] '.length));
+    const flagged = stripVTControlCharacters(pr.stderr)
+      .split('\n')
+      .filter((l) => l.startsWith('[warn] ') && l.endsWith('.unet'))
+      .map((l) => l.slice('[warn] '.length));
     expect(flagged.map((f) => resolve(ROOT, f))).toEqual([files[1]]);
     // and on the committed specs, both agree that all are canonical
-    const all = spawnSync(process.execPath, [join(ROOT, 'node_modules', 'prettier', 'bin', 'prettier.cjs'), '--plugin', 'unetc/prettier', '--check', 'specs/*.unet'], { cwd: ROOT, encoding: 'utf8' });
+    const all = spawnSync(
+      process.execPath,
+      [join(ROOT, 'node_modules', 'prettier', 'bin', 'prettier.cjs'), '--plugin', 'unetc/prettier', '--check', 'specs/*.unet'],
+      { cwd: ROOT, encoding: 'utf8' },
+    );
     expect(all.status, all.stderr).toBe(0);
   }, 60_000);
 });

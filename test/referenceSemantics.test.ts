@@ -33,7 +33,13 @@ const irOf = (spec: string, text?: string): IR => {
   return r.ir!;
 };
 const maxRel = (a: tf.Tensor, b: tf.Tensor) => tf.tidy(() => tf.max(tf.abs(tf.sub(a, b))).dataSync()[0] / tf.max(tf.abs(b)).dataSync()[0]);
-const normal = (name: string, shape: number[], layout: ParamSpec['layout'] = 'plain', std = 0.3): ParamSpec => ({ name, shape, init: { fn: 'normal', std }, trainable: true, layout });
+const normal = (name: string, shape: number[], layout: ParamSpec['layout'] = 'plain', std = 0.3): ParamSpec => ({
+  name,
+  shape,
+  init: { fn: 'normal', std },
+  trainable: true,
+  layout,
+});
 
 /** GroupNorm from its definition: per sample and group, over H, W and the group's channels. */
 function gnRef(x: tf.Tensor4D, groups: number, eps: number, gamma: tf.Tensor, beta: tf.Tensor): tf.Tensor4D {
@@ -71,13 +77,17 @@ describe('residual block: order of operations (dropout before the second conv)',
     dropout: 0.5,
     residual: true,
     outputScale: Math.SQRT1_2,
-    modulation: { kind, at: kind === 'shift' ? 'conv0' : 'norm1', mlp: [{ weight: 'emb.weight', bias: 'emb.bias', din: d, dout: kind === 'shift' ? c : 2 * c }] },
+    modulation: {
+      kind,
+      at: kind === 'shift' ? 'conv0' : 'norm1',
+      mlp: [{ weight: 'emb.weight', bias: 'emb.bias', din: d, dout: kind === 'shift' ? c : 2 * c }],
+    },
   });
   const seed = 42;
   // The mask tf.dropout draws for a tensor of this shape and seed (the block seeds it by name).
   const dropWith = (x: tf.Tensor) => tf.dropout(x, 0.5, undefined, nameSeed(seed, 'b.dropout1'));
 
-  it("EDM UNetBlock (adaptive_scale off): conv1(dropout(silu(norm1(conv0(silu(norm0(x))) + affine(emb))))) + x, times skip_scale", () => {
+  it('EDM UNetBlock (adaptive_scale off): conv1(dropout(silu(norm1(conv0(silu(norm0(x))) + affine(emb))))) + x, times skip_scale', () => {
     const p = new ParamStore(specs(c), 5);
     const x = tf.randomNormal([n, hw, hw, c], 0, 1, 'float32', 1) as tf.Tensor4D;
     const v = tf.randomNormal([n, d], 0, 1, 'float32', 2) as tf.Tensor2D;
@@ -90,7 +100,17 @@ describe('residual block: order of operations (dropout before the second conv)',
     expect(maxRel(got, want)).toBeLessThan(1e-5);
     // The order unetc used before (dropout before norm1, so GroupNorm renormalised dropped
     // activations) computes something else: this test tells them apart.
-    const old = tf.mul(tf.add(conv3(siluRef(gnRef(dropWith(tf.add(h0, params)) as tf.Tensor4D, groups, eps, g('norm1.weight'), g('norm1.bias'))) as tf.Tensor4D, g('conv1.weight'), g('conv1.bias')), x), Math.SQRT1_2);
+    const old = tf.mul(
+      tf.add(
+        conv3(
+          siluRef(gnRef(dropWith(tf.add(h0, params)) as tf.Tensor4D, groups, eps, g('norm1.weight'), g('norm1.bias'))) as tf.Tensor4D,
+          g('conv1.weight'),
+          g('conv1.bias'),
+        ),
+        x,
+      ),
+      Math.SQRT1_2,
+    );
     expect(maxRel(old, want)).toBeGreaterThan(1e-2);
     // In eval mode there is no dropout at all.
     const evalWant = tf.mul(tf.add(conv3(h1 as tf.Tensor4D, g('conv1.weight'), g('conv1.bias')), x), Math.SQRT1_2);

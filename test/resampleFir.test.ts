@@ -22,7 +22,8 @@ beforeAll(async () => {
 type Img = number[][][][]; // [n][h][w][c]
 
 const normalised = (f: number[]) => f.map((v) => v / f.reduce((a, b) => a + b, 0));
-const zeros = (n: number, h: number, w: number, c: number): Img => Array.from({ length: n }, () => Array.from({ length: h }, () => Array.from({ length: w }, () => new Array(c).fill(0))));
+const zeros = (n: number, h: number, w: number, c: number): Img =>
+  Array.from({ length: n }, () => Array.from({ length: h }, () => Array.from({ length: w }, () => new Array(c).fill(0))));
 
 /** The (i, j) <- (u, v) weight of each mode, zero where the filter index falls outside. */
 function tap(mode: 'down' | 'up', f: number[], i: number, j: number, u: number, v: number): number {
@@ -37,12 +38,20 @@ function apply(mode: 'down' | 'up', filter: number[], x: Img, outH: number, outW
   const [n, h, w, c] = [x.length, x[0].length, x[0][0].length, x[0][0][0].length];
   if (!adjoint) {
     const y = zeros(n, outH, outW, c);
-    for (let b = 0; b < n; b++) for (let i = 0; i < outH; i++) for (let j = 0; j < outW; j++) for (let u = 0; u < h; u++) for (let v = 0; v < w; v++) for (let ch = 0; ch < c; ch++) y[b][i][j][ch] += tap(mode, f, i, j, u, v) * x[b][u][v][ch];
+    for (let b = 0; b < n; b++)
+      for (let i = 0; i < outH; i++)
+        for (let j = 0; j < outW; j++)
+          for (let u = 0; u < h; u++)
+            for (let v = 0; v < w; v++) for (let ch = 0; ch < c; ch++) y[b][i][j][ch] += tap(mode, f, i, j, u, v) * x[b][u][v][ch];
     return y;
   }
   // Here x is the cotangent over the output grid and (outH, outW) the input grid.
   const dx = zeros(n, outH, outW, c);
-  for (let b = 0; b < n; b++) for (let i = 0; i < h; i++) for (let j = 0; j < w; j++) for (let u = 0; u < outH; u++) for (let v = 0; v < outW; v++) for (let ch = 0; ch < c; ch++) dx[b][u][v][ch] += tap(mode, f, i, j, u, v) * x[b][i][j][ch];
+  for (let b = 0; b < n; b++)
+    for (let i = 0; i < h; i++)
+      for (let j = 0; j < w; j++)
+        for (let u = 0; u < outH; u++)
+          for (let v = 0; v < outW; v++) for (let ch = 0; ch < c; ch++) dx[b][u][v][ch] += tap(mode, f, i, j, u, v) * x[b][i][j][ch];
   return dx;
 }
 

@@ -16,23 +16,48 @@ const span = { file: 'x', offset: 0, length: 1, line: 1, column: 1 };
 
 const keywords = new Set(['model', 'extends', 'let', 'true', 'false']);
 const ident = fc.stringMatching(/^[A-Za-z_][A-Za-z0-9_]{0,8}$/).filter((s) => !keywords.has(s));
-const comment = fc.oneof(fc.stringMatching(/^[ -~]{0,20}$/).map((s) => `// ${s}`.trimEnd()), fc.stringMatching(/^[ -)+-~]{0,20}$/).map((s) => `/* ${s} */`));
-const comments: fc.Arbitrary<A.Comments> = fc.record({ leading: fc.array(comment, { maxLength: 2 }), trailing: fc.option(comment.filter((c) => c.startsWith('//')), { nil: undefined }) }).map((c) =>
-  c.trailing === undefined ? { leading: c.leading } : c,
+const comment = fc.oneof(
+  fc.stringMatching(/^[ -~]{0,20}$/).map((s) => `// ${s}`.trimEnd()),
+  fc.stringMatching(/^[ -)+-~]{0,20}$/).map((s) => `/* ${s} */`),
 );
+const comments: fc.Arbitrary<A.Comments> = fc
+  .record({
+    leading: fc.array(comment, { maxLength: 2 }),
+    trailing: fc.option(
+      comment.filter((c) => c.startsWith('//')),
+      { nil: undefined },
+    ),
+  })
+  .map((c) => (c.trailing === undefined ? { leading: c.leading } : c));
 
 const exprArb: fc.Arbitrary<A.Expr> = fc.letrec<{ expr: A.Expr }>((tie) => ({
   expr: fc.oneof(
     { depthSize: 'small', withCrossShrink: true },
-    fc.oneof(fc.nat(100000), fc.double({ min: 0, max: 1e6, noNaN: true }), fc.constantFrom(1e-6, 0.5, 1e21, 2.5e-8)).map((v) => ({ kind: 'number', value: v, span }) as A.Expr),
+    fc
+      .oneof(fc.nat(100000), fc.double({ min: 0, max: 1e6, noNaN: true }), fc.constantFrom(1e-6, 0.5, 1e21, 2.5e-8))
+      .map((v) => ({ kind: 'number', value: v, span }) as A.Expr),
     fc.string({ maxLength: 12 }).map((v) => ({ kind: 'string', value: v.replace(/\r/g, ''), span }) as A.Expr),
     fc.boolean().map((v) => ({ kind: 'bool', value: v, span }) as A.Expr),
     ident.map((name) => ({ kind: 'ref', name, span }) as A.Expr),
     fc.array(tie('expr'), { maxLength: 3 }).map((items) => ({ kind: 'list', items, span }) as A.Expr),
     fc
-      .record({ callee: ident, args: fc.array(fc.record({ name: fc.option(ident, { nil: undefined }), value: tie('expr') }), { maxLength: 3 }) })
-      .map(({ callee, args }) => ({ kind: 'call', callee, calleeSpan: span, args: args.map((a) => (a.name === undefined ? { value: a.value } : { name: a.name, nameSpan: span, value: a.value })), span }) as A.Expr),
-    fc.record({ op: fc.constantFrom('+', '-', '*', '/'), left: tie('expr'), right: tie('expr') }).map((b) => ({ kind: 'binary', ...b, span }) as A.Expr),
+      .record({
+        callee: ident,
+        args: fc.array(fc.record({ name: fc.option(ident, { nil: undefined }), value: tie('expr') }), { maxLength: 3 }),
+      })
+      .map(
+        ({ callee, args }) =>
+          ({
+            kind: 'call',
+            callee,
+            calleeSpan: span,
+            args: args.map((a) => (a.name === undefined ? { value: a.value } : { name: a.name, nameSpan: span, value: a.value })),
+            span,
+          }) as A.Expr,
+      ),
+    fc
+      .record({ op: fc.constantFrom('+', '-', '*', '/'), left: tie('expr'), right: tie('expr') })
+      .map((b) => ({ kind: 'binary', ...b, span }) as A.Expr),
     tie('expr').map((operand) => ({ kind: 'neg', operand, span }) as A.Expr),
   ),
 })).expr;
@@ -40,13 +65,36 @@ const exprArb: fc.Arbitrary<A.Expr> = fc.letrec<{ expr: A.Expr }>((tie) => ({
 const memberArb: fc.Arbitrary<A.Member> = fc.letrec<{ member: A.Member }>((tie) => ({
   member: fc.oneof(
     { depthSize: 'small', withCrossShrink: true },
-    fc.record({ name: ident, value: exprArb, comments }).map((l) => ({ kind: 'let', name: l.name, nameSpan: span, value: l.value, span, comments: l.comments }) as A.Member),
     fc
-      .record({ key: fc.oneof(ident.map((k) => ({ k, q: false })), fc.stringMatching(/^[a-z0-9.*]{1,10}$/).map((k) => ({ k, q: true }))), value: exprArb, comments })
-      .map((f) => ({ kind: 'field', key: f.key.k, quoted: f.key.q, keySpan: span, value: f.value, span, comments: f.comments }) as A.Member),
+      .record({ name: ident, value: exprArb, comments })
+      .map((l) => ({ kind: 'let', name: l.name, nameSpan: span, value: l.value, span, comments: l.comments }) as A.Member),
+    fc
+      .record({
+        key: fc.oneof(
+          ident.map((k) => ({ k, q: false })),
+          fc.stringMatching(/^[a-z0-9.*]{1,10}$/).map((k) => ({ k, q: true })),
+        ),
+        value: exprArb,
+        comments,
+      })
+      .map(
+        (f) => ({ kind: 'field', key: f.key.k, quoted: f.key.q, keySpan: span, value: f.value, span, comments: f.comments }) as A.Member,
+      ),
     fc
       .record({ key: ident, members: fc.array(tie('member'), { maxLength: 3 }), comments, closing: fc.array(comment, { maxLength: 1 }) })
-      .map((s) => ({ kind: 'section', key: s.key, quoted: false, keySpan: span, members: s.members, span, comments: s.comments, closingComments: s.closing }) as A.Member),
+      .map(
+        (s) =>
+          ({
+            kind: 'section',
+            key: s.key,
+            quoted: false,
+            keySpan: span,
+            members: s.members,
+            span,
+            comments: s.comments,
+            closingComments: s.closing,
+          }) as A.Member,
+      ),
   ),
 })).member;
 

@@ -30,7 +30,16 @@ import { compileAndImport, spec } from './modelHelpers.ts';
 const tmp = () => mkdtempSync(join(tmpdir(), 'unetc-runfolder-'));
 const quiet = () => {};
 let mod: ModelModule;
-const common = () => ({ data: loadMnist({ limit: 16 }), batch: 4, seed: 3, sampleEvery: 1000, sampleCount: 1, sampleSteps: 1, log: quiet, progress: false });
+const common = () => ({
+  data: loadMnist({ limit: 16 }),
+  batch: 4,
+  seed: 3,
+  sampleEvery: 1000,
+  sampleCount: 1,
+  sampleSteps: 1,
+  log: quiet,
+  progress: false,
+});
 
 /** Every file under a folder with its bytes, for "nothing changed". */
 function snapshot(dir: string): Record<string, string> {
@@ -110,7 +119,9 @@ describe('a fresh start never touches an existing run', () => {
     const out = tmp();
     await trainRun(mod, { ...common(), outDir: out, steps: 4, checkpointEvery: 1, keep: 3 });
     const before = snapshot(out);
-    await expect(trainRun(mod, { ...common(), outDir: out, steps: 2, checkpointEvery: 1 })).rejects.toThrow(/already holds a run \(3 checkpoints, loss\.jsonl\); nothing was changed\. Continue it with --resume/);
+    await expect(trainRun(mod, { ...common(), outDir: out, steps: 2, checkpointEvery: 1 })).rejects.toThrow(
+      /already holds a run \(3 checkpoints, loss\.jsonl\); nothing was changed\. Continue it with --resume/,
+    );
     expect(snapshot(out)).toEqual(before);
   }, 120_000);
 });
@@ -120,7 +131,9 @@ describe('finite checkpoints', () => {
     const out = tmp();
     await trainRun(mod, { ...common(), outDir: out, steps: 1 });
     // lr 1e30 with a checkpoint every step: the weights blow up at once.
-    const err = await trainRun(mod, { ...common(), outDir: out, steps: 20, lr: 1e30, resume: true, checkpointEvery: 1, keep: 100 }).catch((e: Error) => e);
+    const err = await trainRun(mod, { ...common(), outDir: out, steps: 20, lr: 1e30, resume: true, checkpointEvery: 1, keep: 100 }).catch(
+      (e: Error) => e,
+    );
     expect(err).toBeInstanceOf(Error);
     const m = /The last good checkpoint is (\S+)$/.exec((err as Error).message);
     expect(m, (err as Error).message).not.toBeNull();
@@ -139,9 +152,13 @@ describe('finite checkpoints', () => {
     (d.tensors.get(name)!.data as Float32Array)[0] = NaN;
     const { crc32: _, ...meta } = d.metadata;
     writeFileSync(r.checkpoint, encodeSafetensors(d.tensors, meta, { checksums: true }));
-    expect(() => sampleRun(mod, { checkpoint: r.checkpoint, out: join(out, 's.png'), n: 1, steps: 1 })).toThrow(new RegExp(`step-0000001\\.safetensors: tensor "${name.replace(/\./g, '\\.')}" holds 1 non-finite value`));
+    expect(() => sampleRun(mod, { checkpoint: r.checkpoint, out: join(out, 's.png'), n: 1, steps: 1 })).toThrow(
+      new RegExp(`step-0000001\\.safetensors: tensor "${name.replace(/\./g, '\\.')}" holds 1 non-finite value`),
+    );
     expect(existsSync(join(out, 's.png'))).toBe(false);
-    await expect(trainRun(mod, { ...common(), outDir: out, steps: 2, resume: true })).rejects.toThrow(/non-finite value \(NaN or Inf\): these weights diverged/);
+    await expect(trainRun(mod, { ...common(), outDir: out, steps: 2, resume: true })).rejects.toThrow(
+      /non-finite value \(NaN or Inf\): these weights diverged/,
+    );
   }, 120_000);
 });
 
@@ -153,9 +170,14 @@ describe('checksums', () => {
     const header = JSON.parse(buf.subarray(8, 8 + Number(buf.readBigUInt64LE(0))).toString('utf8'));
     // What other readers see: string metadata, entries of exactly dtype, shape and data_offsets.
     for (const v of Object.values(header.__metadata__)) expect(typeof v).toBe('string');
-    for (const [k, e] of Object.entries(header)) if (k !== '__metadata__') expect(Object.keys(e as object).sort()).toEqual(['data_offsets', 'dtype', 'shape']);
+    for (const [k, e] of Object.entries(header))
+      if (k !== '__metadata__') expect(Object.keys(e as object).sort()).toEqual(['data_offsets', 'dtype', 'shape']);
     const sums = JSON.parse(header.__metadata__.crc32);
-    expect(Object.keys(sums).sort()).toEqual(Object.keys(header).filter((k) => k !== '__metadata__').sort());
+    expect(Object.keys(sums).sort()).toEqual(
+      Object.keys(header)
+        .filter((k) => k !== '__metadata__')
+        .sort(),
+    );
   }, 120_000);
 
   it('a flipped byte: refused by sample naming file and tensor, skipped on resume with a message', async () => {
@@ -163,11 +185,15 @@ describe('checksums', () => {
     await trainRun(mod, { ...common(), outDir: out, steps: 2, checkpointEvery: 1 });
     const newest = join(out, 'checkpoints', 'step-0000002.safetensors');
     flipByte(newest, 'model.dec.32x32.block0.conv0.weight');
-    expect(() => sampleRun(mod, { checkpoint: newest, out: join(out, 's.png'), n: 1, steps: 1 })).toThrow(/step-0000002\.safetensors: tensor "model\.dec\.32x32\.block0\.conv0\.weight" fails its checksum/);
+    expect(() => sampleRun(mod, { checkpoint: newest, out: join(out, 's.png'), n: 1, steps: 1 })).toThrow(
+      /step-0000002\.safetensors: tensor "model\.dec\.32x32\.block0\.conv0\.weight" fails its checksum/,
+    );
     const lines: string[] = [];
     const r = await trainRun(mod, { ...common(), outDir: out, steps: 3, resume: true, log: (s) => lines.push(s) });
     expect(r.resumedFrom).toBe(1);
-    expect(lines.join('\n')).toMatch(/skipping unreadable checkpoint step-0000002\.safetensors: tensor "model\.dec\.32x32\.block0\.conv0\.weight" fails its checksum/);
+    expect(lines.join('\n')).toMatch(
+      /skipping unreadable checkpoint step-0000002\.safetensors: tensor "model\.dec\.32x32\.block0\.conv0\.weight" fails its checksum/,
+    );
     // The damage is not carried on: the new newest checkpoint reads back clean.
     expect(latestCheckpoint(join(out, 'checkpoints'))!.state.step).toBe(3);
   }, 120_000);
@@ -193,7 +219,10 @@ describe('resume', () => {
     expect(r.resumedFrom).toBe(2);
     expect(lines.join('\n')).toMatch(/dropped a torn last line/);
     expect(lines.join('\n')).toMatch(/dropped 1 line\(s\) past step 2/);
-    const log = readFileSync(join(out, 'loss.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l).step);
+    const log = readFileSync(join(out, 'loss.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l).step);
     expect(log).toEqual([1, 2, 3]);
   }, 120_000);
 
@@ -224,7 +253,9 @@ describe('resume', () => {
 
 describe('sizes', () => {
   it('--batch larger than the data set is an error', async () => {
-    await expect(trainRun(mod, { ...common(), data: loadMnist({ limit: 3 }), outDir: tmp(), steps: 1, batch: 4 })).rejects.toThrow(/the batch \(4\) is larger than the data set \(3 images/);
+    await expect(trainRun(mod, { ...common(), data: loadMnist({ limit: 3 }), outDir: tmp(), steps: 1, batch: 4 })).rejects.toThrow(
+      /the batch \(4\) is larger than the data set \(3 images/,
+    );
   });
 
   it('the memory estimate refuses a batch or a model that cannot fit, naming the largest batch that fits', () => {
@@ -234,7 +265,9 @@ describe('sizes', () => {
     const max = maxTrainBatch(nano, wasm);
     expect(max).toBeGreaterThan(128);
     expect(trainingMemoryProblem(nano, max, wasm)).toBeUndefined();
-    expect(trainingMemoryProblem(nano, 100000, wasm)).toMatch(new RegExp(`batch 100000 needs about [0-9.]+ GiB .* more than the 4 GiB wasm heap; the largest batch that fits is ${max}$`));
+    expect(trainingMemoryProblem(nano, 100000, wasm)).toMatch(
+      new RegExp(`batch 100000 needs about [0-9.]+ GiB .* more than the 4 GiB wasm heap; the largest batch that fits is ${max}$`),
+    );
     // The benchmark model at its spec's batch 64 (measured 1.69 GiB) fits.
     const attn = computeStats(checkSpec(spec('attn-unet-mnist-uc-lora.unet')).ir!);
     expect(trainingMemoryProblem(attn, 64, wasm)).toBeUndefined();
@@ -244,7 +277,9 @@ describe('sizes', () => {
     expect(big.ir, JSON.stringify(big.diagnostics)).toBeDefined();
     const bigStats = computeStats(big.ir!);
     expect(bigStats.totalParams).toBeGreaterThan(5e9);
-    expect(trainingMemoryProblem(bigStats, 1, wasm)).toMatch(/parameters: with gradients, Adam's moments and the EMA they need [0-9.]+ GiB, more than the 4 GiB wasm heap/);
+    expect(trainingMemoryProblem(bigStats, 1, wasm)).toMatch(
+      /parameters: with gradients, Adam's moments and the EMA they need [0-9.]+ GiB, more than the 4 GiB wasm heap/,
+    );
   });
 
   it('sampleRun samples a large n in passes of maxBatch (the first pass equal to a one-pass grid)', async () => {
@@ -259,19 +294,27 @@ describe('sizes', () => {
 describe('options and errors', () => {
   it('whole numbers are decimal digits only; floats are finite decimals', () => {
     expect(intOption('1000', 'steps')).toBe(1000);
-    for (const bad of ['1e3', '0x10', '+5', ' 7', '10.0', '', '1_000', '0b1', 'Infinity']) expect(() => intOption(bad, 'steps'), bad).toThrow(UsageError);
+    for (const bad of ['1e3', '0x10', '+5', ' 7', '10.0', '', '1_000', '0b1', 'Infinity'])
+      expect(() => intOption(bad, 'steps'), bad).toThrow(UsageError);
     expect(floatOption('3e-4', 'lr', { positive: true })).toBe(3e-4);
     expect(floatOption('0.001', 'lr', { positive: true })).toBe(0.001);
-    for (const bad of ['Infinity', '-Infinity', 'NaN', '0x10', '1e999', '0', '-1', '', ' 1', '1e']) expect(() => floatOption(bad, 'lr', { positive: true }), bad).toThrow(UsageError);
+    for (const bad of ['Infinity', '-Infinity', 'NaN', '0x10', '1e999', '0', '-1', '', ' 1', '1e'])
+      expect(() => floatOption(bad, 'lr', { positive: true }), bad).toThrow(UsageError);
   });
 
   it('full and read-only disks: one line naming the file and the cause', () => {
-    const enospc = Object.assign(new Error("ENOSPC: no space left on device, write '/r/loss.jsonl'"), { code: 'ENOSPC', syscall: 'write', path: '/r/loss.jsonl' });
+    const enospc = Object.assign(new Error("ENOSPC: no space left on device, write '/r/loss.jsonl'"), {
+      code: 'ENOSPC',
+      syscall: 'write',
+      path: '/r/loss.jsonl',
+    });
     expect(describeFailure(enospc)).toBe('/r/loss.jsonl: the disk is full (ENOSPC in write)');
     const dir = tmp();
     process.env.UNETC_INJECT_FAULT = 'EROFS:mkdir:run';
     try {
-      expect(() => makeRunDirs(join(dir, 'run'), ['checkpoints'])).toThrow(/cannot write to .*run: cannot create .*: .*run\/checkpoints: the file system is read-only \(EROFS in mkdir\)/);
+      expect(() => makeRunDirs(join(dir, 'run'), ['checkpoints'])).toThrow(
+        /cannot write to .*run: cannot create .*: .*run\/checkpoints: the file system is read-only \(EROFS in mkdir\)/,
+      );
       process.env.UNETC_INJECT_FAULT = 'ENOSPC:write:x.bin';
       expect(() => writeFileAtomic(join(dir, 'x.bin'), new Uint8Array(4))).toThrow(/ENOSPC/);
     } finally {

@@ -27,10 +27,24 @@ function unetc(args: string[], env: Record<string, string> = {}): Promise<{ stat
     c.on('close', (status) => res({ status, stdout, stderr }));
   });
 }
-const small = ['--limit', '16', '--batch', '4', '--sample-every', '1000', '--sample-count', '1', '--sample-steps', '1', '--backend', 'wasm'];
+const small = [
+  '--limit',
+  '16',
+  '--batch',
+  '4',
+  '--sample-every',
+  '1000',
+  '--sample-count',
+  '1',
+  '--sample-steps',
+  '1',
+  '--backend',
+  'wasm',
+];
 const train = (specFile: string, out: string, ...more: string[]) => unetc(['train', specFile, '--out', out, ...small, ...more]);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const lossLines = (out: string) => (existsSync(join(out, 'loss.jsonl')) ? readFileSync(join(out, 'loss.jsonl'), 'utf8').split('\n').filter(Boolean).length : 0);
+const lossLines = (out: string) =>
+  existsSync(join(out, 'loss.jsonl')) ? readFileSync(join(out, 'loss.jsonl'), 'utf8').split('\n').filter(Boolean).length : 0;
 
 function snapshot(dir: string): Record<string, string> {
   const out: Record<string, string> = {};
@@ -67,7 +81,11 @@ describe('train into a folder that holds a run', () => {
 describe('concurrent runs, signals, resume rules', () => {
   it('a second train on a folder in use refuses at once; SIGTERM checkpoints and exits 143; a changed spec is refused with a diff', async () => {
     const out = join(tmp(), 'run');
-    const child = spawn(process.execPath, [BIN, 'train', 'specs/nano-mnist.unet', '--out', out, ...small, '--steps', '1000', '--checkpoint-every', '1000'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(
+      process.execPath,
+      [BIN, 'train', 'specs/nano-mnist.unet', '--out', out, ...small, '--steps', '1000', '--checkpoint-every', '1000'],
+      { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     let stderr = '';
     child.stderr.on('data', (d) => (stderr += d));
     const exited = new Promise<number | null>((res) => child.on('exit', (code) => res(code)));
@@ -136,7 +154,14 @@ describe('concurrent runs, signals, resume rules', () => {
 describe('checks before any work', () => {
   it('numbers, samplers, data and output paths; no run folder is left by a failed start', async () => {
     const out = join(tmp(), 'never');
-    const cases = [['--steps', '1e3'], ['--steps', '0x10'], ['--batch', '4.0'], ['--lr', 'Infinity'], ['--lr', 'NaN'], ['--lr', '0x1']];
+    const cases = [
+      ['--steps', '1e3'],
+      ['--steps', '0x10'],
+      ['--batch', '4.0'],
+      ['--lr', 'Infinity'],
+      ['--lr', 'NaN'],
+      ['--lr', '0x1'],
+    ];
     const results = await Promise.all(cases.map(([opt, v]) => unetc(['train', 'specs/nano-mnist.unet', '--out', out, opt, v])));
     for (const [k, r] of results.entries()) {
       expect(r.status, cases[k].join(' ')).toBe(2);
@@ -148,7 +173,9 @@ describe('checks before any work', () => {
     // Batches that cannot fit: refused before a backend is loaded, with the largest that fits.
     const big = await unetc(['train', 'specs/nano-mnist.unet', '--out', out, '--batch', '100000', '--backend', 'wasm']);
     expect(big.status).toBe(1);
-    expect(big.stderr).toMatch(/^unetc train: training nano_mnist at batch 100000 needs about [0-9.]+ GiB .*; the largest batch that fits is \d+\n$/);
+    expect(big.stderr).toMatch(
+      /^unetc train: training nano_mnist at batch 100000 needs about [0-9.]+ GiB .*; the largest batch that fits is \d+\n$/,
+    );
     expect(existsSync(out)).toBe(false);
   }, 600_000);
 
@@ -179,7 +206,9 @@ describe('checks before any work', () => {
 describe('run failures exit 1 with one line', () => {
   it('a full disk while training: exit 1, the file and the cause, once', async () => {
     const out = join(tmp(), 'run');
-    const r = await unetc(['train', 'specs/nano-mnist.unet', '--out', out, ...small, '--steps', '2'], { UNETC_INJECT_FAULT: 'ENOSPC:append:loss.jsonl' });
+    const r = await unetc(['train', 'specs/nano-mnist.unet', '--out', out, ...small, '--steps', '2'], {
+      UNETC_INJECT_FAULT: 'ENOSPC:append:loss.jsonl',
+    });
     expect(r.status).toBe(1);
     const last = r.stderr.trim().split('\n').pop()!;
     expect(last).toBe(`unetc train: ${join(out, 'loss.jsonl')}: the disk is full (ENOSPC in append)`);

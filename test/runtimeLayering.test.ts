@@ -7,7 +7,10 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
 const dir = (d: string) => join(import.meta.dirname, '..', 'src', 'runtime', d);
-const sources = (d: string) => readdirSync(dir(d)).filter((f) => f.endsWith('.ts')).map((f) => ({ f, text: readFileSync(join(dir(d), f), 'utf8') }));
+const sources = (d: string) =>
+  readdirSync(dir(d))
+    .filter((f) => f.endsWith('.ts'))
+    .map((f) => ({ f, text: readFileSync(join(dir(d), f), 'utf8') }));
 // Type-only imports of the IR are the contract model code reads (its op types), not a dependency.
 const imports = (text: string) => [...text.matchAll(/^import (?!type )[^;]*?from\s+'([^']+)'/gms)].map((m) => m[1]);
 
@@ -20,7 +23,10 @@ describe('runtime layering', () => {
         expect(ok, `${f} imports ${spec}`).toBe(true);
       }
       expect(text.includes('getBackend('), `${f} branches on the backend`).toBe(false);
-      expect(imports(text).some((s) => s.includes('select.ts')), `${f} imports backend selection`).toBe(false);
+      expect(
+        imports(text).some((s) => s.includes('select.ts')),
+        `${f} imports backend selection`,
+      ).toBe(false);
     }
   });
   it('engine/ never imports model/, train/ or io/', () => {

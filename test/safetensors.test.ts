@@ -188,7 +188,10 @@ describe('safetensors rejects malformed files with the file named', () => {
 
   it('bad offsets', () => {
     const four = [0, 0, 0, 0];
-    rejects(build({ x: { dtype: 'U8', shape: [4], data_offsets: [0, 4.5] } }, four), /data_offsets must be \[start, end\] of non-negative integers/);
+    rejects(
+      build({ x: { dtype: 'U8', shape: [4], data_offsets: [0, 4.5] } }, four),
+      /data_offsets must be \[start, end\] of non-negative integers/,
+    );
     rejects(build({ x: { dtype: 'U8', shape: [4], data_offsets: [0] } }, four), /data_offsets must be/);
     rejects(build({ x: { dtype: 'U8', shape: [4], data_offsets: [-1, 3] } }, four), /data_offsets must be/);
     rejects(build({ x: { dtype: 'U8', shape: [0], data_offsets: [4, 0] } }, four), /\[4, 0\] end before they start/);

@@ -30,7 +30,8 @@ print(json.dumps({
     expect(r.status, r.stderr).toBe(0);
     const py = JSON.parse(r.stdout) as { seeds: number[]; perm: number[]; batch: number[]; u: number[]; n: number[] };
     const seeds: number[] = [];
-    for (const s of [0, 1, 12345, 2 ** 31 - 1]) for (const step of [0, 1, 999, 123456]) for (const stream of [1, 2, 3, 6]) seeds.push(stepSeed(s, step, stream));
+    for (const s of [0, 1, 12345, 2 ** 31 - 1])
+      for (const step of [0, 1, 999, 123456]) for (const stream of [1, 2, 3, 6]) seeds.push(stepSeed(s, step, stream));
     expect(py.seeds).toEqual(seeds);
     expect(py.perm).toEqual(Array.from(epochPermutation(37, 5, 3)));
     expect(py.batch).toEqual(Array.from(batchIndices(37, 16, 30, 5, new Map())));

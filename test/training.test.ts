@@ -27,7 +27,16 @@ beforeAll(async () => {
 /** Random images in [-1, 1] with labels, for the tiny CIFAR-like fixtures. */
 function synthetic(n: number, size: number, channels: number, classes: number): Dataset {
   const images = Float32Array.from({ length: n * size * size * channels }, (_, i) => Math.sin(i * 0.37) * 0.9);
-  return { images, labels: Int32Array.from({ length: n }, (_, i) => i % classes), n, height: size, width: size, channels, classes, source: 'synthetic' };
+  return {
+    images,
+    labels: Int32Array.from({ length: n }, (_, i) => i % classes),
+    n,
+    height: size,
+    width: size,
+    channels,
+    classes,
+    source: 'synthetic',
+  };
 }
 
 describe('nano diffusion on real MNIST', () => {
@@ -38,8 +47,22 @@ describe('nano diffusion on real MNIST', () => {
     const mod = (await compileAndImport(spec('nano-mnist.unet'))) as unknown as ModelModule;
     const data = loadMnist({ limit: 1024 });
     const out = tmp();
-    const r = await trainRun(mod, { data, outDir: out, steps: 40, batch: 32, seed: 1, sampleEvery: 1000, sampleCount: 4, sampleSteps: 2, log: quiet, progress: false });
-    const losses = readFileSync(join(out, 'loss.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l).loss as number);
+    const r = await trainRun(mod, {
+      data,
+      outDir: out,
+      steps: 40,
+      batch: 32,
+      seed: 1,
+      sampleEvery: 1000,
+      sampleCount: 4,
+      sampleSteps: 2,
+      log: quiet,
+      progress: false,
+    });
+    const losses = readFileSync(join(out, 'loss.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l).loss as number);
     expect(losses).toHaveLength(40);
     const avg = (a: number[]) => a.reduce((x, y) => x + y, 0) / a.length;
     expect(avg(losses.slice(0, 5))).toBeGreaterThan(0.8);
@@ -74,7 +97,17 @@ describe('checkpoints', () => {
     const mod = (await compileAndImport(spec('nano-mnist.unet'))) as unknown as ModelModule;
     const data = loadMnist({ limit: 32 });
     const out = tmp();
-    const common = { data, outDir: out, batch: 4, seed: 2, sampleEvery: 1000, checkpointEvery: 2, sampleCount: 1, sampleSteps: 1, progress: false };
+    const common = {
+      data,
+      outDir: out,
+      batch: 4,
+      seed: 2,
+      sampleEvery: 1000,
+      checkpointEvery: 2,
+      sampleCount: 1,
+      sampleSteps: 1,
+      progress: false,
+    };
     await trainRun(mod, { ...common, steps: 4, log: quiet });
     expect(listCheckpoints(join(out, 'checkpoints'))).toEqual(['step-0000002.safetensors', 'step-0000004.safetensors']);
     const newest = join(out, 'checkpoints', 'step-0000004.safetensors');
@@ -89,8 +122,20 @@ describe('checkpoints', () => {
     const nano = (await compileAndImport(spec('nano-mnist.unet'))) as unknown as ModelModule;
     const lora = (await compileAndImport(spec('nano-mnist-uc-lora.unet'))) as unknown as ModelModule;
     const out = tmp();
-    await trainRun(nano, { data: loadMnist({ limit: 8 }), outDir: out, steps: 1, batch: 4, sampleEvery: 1000, sampleCount: 1, sampleSteps: 1, log: quiet, progress: false });
-    await expect(trainRun(lora, { data: loadMnist({ limit: 8 }), outDir: out, steps: 2, batch: 4, resume: true, log: quiet, progress: false })).rejects.toThrow(/another model \(nano_mnist\): nano_mnist_uc_lora has no dec\.16x16\.block0\.emb0\.bias/);
+    await trainRun(nano, {
+      data: loadMnist({ limit: 8 }),
+      outDir: out,
+      steps: 1,
+      batch: 4,
+      sampleEvery: 1000,
+      sampleCount: 1,
+      sampleSteps: 1,
+      log: quiet,
+      progress: false,
+    });
+    await expect(
+      trainRun(lora, { data: loadMnist({ limit: 8 }), outDir: out, steps: 2, batch: 4, resume: true, log: quiet, progress: false }),
+    ).rejects.toThrow(/another model \(nano_mnist\): nano_mnist_uc_lora has no dec\.16x16\.block0\.emb0\.bias/);
   }, 300_000);
 });
 
@@ -99,9 +144,30 @@ describe('--init-from', () => {
     const base = (await compileAndImport(spec('nano-mnist.unet'))) as unknown as ModelModule;
     const lora = (await compileAndImport(spec('nano-mnist-uc-lora.unet'))) as unknown as ModelModule;
     const a = tmp();
-    const r = await trainRun(base, { data: loadMnist({ limit: 8 }), outDir: a, steps: 1, batch: 4, sampleEvery: 1000, sampleCount: 1, sampleSteps: 1, log: quiet, progress: false });
+    const r = await trainRun(base, {
+      data: loadMnist({ limit: 8 }),
+      outDir: a,
+      steps: 1,
+      batch: 4,
+      sampleEvery: 1000,
+      sampleCount: 1,
+      sampleSteps: 1,
+      log: quiet,
+      progress: false,
+    });
     const lines: string[] = [];
-    await trainRun(lora, { data: loadMnist({ limit: 8 }), outDir: tmp(), steps: 1, batch: 4, initFrom: r.checkpoint, sampleEvery: 1000, sampleCount: 1, sampleSteps: 1, log: (l) => lines.push(l), progress: false });
+    await trainRun(lora, {
+      data: loadMnist({ limit: 8 }),
+      outDir: tmp(),
+      steps: 1,
+      batch: 4,
+      initFrom: r.checkpoint,
+      sampleEvery: 1000,
+      sampleCount: 1,
+      sampleSteps: 1,
+      log: (l) => lines.push(l),
+      progress: false,
+    });
     const msg = lines.find((l) => l.startsWith('init-from'))!;
     // Shared by path: the frozen table and every conv/norm of the stages; the shift MLPs (emb*) of
     // the baseline are not in the UC-LoRA model, whose uc_lora layers start fresh.
@@ -122,12 +188,34 @@ describe('both diffusion processes', () => {
       const mod = (await compileAndImport(fixture(file))) as unknown as ModelModule;
       const out = tmp();
       const data = synthetic(16, mod.config.imageSize, mod.config.channels, mod.config.classes);
-      const r = await trainRun(mod, { data, outDir: out, steps: 2, batch: 4, sampleEvery: 1000, sampleCount: 2, sampleSteps: 2, log: quiet, progress: false });
+      const r = await trainRun(mod, {
+        data,
+        outDir: out,
+        steps: 2,
+        batch: 4,
+        sampleEvery: 1000,
+        sampleCount: 2,
+        sampleSteps: 2,
+        log: quiet,
+        progress: false,
+      });
       expect(Number.isFinite(r.finalLoss)).toBe(true);
-      const s = sampleRun(mod, { checkpoint: r.checkpoint, out: join(out, 's.png'), n: 3, steps: 2, classVector: Array.from({ length: mod.config.classes }, (_, i) => (i === 1 ? 0.5 : i === 2 ? 0.5 : 0)) });
+      const s = sampleRun(mod, {
+        checkpoint: r.checkpoint,
+        out: join(out, 's.png'),
+        n: 3,
+        steps: 2,
+        classVector: Array.from({ length: mod.config.classes }, (_, i) => (i === 1 ? 0.5 : i === 2 ? 0.5 : 0)),
+      });
       expect(s.shape).toEqual([3, mod.config.imageSize, mod.config.imageSize, mod.config.channels]);
       expect(s.finite).toBe(true);
-      const sweep = sampleRun(mod, { checkpoint: r.checkpoint, out: join(out, 'sweep.png'), n: 2, steps: 2, sweep: { kind: 'scale', i: 3, values: [-1, 0, 2] } });
+      const sweep = sampleRun(mod, {
+        checkpoint: r.checkpoint,
+        out: join(out, 'sweep.png'),
+        n: 2,
+        steps: 2,
+        sweep: { kind: 'scale', i: 3, values: [-1, 0, 2] },
+      });
       expect(sweep.shape[0]).toBe(6);
       expect(tf.memory().numTensors).toBeLessThan(10_000);
     }, 300_000);

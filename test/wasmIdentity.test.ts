@@ -9,7 +9,12 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { selectBackend } from '../src/runtime/engine/select.ts';
-import { isExtraWasmKernel, registerWasmKernels, unregisterWasmKernels, WASM_MEMORY_KERNEL_NAMES } from '../src/runtime/engine/wasmKernels.ts';
+import {
+  isExtraWasmKernel,
+  registerWasmKernels,
+  unregisterWasmKernels,
+  WASM_MEMORY_KERNEL_NAMES,
+} from '../src/runtime/engine/wasmKernels.ts';
 import { replacedStock } from '../src/runtime/engine/wasmScratch.ts';
 import type { ParamStore } from '../src/runtime/model/params.ts';
 import { variableGradsEager } from '../src/runtime/engine/eagerGradients.ts';
@@ -110,7 +115,9 @@ describe('the shared wasm Identity', () => {
   it('a training step (loss, gradients, Adam) gives exactly the weights it gave with the stock Identity', async () => {
     tf.env().set('IS_TEST', false); // (its leak check counts tensors a tf.customGrad saves as leaks)
     try {
-      const mod = (await compileAndImport(fixture('iddpm-tiny-with-lora.unet'))) as unknown as ModelModule & { createModel: (seed?: number) => { params: ParamStore } };
+      const mod = (await compileAndImport(fixture('iddpm-tiny-with-lora.unet'))) as unknown as ModelModule & {
+        createModel: (seed?: number) => { params: ParamStore };
+      };
       const process_ = makeProcess(mod.config.diffusion);
       const S = mod.config.imageSize;
       const n = 4;

@@ -112,9 +112,7 @@ describe('registration', () => {
     const before = tf.getKernel(tf.Conv2DBackpropInput, 'wasm')?.kernelFunc;
     registerWasmKernels();
     registerWasmKernels();
-    expect([...WASM_EXTRA_KERNEL_NAMES].sort()).toEqual(
-      [tf.Conv2DBackpropFilter, tf.Conv2DBackpropInput, tf.UnsortedSegmentSum].sort(),
-    );
+    expect([...WASM_EXTRA_KERNEL_NAMES].sort()).toEqual([tf.Conv2DBackpropFilter, tf.Conv2DBackpropInput, tf.UnsortedSegmentSum].sort());
     for (const name of WASM_EXTRA_KERNEL_NAMES) expect(isExtraWasmKernel(name), name).toBe(true);
     expect(tf.getKernel(tf.Conv2DBackpropInput, 'wasm')?.kernelFunc).toBe(before);
   });
@@ -285,10 +283,7 @@ describe('UnsortedSegmentSum matches cpu', () => {
         const x = tf.tensor3d(xv, [6, 4, 5]);
         const ids = tf.tensor1d([2, -1, 0, 2, 7, 0], 'int32');
         const inRange = tf.tensor1d([1, 1, 0], 'int32');
-        return [
-          tf.unsortedSegmentSum(x, ids, 6),
-          tf.unsortedSegmentSum(tf.tensor2d(values(6, 10), [3, 2]), inRange, 4),
-        ];
+        return [tf.unsortedSegmentSum(x, ids, 6), tf.unsortedSegmentSum(tf.tensor2d(values(6, 10), [3, 2]), inRange, 4)];
       }),
     );
     expectClose('unsortedSegmentSum with dropped ids', wasm[0]!, cpu[0]!);

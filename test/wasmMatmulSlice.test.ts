@@ -100,9 +100,7 @@ async function onBoth(compute: () => tf.Tensor[]): Promise<{ cpu: Result[]; wasm
     // kernel shows up only in the backend's own count.
     const buffersBefore = tf.backend().numDataIds();
     const outs = compute();
-    const results = await Promise.all(
-      outs.map(async (t) => ({ shape: t.shape, dtype: t.dtype, data: (await t.data()).slice() as Data })),
-    );
+    const results = await Promise.all(outs.map(async (t) => ({ shape: t.shape, dtype: t.dtype, data: (await t.data()).slice() as Data })));
     tf.dispose(outs);
     const after = tf.memory();
     expect(after.numTensors, `${backend}: tensors leaked`).toBe(before.numTensors);
@@ -129,9 +127,7 @@ describe('registration', () => {
   it('replaces BatchMatMul, Slice, SplitV and Unpack; unregistering restores the stock kernels', () => {
     registerWasmKernels();
     registerWasmKernels();
-    expect([...WASM_MATMUL_SLICE_KERNEL_NAMES].sort()).toEqual(
-      [tf.BatchMatMul, tf.Slice, tf.SplitV, tf.Unpack].sort(),
-    );
+    expect([...WASM_MATMUL_SLICE_KERNEL_NAMES].sort()).toEqual([tf.BatchMatMul, tf.Slice, tf.SplitV, tf.Unpack].sort());
     const ours = WASM_MATMUL_SLICE_KERNEL_NAMES.map((name) => tf.getKernel(name, 'wasm')?.kernelFunc);
     for (const name of WASM_MATMUL_SLICE_KERNEL_NAMES) expect(isExtraWasmKernel(name), name).toBe(true);
     unregisterWasmKernels();
@@ -196,9 +192,7 @@ describe('tf.matMul matches cpu', () => {
     it(`${c.label}: [${c.a}] x [${c.b}]`, async () => {
       const av = values(size(c.a), 1);
       const bv = values(size(c.b), 2);
-      const { cpu, wasm } = await onBoth(() =>
-        tf.tidy(() => [tf.matMul(tf.tensor(av, c.a), tf.tensor(bv, c.b), c.tA, c.tB)]),
-      );
+      const { cpu, wasm } = await onBoth(() => tf.tidy(() => [tf.matMul(tf.tensor(av, c.a), tf.tensor(bv, c.b), c.tA, c.tB)]));
       expectClose(`matMul ${c.label}`, wasm[0]!, cpu[0]!);
     });
   }

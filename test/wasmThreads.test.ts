@@ -130,7 +130,9 @@ describe.skipIf(unsupported !== undefined)('wasm with 2 threads', () => {
       worst = Math.max(worst, err);
       expect(err, k).toBeLessThan(1e-5);
     }
-    console.log(`worst relative difference 2 threads vs 1: ${worst.toExponential(2)}; child run ${one.ms} ms (1 thread), ${two.ms} ms (2 threads)`);
+    console.log(
+      `worst relative difference 2 threads vs 1: ${worst.toExponential(2)}; child run ${one.ms} ms (1 thread), ${two.ms} ms (2 threads)`,
+    );
   }, 300_000);
 });
 
@@ -141,7 +143,9 @@ describe('thread count option', () => {
     expect(requestedThreads(undefined, { UNETC_WASM_THREADS: '2' })).toBe(2);
     expect(requestedThreads(3, { UNETC_WASM_THREADS: '2' })).toBe(3);
     expect(() => requestedThreads(0, {})).toThrow(/threads takes a whole number from 1 to 8, got '0'/);
-    expect(() => requestedThreads(undefined, { UNETC_WASM_THREADS: '9' })).toThrow(/UNETC_WASM_THREADS takes a whole number from 1 to 8, got '9'/);
+    expect(() => requestedThreads(undefined, { UNETC_WASM_THREADS: '9' })).toThrow(
+      /UNETC_WASM_THREADS takes a whole number from 1 to 8, got '9'/,
+    );
     expect(() => requestedThreads(undefined, { UNETC_WASM_THREADS: 'two' })).toThrow(/UNETC_WASM_THREADS/);
   });
 });

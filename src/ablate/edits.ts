@@ -58,7 +58,8 @@ export function parseEdit(s: string): Edit {
   if (eq <= 0) throw new EditError(`an edit is TARGET=VALUE, got '${s}'`);
   const target = s.slice(0, eq).trim();
   const text = s.slice(eq + 1).trim();
-  if (!/^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+$/.test(target)) throw new EditError(`'${target}' is not KIND.OPTION or section.field`);
+  if (!/^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+$/.test(target))
+    throw new EditError(`'${target}' is not KIND.OPTION or section.field`);
   return { target, text, value: parseValue(text) };
 }
 
@@ -73,8 +74,25 @@ export function parseAxis(s: string): Edit[] {
 }
 
 const span = NOWHERE;
-const field = (key: string, value: Expr, quoted = false): Field => ({ kind: 'field', key, quoted, keySpan: span, value, span, comments: { leading: [] } });
-const section = (key: string, members: (Field | Section)[]): Section => ({ kind: 'section', key, quoted: false, keySpan: span, members, span, comments: { leading: [] }, closingComments: [] });
+const field = (key: string, value: Expr, quoted = false): Field => ({
+  kind: 'field',
+  key,
+  quoted,
+  keySpan: span,
+  value,
+  span,
+  comments: { leading: [] },
+});
+const section = (key: string, members: (Field | Section)[]): Section => ({
+  kind: 'section',
+  key,
+  quoted: false,
+  keySpan: span,
+  members,
+  span,
+  comments: { leading: [] },
+  closingComments: [],
+});
 
 /** Replaces option `opt` in every call of `kind` inside `e`; reports whether any call was found. */
 function withOption(e: Expr, kind: string, opt: string, v: Expr): { expr: Expr; found: boolean } {
@@ -112,7 +130,8 @@ export function variantSpec(name: string, extendsPath: string, base: MergedModel
     const parts = e.target.split('.');
     if (parts.length === 2 && conditioningKinds[parts[0]]) {
       const [kind, opt] = parts;
-      if (!(opt in conditioningKinds[kind])) throw new EditError(`${kind} has no option '${opt}'; its options are ${Object.keys(conditioningKinds[kind]).join(', ')}`);
+      if (!(opt in conditioningKinds[kind]))
+        throw new EditError(`${kind} has no option '${opt}'; its options are ${Object.keys(conditioningKinds[kind]).join(', ')}`);
       let found = false;
       for (const f of [...(cond?.fields.values() ?? [])]) {
         const current = overrides.get('conditioning')?.get(f.key)?.value ?? f.value;
@@ -130,7 +149,10 @@ export function variantSpec(name: string, extendsPath: string, base: MergedModel
           put('conditioning', field(key, r.expr, f.quoted));
         }
       }
-      if (!found) throw new EditError(`${e.target}: the base model has no ${kind} conditioning to change (set it first, e.g. conditioning.attention=${kind}(...))`);
+      if (!found)
+        throw new EditError(
+          `${e.target}: the base model has no ${kind} conditioning to change (set it first, e.g. conditioning.attention=${kind}(...))`,
+        );
       continue;
     }
     const sectionPath = parts.slice(0, -1).join('.');
@@ -139,7 +161,11 @@ export function variantSpec(name: string, extendsPath: string, base: MergedModel
   // Nest the overrides into sections.
   const build = (prefix: string): (Field | Section)[] => {
     const members: (Field | Section)[] = [...(overrides.get(prefix)?.values() ?? [])];
-    const children = new Set([...overrides.keys()].filter((k) => k.startsWith(prefix ? `${prefix}.` : '') && k !== prefix).map((k) => k.slice(prefix ? prefix.length + 1 : 0).split('.')[0]));
+    const children = new Set(
+      [...overrides.keys()]
+        .filter((k) => k.startsWith(prefix ? `${prefix}.` : '') && k !== prefix)
+        .map((k) => k.slice(prefix ? prefix.length + 1 : 0).split('.')[0]),
+    );
     for (const c of [...children].sort()) members.push(section(c, build(prefix ? `${prefix}.${c}` : c)));
     return members;
   };
@@ -152,7 +178,11 @@ export function variantSpec(name: string, extendsPath: string, base: MergedModel
       extends: { kind: 'string', value: extendsPath, span },
       members: build(''),
       span,
-      comments: { leading: [`// ablation variant of ${base.name}: ${edits.map((e) => `${e.target}=${printExpr(e.value)}`).join(', ') || 'the base itself'}`] },
+      comments: {
+        leading: [
+          `// ablation variant of ${base.name}: ${edits.map((e) => `${e.target}=${printExpr(e.value)}`).join(', ') || 'the base itself'}`,
+        ],
+      },
       closingComments: [],
     },
     trailingComments: [],

@@ -29,7 +29,9 @@ export function grid(axes: Edit[][]): Edit[][] {
 export function zip(axes: Edit[][]): Edit[][] {
   if (axes.length === 0) return [[]];
   const n = axes[0].length;
-  for (const a of axes) if (a.length !== n) throw new EditError(`zipped axes must have the same length: ${axes.map((x) => `${x[0]?.target} has ${x.length}`).join(', ')}`);
+  for (const a of axes)
+    if (a.length !== n)
+      throw new EditError(`zipped axes must have the same length: ${axes.map((x) => `${x[0]?.target} has ${x.length}`).join(', ')}`);
   return Array.from({ length: n }, (_, i) => axes.map((a) => a[i]));
 }
 
@@ -75,10 +77,13 @@ export function buildVariants(basePath: string, combos: Edit[][], outDir: string
     } catch (e) {
       if (!(e instanceof EditError)) throw e;
       // An edit that does not apply is reported like a spec problem, at the base model's name (with the base's text, so the line is shown).
-      const result: CheckResult = { ok: false, sources, diagnostics: [diagnostic(Diag.AblationTargetMissing, { detail: e.message }, model.nameSpan)] };
+      const result: CheckResult = {
+        ok: false,
+        sources,
+        diagnostics: [diagnostic(Diag.AblationTargetMissing, { detail: e.message }, model.nameSpan)],
+      };
       return { name, fileName, edits, text: '', result };
     }
     return { name, fileName, edits, text, result: checkSpec(path, { text }) };
   });
 }
-

@@ -38,7 +38,8 @@ export function align(a: string[], b: string[]): [number, number][] {
   const dp = new Int32Array((n + 1) * (m + 1));
   for (let i = n - 1; i >= 0; i--) {
     for (let j = m - 1; j >= 0; j--) {
-      dp[i * (m + 1) + j] = a[i] === b[j] ? dp[(i + 1) * (m + 1) + j + 1] + 1 : Math.max(dp[(i + 1) * (m + 1) + j], dp[i * (m + 1) + j + 1]);
+      dp[i * (m + 1) + j] =
+        a[i] === b[j] ? dp[(i + 1) * (m + 1) + j + 1] + 1 : Math.max(dp[(i + 1) * (m + 1) + j], dp[i * (m + 1) + j + 1]);
     }
   }
   const out: [number, number][] = [];
@@ -133,7 +134,13 @@ export function diffModels(a: IR, b: IR, opts: DiffOptions = {}): ModelDiff {
     }
   }
   return {
-    equal: added.length === 0 && removed.length === 0 && changed.length === 0 && conditioningChanges.length === 0 && blockChanges.length === 0 && settingChanges.length === 0,
+    equal:
+      added.length === 0 &&
+      removed.length === 0 &&
+      changed.length === 0 &&
+      conditioningChanges.length === 0 &&
+      blockChanges.length === 0 &&
+      settingChanges.length === 0,
     settingChanges,
     ops,
     added,
@@ -170,13 +177,16 @@ export function formatModelDiff(d: ModelDiff, labelA: string, labelB: string, co
     out.push(`${o.op} ${o.text}`);
   });
   out.push('');
-  out.push(`parameters  ${d.a.totalParams.toLocaleString('en-US')} -> ${d.b.totalParams.toLocaleString('en-US')}  (${signed(d.paramDelta)})`);
+  out.push(
+    `parameters  ${d.a.totalParams.toLocaleString('en-US')} -> ${d.b.totalParams.toLocaleString('en-US')}  (${signed(d.paramDelta)})`,
+  );
   for (const [k, v] of Object.entries(d.paramDeltaByKind)) out.push(`  ${k.padEnd(18)} ${signed(v)}`);
   const pct = d.a.forwardFlops ? ((100 * d.flopsDelta) / d.a.forwardFlops).toFixed(2) : '0';
   out.push(`forward FLOPs  ${signed(d.flopsDelta)} (${d.flopsDelta >= 0 ? '+' : ''}${pct}%)`);
   out.push(`modules  ${d.added.length} added, ${d.removed.length} removed, ${d.changed.length} changed`);
   for (const c of d.settingChanges) out.push(`${c.key}  ${c.a} -> ${c.b}`);
-  const blocks = (bs: string[]) => `${bs.length} block${bs.length === 1 ? '' : 's'}: ${bs.slice(0, 8).join(', ')}${bs.length > 8 ? `, ... ${bs.length - 8} more` : ''}`;
+  const blocks = (bs: string[]) =>
+    `${bs.length} block${bs.length === 1 ? '' : 's'}: ${bs.slice(0, 8).join(', ')}${bs.length > 8 ? `, ... ${bs.length - 8} more` : ''}`;
   if (d.conditioningChanges.length) {
     out.push('conditioning changes:');
     for (const c of d.conditioningChanges) out.push(`  ${c.a}  ->  ${c.b}`, `    on ${blocks(c.blocks)}`);
@@ -193,7 +203,17 @@ export function conditioningOf(op: BlockOp): string {
   if (op.op !== 'res_block') return 'none';
   const parts: string[] = [];
   const m = op.modulation;
-  if (m) parts.push(`residual ${m.kind}(at: ${m.at}${m.mlp.length > 1 ? `, mlp: [${m.mlp.slice(0, -1).map((l) => l.dout).join(', ')}]` : ''})`);
+  if (m)
+    parts.push(
+      `residual ${m.kind}(at: ${m.at}${
+        m.mlp.length > 1
+          ? `, mlp: [${m.mlp
+              .slice(0, -1)
+              .map((l) => l.dout)
+              .join(', ')}]`
+          : ''
+      })`,
+    );
   const loras = (convs: { lora: LoraOp[] }[], names: string[]) => {
     const byKind = new Map<string, string[]>();
     convs.forEach((c, i) => {
@@ -204,7 +224,12 @@ export function conditioningOf(op: BlockOp): string {
     });
     return [...byKind].map(([k, on]) => `${k.slice(0, -1)}, on: ${on.join(' ')})`);
   };
-  parts.push(...loras(op.convs, op.convs.map((_, i) => `conv${i}`)).map((t) => `residual ${t}`));
+  parts.push(
+    ...loras(
+      op.convs,
+      op.convs.map((_, i) => `conv${i}`),
+    ).map((t) => `residual ${t}`),
+  );
   if (op.attention) {
     if (op.attention.adaln) parts.push('attention adaln');
     parts.push(...loras([op.attention.qkv, op.attention.proj], ['qkv', 'proj']).map((t) => `attention ${t}`));

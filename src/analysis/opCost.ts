@@ -82,7 +82,8 @@ export function blockCost(b: Block): OpCost {
       const out = b.out;
       const elems = out.c * out.h * out.w;
       if (op.mode === 'conv') t.conv(op.conv, out);
-      else if (op.mode === 'conv_transpose') t.add(2 * op.conv.kernel ** 2 * op.conv.cin * op.conv.cout * b.in.h * b.in.w, op.conv.cout * out.h * out.w);
+      else if (op.mode === 'conv_transpose')
+        t.add(2 * op.conv.kernel ** 2 * op.conv.cin * op.conv.cout * b.in.h * b.in.w, op.conv.cout * out.h * out.w);
       else if (op.mode === 'nearest_conv') {
         t.add(2 * elems, elems);
         t.conv(op.conv, out);

@@ -39,9 +39,15 @@ export function formatStats(s: Stats, ir: IR): string {
   const lines: string[] = [];
   lines.push(`model ${s.name}`);
   lines.push(`  parameters      ${fmt(s.totalParams).padStart(14)}   (trainable ${fmt(s.trainableParams)}, frozen ${fmt(s.frozenParams)})`);
-  lines.push(`  conditioning    ${fmt(s.conditioningParams).padStart(14)}   (${((100 * s.conditioningParams) / Math.max(1, s.totalParams)).toFixed(1)}% of all)`);
-  lines.push(`  forward FLOPs   ${human(s.forwardFlops, 'FLOP').padStart(14)}   (attention matmuls ${human(s.attentionFlops, 'FLOP')}), batch 1`);
-  lines.push(`  activations     ${mib(s.trainingActivationBytes).padStart(14)}   kept for backward per sample; inference peak ${mib(s.inferencePeakBytes)}`);
+  lines.push(
+    `  conditioning    ${fmt(s.conditioningParams).padStart(14)}   (${((100 * s.conditioningParams) / Math.max(1, s.totalParams)).toFixed(1)}% of all)`,
+  );
+  lines.push(
+    `  forward FLOPs   ${human(s.forwardFlops, 'FLOP').padStart(14)}   (attention matmuls ${human(s.attentionFlops, 'FLOP')}), batch 1`,
+  );
+  lines.push(
+    `  activations     ${mib(s.trainingActivationBytes).padStart(14)}   kept for backward per sample; inference peak ${mib(s.inferencePeakBytes)}`,
+  );
   lines.push(`  blocks ${s.blocks}, modules ${s.modules}${s.embedDim ? `, condition vector v: ${s.embedDim}` : ''}`);
   if (s.elided.length) lines.push(`  elided (nothing reads them): ${s.elided.join(', ')}`);
   lines.push('');

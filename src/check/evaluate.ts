@@ -104,7 +104,16 @@ export function evaluate(e: Expr, scope: Scope, sink: DiagnosticSink, locals?: M
       for (const side of [l, r]) {
         if (side.kind !== 'num') {
           if (side.kind === 'sym') {
-            sink.report(Diag.UnknownName, { role: 'name', name: side.name, context: '', suggestion: didYouMean(side.name, [...scope.lets.keys(), ...(locals?.keys() ?? [])]) }, side.span);
+            sink.report(
+              Diag.UnknownName,
+              {
+                role: 'name',
+                name: side.name,
+                context: '',
+                suggestion: didYouMean(side.name, [...scope.lets.keys(), ...(locals?.keys() ?? [])]),
+              },
+              side.span,
+            );
           } else sink.report(Diag.ArithmeticOnNonNumber, { what: describeValue(side) }, side.span);
           return null;
         }

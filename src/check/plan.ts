@@ -189,7 +189,15 @@ class Planner {
         out.push(w.fixed);
         continue;
       }
-      const v = evaluate(w.expr, this.scope, this.evalSink, new Map([['in', cin], ['out', cout]]));
+      const v = evaluate(
+        w.expr,
+        this.scope,
+        this.evalSink,
+        new Map([
+          ['in', cin],
+          ['out', cout],
+        ]),
+      );
       if (!v) return undefined;
       if (v.kind !== 'num') {
         this.plan.widthProblems.push({ span: w.span, cin, cout, got: v.kind === 'sym' ? `the name '${v.name}'` : 'a ' + v.kind });
@@ -228,7 +236,15 @@ class Planner {
     const attnAt = (r: number) => u.attention.at.includes(r);
 
     if (u.stem.kind === 'conv') {
-      this.block({ path: `enc.${tag(res)}.stem`, kind: 'stem', part: 'enc', in: { c: ch, h: res, w: res }, widths: [u.channels], attention: false, origin: u.span });
+      this.block({
+        path: `enc.${tag(res)}.stem`,
+        kind: 'stem',
+        part: 'enc',
+        in: { c: ch, h: res, w: res },
+        widths: [u.channels],
+        attention: false,
+        origin: u.span,
+      });
       ch = u.channels;
       if (u.skips === 'all') push(ch);
     }
@@ -255,7 +271,15 @@ class Planner {
       for (let b = 0; b < u.blocks[l]; b++) {
         const widths = this.evalWidths(u.block.widths, convs, ch, cout);
         if (!widths) return !this.stop({ kind: 'width' });
-        this.block({ path: `enc.${tag(res)}.block${b}`, kind: 'res', part: 'enc', in: { c: ch, h: res, w: res }, widths, attention: u.attention.encoder === 'all' && attnAt(res), origin: u.blocksSpan });
+        this.block({
+          path: `enc.${tag(res)}.block${b}`,
+          kind: 'res',
+          part: 'enc',
+          in: { c: ch, h: res, w: res },
+          widths,
+          attention: u.attention.encoder === 'all' && attnAt(res),
+          origin: u.blocksSpan,
+        });
         ch = widths[widths.length - 1];
         if (u.skips === 'all') push(ch);
       }
@@ -265,7 +289,15 @@ class Planner {
     for (const [i, m] of u.middle.entries()) {
       const widths = this.evalWidths(m.widths, m.widths?.length ?? convs, ch, ch);
       if (!widths) return !this.stop({ kind: 'width' });
-      this.block({ path: `mid.block${i}`, kind: 'res', part: 'mid', in: { c: ch, h: res, w: res }, widths, attention: m.attention, origin: m.span });
+      this.block({
+        path: `mid.block${i}`,
+        kind: 'res',
+        part: 'mid',
+        in: { c: ch, h: res, w: res },
+        widths,
+        attention: m.attention,
+        origin: m.span,
+      });
       ch = widths[widths.length - 1];
     }
     const upOp = (lvlRes: number) => {
@@ -296,17 +328,37 @@ class Planner {
           skipIn = top.c;
         }
         const cin = ch + (skipIn ?? 0);
-        const dw = u.decoderWidths && Array.isArray(u.decoderWidths[0]) ? (u.decoderWidths as Width[][])[l] : (u.decoderWidths as Width[] | undefined);
+        const dw =
+          u.decoderWidths && Array.isArray(u.decoderWidths[0])
+            ? (u.decoderWidths as Width[][])[l]
+            : (u.decoderWidths as Width[] | undefined);
         const widths = this.evalWidths(dw ?? u.block.widths, (dw ?? u.block.widths)?.length ?? convs, cin, cout);
         if (!widths) return !this.stop({ kind: 'width' });
         const attention = attnAt(res) && (u.attention.decoder === 'all' || (u.attention.decoder === 'last' && b === nb - 1));
-        this.block({ path: `dec.${tag(res)}.block${b}`, kind: 'res', part: 'dec', in: { c: cin, h: res, w: res }, widths, skipIn, attention, origin: u.decoderBlocksSpan });
+        this.block({
+          path: `dec.${tag(res)}.block${b}`,
+          kind: 'res',
+          part: 'dec',
+          in: { c: cin, h: res, w: res },
+          widths,
+          skipIn,
+          attention,
+          origin: u.decoderBlocksSpan,
+        });
         ch = widths[widths.length - 1];
       }
     }
     if (stack.length > 0) return !this.stop({ kind: 'skips-left', left: stack.length });
     const outC = s.input.channels * (s.diffusion.learn_sigma === true ? 2 : 1);
-    this.block({ path: 'out', kind: 'head', part: 'out', in: { c: ch, h: res, w: res }, widths: [outC], attention: false, origin: u.head.span });
+    this.block({
+      path: 'out',
+      kind: 'head',
+      part: 'out',
+      in: { c: ch, h: res, w: res },
+      widths: [outC],
+      attention: false,
+      origin: u.head.span,
+    });
     return true;
   }
 
@@ -318,7 +370,8 @@ class Planner {
     s.conditioning.selectors.forEach((sel, i) => {
       if (matchesPath(sel.pattern, path)) {
         this.plan.usedSelectors.add(i);
-        for (const c of sel.conds) if (misplacedOn(c, which)) this.plan.misplaced.push({ cond: c, where: which, pattern: sel.pattern, path });
+        for (const c of sel.conds)
+          if (misplacedOn(c, which)) this.plan.misplaced.push({ cond: c, where: which, pattern: sel.pattern, path });
         result = sel.conds;
       }
     });
@@ -357,7 +410,10 @@ class Planner {
       b.attnChannels = C;
       b.heads = headsFor(this.s, C);
       b.norms.push({ path: `${b.path}.attn.norm`, channels: C, norm: u.attention.norm });
-      b.attnConvs.push({ name: 'qkv', path: `${b.path}.attn.qkv`, cin: C, cout: 3 * C, kernel: 1, hw }, { name: 'proj', path: `${b.path}.attn.proj`, cin: C, cout: C, kernel: 1, hw });
+      b.attnConvs.push(
+        { name: 'qkv', path: `${b.path}.attn.qkv`, cin: C, cout: 3 * C, kernel: 1, hw },
+        { name: 'proj', path: `${b.path}.attn.proj`, cin: C, cout: C, kernel: 1, hw },
+      );
     }
   }
 }

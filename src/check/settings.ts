@@ -40,10 +40,19 @@ export interface CondSettings {
 export interface Settings {
   name: string;
   files: string[];
-  input: { size: number; channels: number; classes: number; augment: number; span: Span; };
+  input: { size: number; channels: number; classes: number; augment: number; span: Span };
   diffusion: Record<string, number | string | boolean> & { process: 'ddpm' | 'edm' };
   embedding: {
-    noise: { kind: string; dim: number; frozen: boolean; maxPositions: number; endpoint: boolean; flip: boolean; scale: number; span: Span };
+    noise: {
+      kind: string;
+      dim: number;
+      frozen: boolean;
+      maxPositions: number;
+      endpoint: boolean;
+      flip: boolean;
+      scale: number;
+      span: Span;
+    };
     label: { kind: 'none' | 'embedding' | 'linear'; bias: boolean; at: 'input' | 'output' };
     augment: { kind: 'none' | 'linear'; bias: boolean };
     mlp: number[];
@@ -72,7 +81,17 @@ export interface Settings {
     init: 'torch' | 'edm';
     resampleFilter: number[];
     block: BlockSettings;
-    attention: { at: number[]; heads: number; headsSpan: Span; headChannels?: number; encoder: 'all' | 'none'; decoder: 'all' | 'last' | 'none'; norm: NormSettings; qkvLayout: 'interleaved' | 'per_head'; span: Span };
+    attention: {
+      at: number[];
+      heads: number;
+      headsSpan: Span;
+      headChannels?: number;
+      encoder: 'all' | 'none';
+      decoder: 'all' | 'last' | 'none';
+      norm: NormSettings;
+      qkvLayout: 'interleaved' | 'per_head';
+      span: Span;
+    };
     span: Span;
   };
   conditioning: {
@@ -108,12 +127,15 @@ const argBool = (c: CallV | undefined, k: string, d: boolean): boolean => {
   const v = c?.args.get(k);
   return v && v.kind === 'bool' ? v.v : d;
 };
-const numList = (v: Value | undefined): number[] | undefined => (v && v.kind === 'list' ? v.items.map((i) => (i.kind === 'num' ? i.v : NaN)) : undefined);
+const numList = (v: Value | undefined): number[] | undefined =>
+  v && v.kind === 'list' ? v.items.map((i) => (i.kind === 'num' ? i.v : NaN)) : undefined;
 
 /** A list value of width expressions (numbers, or expressions over in/out) as Widths. */
 export function widthsOf(v: Value | undefined): Width[] | undefined {
   if (!v || v.kind !== 'list') return undefined;
-  return v.items.map((i) => (i.kind === 'num' ? { fixed: i.v, span: i.span } : { expr: (i as { expr: import('../syntax/ast.ts').Expr }).expr, span: i.span }));
+  return v.items.map((i) =>
+    i.kind === 'num' ? { fixed: i.v, span: i.span } : { expr: (i as { expr: import('../syntax/ast.ts').Expr }).expr, span: i.span },
+  );
 }
 
 export function readNorm(c: CallV | undefined, dflt: Omit<NormSettings, 'span'>, span: Span): NormSettings {
@@ -202,7 +224,13 @@ export function readSettings(cfg: Config): Settings {
   return {
     name: cfg.name,
     files: cfg.files,
-    input: { size: num(input, 'size', 32), channels: num(input, 'channels', 3), classes: num(input, 'classes', 0), augment: num(input, 'augment', 0), span: input.span },
+    input: {
+      size: num(input, 'size', 32),
+      channels: num(input, 'channels', 3),
+      classes: num(input, 'classes', 0),
+      augment: num(input, 'augment', 0),
+      span: input.span,
+    },
     diffusion,
     embedding: {
       noise: {
@@ -220,7 +248,10 @@ export function readSettings(cfg: Config): Settings {
         bias: argBool(label, 'bias', true),
         at: sym(emb, 'label_at', label?.name === 'linear' ? 'input' : 'output'),
       },
-      augment: { kind: (augment?.name ?? (num(input, 'augment', 0) > 0 ? 'linear' : 'none')) as 'none' | 'linear', bias: argBool(augment, 'bias', false) },
+      augment: {
+        kind: (augment?.name ?? (num(input, 'augment', 0) > 0 ? 'linear' : 'none')) as 'none' | 'linear',
+        bias: argBool(augment, 'bias', false),
+      },
       mlp: numList(emb.values.get('mlp')) ?? [],
       outAct: bool(emb, 'out_act', false),
       labelScale: labelScale(emb.values.get('label_scale'), num(input, 'classes', 0)),
@@ -237,10 +268,23 @@ export function readSettings(cfg: Config): Settings {
       stem: { kind: (stem?.name ?? 'conv') as 'none' | 'conv', kernel: argNum(stem, 'kernel', 3) },
       skips: sym(unet, 'skips', 'all'),
       bottleneck: sym(unet, 'bottleneck', 'lowest'),
-      down: { kind: (down?.name ?? 'conv') as 'conv' | 'avgpool' | 'block', kernel: argNum(down, 'kernel', 3), span: down?.span ?? unet.span },
-      up: { kind: (up?.name ?? 'nearest_conv') as Settings['unet']['up']['kind'], kernel: argNum(up, 'kernel', up?.name === 'conv_transpose' ? 4 : 3), span: up?.span ?? unet.span },
+      down: {
+        kind: (down?.name ?? 'conv') as 'conv' | 'avgpool' | 'block',
+        kernel: argNum(down, 'kernel', 3),
+        span: down?.span ?? unet.span,
+      },
+      up: {
+        kind: (up?.name ?? 'nearest_conv') as Settings['unet']['up']['kind'],
+        kernel: argNum(up, 'kernel', up?.name === 'conv_transpose' ? 4 : 3),
+        span: up?.span ?? unet.span,
+      },
       middle,
-      head: { kernel: argNum(head, 'kernel', 3), norm: argBool(head, 'norm', true), zeroInit: argBool(head, 'zero_init', true), span: head?.span ?? unet.span },
+      head: {
+        kernel: argNum(head, 'kernel', 3),
+        norm: argBool(head, 'norm', true),
+        zeroInit: argBool(head, 'zero_init', true),
+        span: head?.span ?? unet.span,
+      },
       resampleFilter: numList(unet.values.get('resample_filter')) ?? [1, 1],
       init: sym(unet, 'init', 'torch'),
       block: {
@@ -262,7 +306,9 @@ export function readSettings(cfg: Config): Settings {
         encoder: sym(attn, 'encoder', 'all'),
         decoder: sym(attn, 'decoder', 'all'),
         // Attention uses the block's norm unless it names its own.
-        norm: call(attn, 'norm') ? readNorm(call(attn, 'norm'), { kind: 'group', groups: 32, eps: 1e-5, affine: true }, attn.span) : readNorm(call(block, 'norm'), { kind: 'group', groups: 32, eps: 1e-5, affine: true }, block.span),
+        norm: call(attn, 'norm')
+          ? readNorm(call(attn, 'norm'), { kind: 'group', groups: 32, eps: 1e-5, affine: true }, attn.span)
+          : readNorm(call(block, 'norm'), { kind: 'group', groups: 32, eps: 1e-5, affine: true }, block.span),
         qkvLayout: sym(attn, 'qkv_layout', 'interleaved'),
         span: attn.span,
       },

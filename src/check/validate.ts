@@ -41,8 +41,24 @@ export function validateModel(model: MergedModel, sink: DiagnosticSink): Config 
   return { name: model.name, nameSpan: model.nameSpan, files: model.files, root, scope };
 }
 
-function validateSection(sec: MergedSection | undefined, spec: SectionSpec, scope: Scope, sink: DiagnosticSink, where: Span, present: boolean, label = 'model'): SectionValues {
-  const out: SectionValues = { key: sec?.key ?? '', span: sec?.span ?? where, present, values: new Map(), keySpans: new Map(), sections: new Map(), selectors: [] };
+function validateSection(
+  sec: MergedSection | undefined,
+  spec: SectionSpec,
+  scope: Scope,
+  sink: DiagnosticSink,
+  where: Span,
+  present: boolean,
+  label = 'model',
+): SectionValues {
+  const out: SectionValues = {
+    key: sec?.key ?? '',
+    span: sec?.span ?? where,
+    present,
+    values: new Map(),
+    keySpans: new Map(),
+    sections: new Map(),
+    selectors: [],
+  };
   const fieldNames = Object.keys(spec.fields);
   const sectionNames = Object.keys(spec.sections ?? {});
   if (sec) {
@@ -60,7 +76,12 @@ function validateSection(sec: MergedSection | undefined, spec: SectionSpec, scop
       const fs = spec.fields[key];
       if (!fs) {
         if (spec.sections?.[key]) sink.report(Diag.SectionExpected, { name: key }, f.keySpan);
-        else sink.report(label === 'model' ? Diag.UnknownSection : Diag.UnknownField, { name: key, where: label, suggestion: suggestName(key, [...fieldNames, ...sectionNames]) }, f.keySpan);
+        else
+          sink.report(
+            label === 'model' ? Diag.UnknownSection : Diag.UnknownField,
+            { name: key, where: label, suggestion: suggestName(key, [...fieldNames, ...sectionNames]) },
+            f.keySpan,
+          );
         continue;
       }
       const v = evaluate(f.value, scope, sink, undefined);
@@ -79,7 +100,12 @@ function validateSection(sec: MergedSection | undefined, spec: SectionSpec, scop
       const ss = spec.sections?.[key];
       if (!ss) {
         if (spec.fields[key]) sink.report(Diag.FieldExpected, { name: key }, s.span);
-        else sink.report(Diag.UnknownSection, { name: key, where: label, suggestion: suggestName(key, [...sectionNames, ...fieldNames]) }, s.span);
+        else
+          sink.report(
+            Diag.UnknownSection,
+            { name: key, where: label, suggestion: suggestName(key, [...sectionNames, ...fieldNames]) },
+            s.span,
+          );
         continue;
       }
       out.sections.set(key, validateSection(s, ss, scope, sink, s.span, true, key));
@@ -89,12 +115,14 @@ function validateSection(sec: MergedSection | undefined, spec: SectionSpec, scop
     if (!out.sections.has(key)) out.sections.set(key, validateSection(undefined, ss, scope, sink, sec?.span ?? where, false, key));
   }
   for (const [key, fs] of Object.entries(spec.fields)) {
-    if (fs.required && !out.values.has(key) && !(sec?.fields.has(key))) {
+    if (fs.required && !out.values.has(key) && !sec?.fields.has(key)) {
       if (present) sink.report(Diag.MissingField, { where: label, name: key, doc: fs.doc ?? '' }, sec?.span ?? where);
     }
   }
   if (!present && spec !== modelSchema && Object.values(spec.fields).some((f) => f.required) && label !== 'model') {
-    const needs = Object.entries(spec.fields).filter(([, f]) => f.required).map(([k]) => k);
+    const needs = Object.entries(spec.fields)
+      .filter(([, f]) => f.required)
+      .map(([k]) => k);
     if (['input', 'diffusion', 'embedding', 'unet'].includes(label)) {
       sink.report(Diag.MissingSection, { name: label, needs: needs.join(', ') }, where);
     }
@@ -135,7 +163,16 @@ export function checkType(v: Value, ty: Ty, scope: Scope, sink: DiagnosticSink, 
     case 'enum': {
       if (v.kind === 'sym' && ty.values.includes(v.name)) return v;
       if (v.kind === 'sym') {
-        sink.report(Diag.UnknownName, { role: 'value', name: v.name, context: ` for ${what}: expected one of ${ty.values.join(', ')}`, suggestion: didYouMean(v.name, [...ty.values, ...scope.lets.keys()]) }, v.span);
+        sink.report(
+          Diag.UnknownName,
+          {
+            role: 'value',
+            name: v.name,
+            context: ` for ${what}: expected one of ${ty.values.join(', ')}`,
+            suggestion: didYouMean(v.name, [...ty.values, ...scope.lets.keys()]),
+          },
+          v.span,
+        );
         return null;
       }
       return mismatch(v, `one of ${ty.values.join(', ')}`, what, scope, sink);
@@ -144,7 +181,12 @@ export function checkType(v: Value, ty: Ty, scope: Scope, sink: DiagnosticSink, 
       if (v.kind !== 'list') return mismatch(v, 'a list', what, scope, sink);
       if (ty.min !== undefined && v.items.length < ty.min) {
         if (ty.min === 1 && v.items.length === 0) sink.report(Diag.EmptyList, { what }, v.span);
-        else sink.report(Diag.WrongListLength, { what, count: countItems(v.items.length), expected: `at least ${ty.min} ${ty.min === 1 ? 'is' : 'are'} needed` }, v.span);
+        else
+          sink.report(
+            Diag.WrongListLength,
+            { what, count: countItems(v.items.length), expected: `at least ${ty.min} ${ty.min === 1 ? 'is' : 'are'} needed` },
+            v.span,
+          );
         return null;
       }
       if (ty.max !== undefined && v.items.length > ty.max) {
@@ -197,7 +239,11 @@ export function checkType(v: Value, ty: Ty, scope: Scope, sink: DiagnosticSink, 
       else return mismatch(v, `one of ${Object.keys(ty.kinds).join(', ')}`, what, scope, sink);
       const schema = ty.kinds[call.name];
       if (!schema) {
-        sink.report(Diag.UnknownKind, { name: call.name, what, kinds: Object.keys(ty.kinds).join(', '), suggestion: didYouMean(call.name, Object.keys(ty.kinds)) }, call.nameSpan);
+        sink.report(
+          Diag.UnknownKind,
+          { name: call.name, what, kinds: Object.keys(ty.kinds).join(', '), suggestion: didYouMean(call.name, Object.keys(ty.kinds)) },
+          call.nameSpan,
+        );
         return null;
       }
       const args = new Map<string, Value>();
@@ -207,7 +253,16 @@ export function checkType(v: Value, ty: Ty, scope: Scope, sink: DiagnosticSink, 
         const spec = schema[name];
         if (!spec) {
           const a = argExprs.find((x) => x.name === name);
-          sink.report(Diag.UnknownArgument, { callee: call.name, name, options: Object.keys(schema).length ? `; its options are ${Object.keys(schema).join(', ')}` : '', suggestion: suggestName(name, Object.keys(schema)) }, a?.nameSpan ?? av.span);
+          sink.report(
+            Diag.UnknownArgument,
+            {
+              callee: call.name,
+              name,
+              options: Object.keys(schema).length ? `; its options are ${Object.keys(schema).join(', ')}` : '',
+              suggestion: suggestName(name, Object.keys(schema)),
+            },
+            a?.nameSpan ?? av.span,
+          );
           ok = false;
           continue;
         }
@@ -237,7 +292,11 @@ function rangeText(o: { min?: number; max?: number; gt?: number; lt?: number }):
 
 function mismatch(v: Value, expected: string, what: string, scope: Scope, sink: DiagnosticSink): null {
   if (v.kind === 'sym' && !expected.startsWith('one of')) {
-    sink.report(Diag.UnknownName, { role: 'name', name: v.name, context: ` (${what} expects ${expected})`, suggestion: didYouMean(v.name, scope.lets.keys()) }, v.span);
+    sink.report(
+      Diag.UnknownName,
+      { role: 'name', name: v.name, context: ` (${what} expects ${expected})`, suggestion: didYouMean(v.name, scope.lets.keys()) },
+      v.span,
+    );
   } else {
     sink.report(Diag.TypeMismatch, { what, expected, got: describeValue(v) }, v.span);
   }
@@ -252,14 +311,27 @@ function checkWidthNames(e: Expr, scope: Scope, sink: DiagnosticSink): boolean {
       return true;
     case 'ref':
       if (WIDTH_LOCALS.includes(e.name) || scope.has(e.name)) return true;
-      sink.report(Diag.UnknownName, { role: 'name', name: e.name, context: ' in a width (use in, out or a constant)', suggestion: didYouMean(e.name, [...WIDTH_LOCALS, ...scope.lets.keys()]) }, e.span);
+      sink.report(
+        Diag.UnknownName,
+        {
+          role: 'name',
+          name: e.name,
+          context: ' in a width (use in, out or a constant)',
+          suggestion: didYouMean(e.name, [...WIDTH_LOCALS, ...scope.lets.keys()]),
+        },
+        e.span,
+      );
       return false;
     case 'binary':
       return checkWidthNames(e.left, scope, sink) && checkWidthNames(e.right, scope, sink);
     case 'neg':
       return checkWidthNames(e.operand, scope, sink);
     default:
-      sink.report(Diag.WidthNotInteger, { got: e.kind === 'string' ? 'a string' : e.kind === 'bool' ? 'a boolean' : e.kind === 'list' ? 'a list' : 'a call' }, e.span);
+      sink.report(
+        Diag.WidthNotInteger,
+        { got: e.kind === 'string' ? 'a string' : e.kind === 'bool' ? 'a boolean' : e.kind === 'list' ? 'a list' : 'a call' },
+        e.span,
+      );
       return false;
   }
 }

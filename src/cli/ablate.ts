@@ -56,15 +56,21 @@ export const ablate = defineCommand({
     '(uc_lora.bases, time_lora.init, ...) or a field path (conditioning.attention, unet.channels, diffusion.T); values are .unet expressions. Writes one spec per variant, DIR/summary.csv and DIR/summary.md; ' +
     'with --train also the final loss and a sample grid of each variant.',
   options,
-  examples: ['unetc ablate specs/edm-cifar10-with-lora.unet --grid uc_lora.bases=9,18,36 --out ablations/bases', "unetc ablate specs/attn-unet-mnist.unet --grid 'conditioning.attention=none,adaln' --out abl --train 200 --limit 2000"],
+  examples: [
+    'unetc ablate specs/edm-cifar10-with-lora.unet --grid uc_lora.bases=9,18,36 --out ablations/bases',
+    "unetc ablate specs/attn-unet-mnist.unet --grid 'conditioning.attention=none,adaln' --out abl --train 200 --limit 2000",
+  ],
   run: ([base], values) => ablateRun(base!, values),
 });
 
 async function ablateRun(base: string, values: Values<typeof options>): Promise<number> {
   if (!values.out) throw new UsageError('needs --out DIR');
   const baseCheck = checkSpec(base);
-  if (values.json ? baseCheck.diagnostics.some((d) => d.severity === 'error') || !baseCheck.ir : reportDiagnostics(baseCheck) || !baseCheck.ir) {
-    if (values.json) process.stdout.write(JSON.stringify({ ok: false, base, diagnostics: baseCheck.diagnostics.map(diagnosticJson) }) + '\n');
+  if (
+    values.json ? baseCheck.diagnostics.some((d) => d.severity === 'error') || !baseCheck.ir : reportDiagnostics(baseCheck) || !baseCheck.ir
+  ) {
+    if (values.json)
+      process.stdout.write(JSON.stringify({ ok: false, base, diagnostics: baseCheck.diagnostics.map(diagnosticJson) }) + '\n');
     return 2;
   }
   if (!baseCheck.ir) return 2;
@@ -85,10 +91,22 @@ async function ablateRun(base: string, values: Values<typeof options>): Promise<
   for (const [i, v] of variants.entries()) {
     if (!rows[i].ok) {
       failed++;
-      if (!values.json) process.stderr.write(`${v.fileName}: invalid combination\n${formatDiagnostics(v.result.diagnostics, v.result.sources)}\n`);
+      if (!values.json)
+        process.stderr.write(`${v.fileName}: invalid combination\n${formatDiagnostics(v.result.diagnostics, v.result.sources)}\n`);
     }
   }
-  const cols: (keyof Row)[] = ['name', 'file', 'ok', 'totalParams', 'trainableParams', 'paramDelta', 'forwardFlops', 'flopsDelta', ...(values.train ? (['finalLoss', 'grid'] as (keyof Row)[]) : []), 'problem'];
+  const cols: (keyof Row)[] = [
+    'name',
+    'file',
+    'ok',
+    'totalParams',
+    'trainableParams',
+    'paramDelta',
+    'forwardFlops',
+    'flopsDelta',
+    ...(values.train ? (['finalLoss', 'grid'] as (keyof Row)[]) : []),
+    'problem',
+  ];
   writeFileSync(join(out, 'summary.csv'), [cols.join(','), ...rows.map((r) => cols.map((c) => csvCell(r[c])).join(','))].join('\n') + '\n');
   const fmt = (n?: number) => (n === undefined ? '' : n.toLocaleString('en-US'));
   const md = [
@@ -108,7 +126,10 @@ async function ablateRun(base: string, values: Values<typeof options>): Promise<
   if (trained.length) {
     // One labelled row of samples per variant: the first row of each variant's grid.
     const size = trained[0]!.imageSize ?? 32;
-    const grid = stackFirstRows(trained.map((r) => readFileSync(r.grid!)), size);
+    const grid = stackFirstRows(
+      trained.map((r) => readFileSync(r.grid!)),
+      size,
+    );
     const png = labelledGridPng(grid, {
       rowLabels: trained.map((r) => `${r.name}: loss ${r.finalLoss?.toFixed(4) ?? '-'}`),
       tileH: size,
@@ -119,12 +140,24 @@ async function ablateRun(base: string, values: Values<typeof options>): Promise<
     writeFileSync(join(out, 'samples.png'), png);
     writeFileSync(join(out, 'summary.md'), md + '\n\n![one labelled row of samples per variant](samples.png)\n');
   }
-  if (values.json) process.stdout.write(JSON.stringify(rows.map((r, i) => ({ ...r, ...(r.ok ? {} : { diagnostics: variants[i]!.result.diagnostics.map(diagnosticJson) }) })), null, 1) + '\n');
+  if (values.json)
+    process.stdout.write(
+      JSON.stringify(
+        rows.map((r, i) => ({ ...r, ...(r.ok ? {} : { diagnostics: variants[i]!.result.diagnostics.map(diagnosticJson) }) })),
+        null,
+        1,
+      ) + '\n',
+    );
   else process.stdout.write(`${variants.length} variants (${failed} invalid) -> ${out}/summary.csv, summary.md\n`);
   return failed > 0 ? 1 : 0;
 }
 
-async function summarize(v: Variant, out: string, base: ReturnType<typeof computeStats>, o: { train?: string; data?: string; batch?: string; limit?: string; 'sample-count'?: string; 'sample-steps'?: string }): Promise<Row> {
+async function summarize(
+  v: Variant,
+  out: string,
+  base: ReturnType<typeof computeStats>,
+  o: { train?: string; data?: string; batch?: string; limit?: string; 'sample-count'?: string; 'sample-steps'?: string },
+): Promise<Row> {
   const row: Row = { name: v.name, file: v.fileName, ok: v.result.ok && !!v.result.ir };
   if (!row.ok) {
     row.problem = v.result.diagnostics.find((d) => d.severity === 'error')?.message;
@@ -133,14 +166,24 @@ async function summarize(v: Variant, out: string, base: ReturnType<typeof comput
   const specPath = join(out, v.fileName);
   writeFileSync(specPath, v.text);
   const s = computeStats(v.result.ir!);
-  Object.assign(row, { totalParams: s.totalParams, trainableParams: s.trainableParams, paramDelta: s.totalParams - base.totalParams, forwardFlops: s.forwardFlops, flopsDelta: s.forwardFlops - base.forwardFlops });
+  Object.assign(row, {
+    totalParams: s.totalParams,
+    trainableParams: s.trainableParams,
+    paramDelta: s.totalParams - base.totalParams,
+    forwardFlops: s.forwardFlops,
+    flopsDelta: s.forwardFlops - base.forwardFlops,
+  });
   if (o.train) {
     const { status, result } = await trainSpec(specPath, {
       outDir: join(out, 'runs', v.fileName.replace(/\.unet$/, '')),
       data: o.data ?? 'mnist',
       steps: intOption(o.train, 'train')!,
       limit: intOption(o.limit, 'limit'),
-      run: { batch: intOption(o.batch, 'batch'), sampleCount: intOption(o['sample-count'], 'sample-count'), sampleSteps: intOption(o['sample-steps'], 'sample-steps') },
+      run: {
+        batch: intOption(o.batch, 'batch'),
+        sampleCount: intOption(o['sample-count'], 'sample-count'),
+        sampleSteps: intOption(o['sample-steps'], 'sample-steps'),
+      },
     });
     if (status === 0 && result) {
       row.finalLoss = result.finalLoss;

@@ -13,7 +13,11 @@ export const check = defineCommand({
     'emit-ir': { arg: 'file', help: 'write the checked IR as JSON (one spec only)' },
     json: { help: 'print one JSON object: per spec, ok and its diagnostics' },
   },
-  examples: ['unetc check specs/*.unet', 'unetc check specs/nano-mnist.unet --emit-ir nano.ir.json', 'unetc check specs/nano-mnist.unet --json'],
+  examples: [
+    'unetc check specs/*.unet',
+    'unetc check specs/nano-mnist.unet --emit-ir nano.ir.json',
+    'unetc check specs/nano-mnist.unet --json',
+  ],
   run(specs, values) {
     if (values['emit-ir'] && specs.length > 1) throw new UsageError('--emit-ir takes a single spec');
     let failed = false;

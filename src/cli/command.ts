@@ -60,7 +60,11 @@ export function toOption(name: string, d: OptionDef): Option {
  * Adds a definition to `parent` as a subcommand. `onRun` receives the positionals and the options
  * keyed by their long names; it is called by commander's action.
  */
-export function addCommand(parent: Command, def: CommandDef, onRun: (def: CommandDef, positionals: string[], values: Record<string, unknown>) => Promise<void>): Command {
+export function addCommand(
+  parent: Command,
+  def: CommandDef,
+  onRun: (def: CommandDef, positionals: string[], values: Record<string, unknown>) => Promise<void>,
+): Command {
   const cmd = parent
     .command(`${def.name} ${def.args}`.trim())
     .summary(def.summary)

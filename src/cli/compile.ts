@@ -17,12 +17,22 @@ export const compile = defineCommand({
     'and train.py (torch.distributed training), which import the PyTorch runtime shipped in python/unetc_torch.',
   options: {
     out: { arg: 'dir', short: 'o', help: 'the folder that gets one folder per spec', default: 'generated' },
-    target: { arg: 'target', help: 'ts: the TypeScript modules; torch: model.py and train.py; all: both', default: 'ts', choices: ['ts', 'torch', 'all'] },
+    target: {
+      arg: 'target',
+      help: 'ts: the TypeScript modules; torch: model.py and train.py; all: both',
+      default: 'ts',
+      choices: ['ts', 'torch', 'all'],
+    },
     js: { help: 'emit ES modules (.js) with declarations (.d.ts) instead of TypeScript' },
     check: { help: 'write nothing; exit 1 when a file in DIR differs from what would be written (for CI)' },
     json: { help: 'print, per spec, the folder and the files written, or its diagnostics, as JSON' },
   },
-  examples: ['unetc compile specs/nano-mnist.unet --out src/models', 'unetc compile specs/*.unet --check', 'unetc compile specs/nano-mnist.unet --js --out models', 'unetc compile specs/nano-mnist.unet --target torch --out models'],
+  examples: [
+    'unetc compile specs/nano-mnist.unet --out src/models',
+    'unetc compile specs/*.unet --check',
+    'unetc compile specs/nano-mnist.unet --js --out models',
+    'unetc compile specs/nano-mnist.unet --target torch --out models',
+  ],
   async run(specs, values) {
     if (values.check && values.js) throw new UsageError('--check compares the TypeScript output; give it without --js');
     const out = values.out ?? 'generated';
@@ -30,7 +40,9 @@ export const compile = defineCommand({
     const report: unknown[] = [];
     for (const spec of specs) {
       const { result, compiled } = await compileSpec(spec, out, { target: (values.target ?? 'ts') as 'ts' | 'torch' | 'all' });
-      const bad = values.json ? result.diagnostics.some((d) => d.severity === 'error') || !compiled : reportDiagnostics(result) || !compiled;
+      const bad = values.json
+        ? result.diagnostics.some((d) => d.severity === 'error') || !compiled
+        : reportDiagnostics(result) || !compiled;
       if (bad || !compiled) {
         status = 1;
         report.push({ spec, ok: false, diagnostics: result.diagnostics.map(diagnosticJson) });
@@ -56,7 +68,14 @@ export const compile = defineCommand({
         continue;
       }
       const written = writeCompiled(compiled);
-      report.push({ spec, ok: true, dir: compiled.dir, files: [...compiled.files.keys()], written, diagnostics: result.diagnostics.map(diagnosticJson) });
+      report.push({
+        spec,
+        ok: true,
+        dir: compiled.dir,
+        files: [...compiled.files.keys()],
+        written,
+        diagnostics: result.diagnostics.map(diagnosticJson),
+      });
       if (!values.json) process.stdout.write(`${spec} -> ${compiled.dir}${written.length ? '' : ' (unchanged)'}\n`);
     }
     if (values.json) process.stdout.write(JSON.stringify({ ok: status === 0, specs: report }) + '\n');

@@ -24,10 +24,14 @@ export const diff = defineCommand({
   options: {
     source: { help: 'compare the canonical printed specs instead of the elaborated models' },
     context: { arg: 'n', help: 'unchanged lines shown around each change', default: '2' },
-    draw: { arg: 'file', help: "draw B with what changed from A marked (.svg or .png)" },
+    draw: { arg: 'file', help: 'draw B with what changed from A marked (.svg or .png)' },
     json: { help: 'print the difference as JSON' },
   },
-  examples: ['unetc diff specs/edm-cifar10.unet specs/edm-cifar10-with-lora.unet', 'unetc diff a.unet b.unet --source', 'unetc diff a.unet b.unet --draw changes.svg'],
+  examples: [
+    'unetc diff specs/edm-cifar10.unet specs/edm-cifar10-with-lora.unet',
+    'unetc diff a.unet b.unet --source',
+    'unetc diff a.unet b.unet --draw changes.svg',
+  ],
   run: (files, values) => diffRun(files[0]!, files[1]!, values),
 });
 
@@ -60,12 +64,20 @@ function diffRun(fa: string, fb: string, values: { json?: boolean; source?: bool
     const ma = diagramModel(ra.ir);
     const mb = diagramModel(rb.ir);
     const delta = mb.totalParams - ma.totalParams;
-    writeFigure(values.draw, diagramSvg(mb, { changes: diagramChanges(ma, mb), subtitle: `diff ${fa} -> ${fb}: ${delta >= 0 ? '+' : ''}${delta.toLocaleString('en-US')} parameters` }));
+    writeFigure(
+      values.draw,
+      diagramSvg(mb, {
+        changes: diagramChanges(ma, mb),
+        subtitle: `diff ${fa} -> ${fb}: ${delta >= 0 ? '+' : ''}${delta.toLocaleString('en-US')} parameters`,
+      }),
+    );
     if (!values.json) process.stderr.write(`wrote ${values.draw}\n`);
   }
   if (values.json) {
     const { ops, ...rest } = d;
-    process.stdout.write(JSON.stringify({ ...rest, lines: ops.filter((o) => o.op !== ' ').map((o) => `${o.op} ${o.text}`) }, null, 1) + '\n');
+    process.stdout.write(
+      JSON.stringify({ ...rest, lines: ops.filter((o) => o.op !== ' ').map((o) => `${o.op} ${o.text}`) }, null, 1) + '\n',
+    );
   } else if (!d.equal) {
     const context = values.context === undefined ? 2 : Number(values.context);
     if (!Number.isSafeInteger(context) || context < 0) throw new UsageError(`--context takes a whole number, got '${values.context}'`);

@@ -45,7 +45,11 @@ function drawRun(spec: string, values: { out?: string; scale?: string; json?: bo
   const out = values.out ?? `${basename(spec).replace(/\.unet$/, '')}.svg`;
   const m = diagramModel(r.ir);
   writeFigure(out, diagramSvg(m, { subtitle: spec }), scaleOption(values.scale));
-  if (values.json) process.stdout.write(JSON.stringify({ out, blocks: m.blocks.length, skips: m.skips.length, totalParams: m.totalParams }) + '\n');
-  else process.stdout.write(`wrote ${out}: ${m.blocks.length} blocks, ${m.skips.length} skip connections, ${m.totalParams.toLocaleString('en-US')} parameters\n`);
+  if (values.json)
+    process.stdout.write(JSON.stringify({ out, blocks: m.blocks.length, skips: m.skips.length, totalParams: m.totalParams }) + '\n');
+  else
+    process.stdout.write(
+      `wrote ${out}: ${m.blocks.length} blocks, ${m.skips.length} skip connections, ${m.totalParams.toLocaleString('en-US')} parameters\n`,
+    );
   return 0;
 }

@@ -19,7 +19,11 @@ type EvalModule = typeof import('../eval/index.ts');
 type ModelModule = import('../runtime/index.ts').ModelModule;
 
 /** The sampler and step count that makeProcess will use (src/runtime/train/process.ts), for the report. */
-function effectiveSampling(d: Record<string, unknown>, sampler: string | undefined, steps: number | undefined): { sampler: string; steps: number } {
+function effectiveSampling(
+  d: Record<string, unknown>,
+  sampler: string | undefined,
+  steps: number | undefined,
+): { sampler: string; steps: number } {
   const num = (k: string, dflt: number) => (typeof d[k] === 'number' ? (d[k] as number) : dflt);
   if (d.process === 'edm') return { sampler: 'heun', steps: steps ?? num('steps', 18) };
   if (sampler === 'ancestral') return { sampler, steps: Math.min(steps ?? Infinity, num('T', 1000)) };
@@ -33,7 +37,11 @@ const options = {
   batch: { arg: 'b', help: 'images sampled at once', defaultText: '250, or what fits in memory' },
   seed: { arg: 's', help: 'seed of the noise', default: '1' },
   raw: { help: 'use the raw weights, not the EMA' },
-  classifier: { arg: 'weights', help: 'the classifier whose features are compared', defaultText: 'assets/classifier/mnist-lenet.safetensors' },
+  classifier: {
+    arg: 'weights',
+    help: 'the classifier whose features are compared',
+    defaultText: 'assets/classifier/mnist-lenet.safetensors',
+  },
   backend: { arg: 'name', help: 'tfjs backend', choices: ['tensorflow', 'wasm', 'cpu'], defaultText: 'the best one installed' },
   threads: { arg: 'n', help: 'kernel threads, 1 to 8 (see unetc --help)' },
   json: { help: 'print the distance, its terms and the histograms as JSON' },
@@ -42,7 +50,7 @@ const options = {
 export const evalCmd = defineCommand({
   name: 'eval',
   args: '<run>',
-  summary: 'MNIST Frechet distance and class histogram of a run\'s samples',
+  summary: "MNIST Frechet distance and class histogram of a run's samples",
   details: 'Frechet distances are biased upwards at small n: compare runs at the same n.',
   options,
   examples: ['unetc eval runs/nano-mnist --n 2000', 'unetc eval runs/nano-mnist --n 10000 --json'],
@@ -62,7 +70,10 @@ async function evalRun(target: string, values: Values<typeof options>): Promise<
   const { runDir, checkpoint, modelDir } = resolveRunTarget(target);
   const ir = readRunIr(runDir);
   const choices = samplersOf(ir.diffusion);
-  if (values.sampler !== undefined && !choices.includes(values.sampler)) throw new UsageError(`--sampler for ${ir.name} (${String(ir.diffusion.process)}) is one of ${choices.join(', ')}; got '${values.sampler}'`);
+  if (values.sampler !== undefined && !choices.includes(values.sampler))
+    throw new UsageError(
+      `--sampler for ${ir.name} (${String(ir.diffusion.process)}) is one of ${choices.join(', ')}; got '${values.sampler}'`,
+    );
 
   const rt = await loadRuntime();
   const selected = await rt.selectBackend({ name: backend, threads });
@@ -77,7 +88,9 @@ async function evalRun(target: string, values: Values<typeof options>): Promise<
   const mod = await importModel<ModelModule>(join(modelDir, 'model.ts'));
   const cfg = mod.config;
   if (cfg.channels !== 1 || (cfg.imageSize !== 32 && cfg.imageSize !== 28)) {
-    process.stderr.write(`unetc eval: ${cfg.name} makes ${cfg.imageSize}x${cfg.imageSize}x${cfg.channels} images; the MNIST classifier takes 32x32 or 28x28 single-channel images\n`);
+    process.stderr.write(
+      `unetc eval: ${cfg.name} makes ${cfg.imageSize}x${cfg.imageSize}x${cfg.channels} images; the MNIST classifier takes 32x32 or 28x28 single-channel images\n`,
+    );
     return 1;
   }
   const weights = weightsFile ?? ev.defaultClassifierPath();
@@ -95,7 +108,16 @@ async function evalRun(target: string, values: Values<typeof options>): Promise<
   try {
     const clf = ev.Classifier.load(weights);
     try {
-      const gen = ev.generateSamples(mod, { checkpoint, n, batch: sampleBatch, steps, sampler: values.sampler as 'ddim' | 'ancestral' | 'heun' | undefined, seed, raw: values.raw === true, onBatch });
+      const gen = ev.generateSamples(mod, {
+        checkpoint,
+        n,
+        batch: sampleBatch,
+        steps,
+        sampler: values.sampler as 'ddim' | 'ancestral' | 'heun' | undefined,
+        seed,
+        raw: values.raw === true,
+        onBatch,
+      });
       if (gen.nonFinite > 0) {
         process.stderr.write(`unetc eval: ${checkpoint} produced ${gen.nonFinite} non-finite pixel values; no distance to report\n`);
         return 1;
@@ -130,7 +152,9 @@ async function evalRun(target: string, values: Values<typeof options>): Promise<
           `MNIST Frechet distance ${q.distance.toFixed(3)}  (${n} samples of ${cfg.name}, ${usedSampler} ${procSteps} steps, ${gen.weights === 'ema' ? 'EMA' : 'raw'} weights, vs the ${q.reference.stats.n} MNIST test images)\n` +
             `  mean term ${q.meanTerm.toFixed(3)}, covariance term ${q.covTerm.toFixed(3)}\n` +
             `  predicted classes  ${q.histogram.map((c, k) => `${k}: ${pct(c)}`).join('  ')}\n` +
-            (q.classAgreement !== undefined ? `  class agreement    ${(100 * q.classAgreement).toFixed(1)}% of samples classified as the class they were generated for\n` : '') +
+            (q.classAgreement !== undefined
+              ? `  class agreement    ${(100 * q.classAgreement).toFixed(1)}% of samples classified as the class they were generated for\n`
+              : '') +
             `  checkpoint         ${checkpoint}\n` +
             `  reference stats    ${q.reference.cachePath} (${q.reference.source === 'cache' ? 'cached' : `computed: ${q.reference.note ?? ''}`})\n` +
             `  took ${seconds.toFixed(0)} s\n`,

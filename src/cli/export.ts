@@ -32,7 +32,10 @@ export const exportCmd = defineCommand({
     'about a quarter of a checkpoint (an eighth in f16). Tensor names and layouts are those of the checkpoint (PyTorch ' +
     'layouts); the metadata holds format, config (the model config as JSON), spec, spec_sha256, step, weights and dtype.',
   options,
-  examples: ['unetc export runs/nano-mnist --out nano.safetensors', 'unetc export runs/nano-mnist/checkpoints/step-0001000.safetensors --weights model --dtype f16 --out nano-f16.safetensors'],
+  examples: [
+    'unetc export runs/nano-mnist --out nano.safetensors',
+    'unetc export runs/nano-mnist/checkpoints/step-0001000.safetensors --weights model --dtype f16 --out nano-f16.safetensors',
+  ],
   run: ([target], values) => exportRun(target!, values),
 });
 
@@ -62,7 +65,9 @@ async function exportRun(target: string, values: Values<typeof options>): Promis
     process.stderr.write(`unetc export: ${checkpoint} has no ${which} weights${which === 'ema' ? ' (give --weights model)' : ''}\n`);
     return 1;
   }
-  const record = existsSync(join(runDir, 'run.json')) ? (JSON.parse(readFileSync(join(runDir, 'run.json'), 'utf8')) as { spec?: { file?: string; sha256?: string } }) : undefined;
+  const record = existsSync(join(runDir, 'run.json'))
+    ? (JSON.parse(readFileSync(join(runDir, 'run.json'), 'utf8')) as { spec?: { file?: string; sha256?: string } })
+    : undefined;
   const metadata: Record<string, string> = {
     format: WEIGHTS_FORMAT,
     config: JSON.stringify(modelConfig(ir)),
@@ -74,7 +79,13 @@ async function exportRun(target: string, values: Values<typeof options>): Promis
     unetc: unetcVersion(),
   };
   writeSafetensorsAtomic(out, tensors, metadata, { checksums: true });
-  if (values.json) process.stdout.write(JSON.stringify({ out, checkpoint, step: ck.state.step, weights: which, dtype, tensors: tensors.size, bytes }) + '\n');
-  else process.stdout.write(`wrote ${out}: ${tensors.size} tensors of ${which} weights at step ${ck.state.step} (${dtype}, ${(bytes / 2 ** 20).toFixed(1)} MiB) from ${checkpoint}\n`);
+  if (values.json)
+    process.stdout.write(
+      JSON.stringify({ out, checkpoint, step: ck.state.step, weights: which, dtype, tensors: tensors.size, bytes }) + '\n',
+    );
+  else
+    process.stdout.write(
+      `wrote ${out}: ${tensors.size} tensors of ${which} weights at step ${ck.state.step} (${dtype}, ${(bytes / 2 ** 20).toFixed(1)} MiB) from ${checkpoint}\n`,
+    );
   return 0;
 }

@@ -15,13 +15,19 @@ export const fmt = defineCommand({
   name: 'fmt',
   args: '<file...>',
   summary: 'print specs in canonical form (in place)',
-  details: 'A spec that does not parse is left alone and reported (exit 2). With `-` as the file, the spec is read from standard input and printed.',
+  details:
+    'A spec that does not parse is left alone and reported (exit 2). With `-` as the file, the spec is read from standard input and printed.',
   options: {
     check: { help: 'write nothing; list the files that are not in canonical form (exit 1 if any)' },
     stdout: { help: 'print the canonical form to standard output instead of rewriting the files' },
     json: { help: 'print, per file, what was done (formatted, unchanged, not canonical, does not parse) as JSON' },
   },
-  examples: ['unetc fmt specs/*.unet', 'unetc fmt --check specs/*.unet', 'cat my.unet | unetc fmt -', 'unetc fmt --stdout specs/nano-mnist.unet'],
+  examples: [
+    'unetc fmt specs/*.unet',
+    'unetc fmt --check specs/*.unet',
+    'cat my.unet | unetc fmt -',
+    'unetc fmt --stdout specs/nano-mnist.unet',
+  ],
   run(files, values) {
     if (files.includes('-') && files.length > 1) throw new UsageError("'-' (standard input) is the only file when given");
     if (values.stdout && values.check) throw new UsageError('--stdout prints and --check only lists: give one of them');

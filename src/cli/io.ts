@@ -68,10 +68,10 @@ export function parseDecimal(v: string): number | undefined {
 export function floatOption(v: string | undefined, name: string, o: { positive?: boolean } = {}): number | undefined {
   if (v === undefined) return undefined;
   const n = parseDecimal(v);
-  if (n === undefined || (o.positive && !(n > 0))) throw new UsageError(`--${name} takes a finite ${o.positive ? 'positive ' : ''}decimal number (as in 0.001 or 1e-3), got '${v}'`);
+  if (n === undefined || (o.positive && !(n > 0)))
+    throw new UsageError(`--${name} takes a finite ${o.positive ? 'positive ' : ''}decimal number (as in 0.001 or 1e-3), got '${v}'`);
   return n;
 }
-
 
 /** An output file: its folder must exist and the path must not be a folder; checked before any work. */
 export function checkOutputFile(path: string, what: string): void {

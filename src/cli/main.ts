@@ -25,15 +25,34 @@ import { fmt } from './fmt.ts';
 import { lsp } from './lsp.ts';
 
 /** Every subcommand, in the order the help lists them. */
-export const COMMANDS: readonly CommandDef[] = [check, compile, diff, draw, plot, ablate, stats, train, sample, exportCmd, evalCmd, fmt, lsp] as unknown as CommandDef[];
+export const COMMANDS: readonly CommandDef[] = [
+  check,
+  compile,
+  diff,
+  draw,
+  plot,
+  ablate,
+  stats,
+  train,
+  sample,
+  exportCmd,
+  evalCmd,
+  fmt,
+  lsp,
+] as unknown as CommandDef[];
 
 /** One line for an unexpected failure: the file and the cause for file-system errors, what ran out for memory. */
 export function describeFailure(e: unknown): string {
   const err = e as NodeJS.ErrnoException;
   if (typeof err?.code === 'string' && /^E[A-Z]+$/.test(err.code)) return describeFsError(err);
   const msg = String(err?.message ?? e).split('\n')[0];
-  if (err instanceof RangeError && /allocation failed|Array buffer|out of memory|Invalid array length|Invalid typed array length/i.test(msg)) return `out of memory (${msg}); try a smaller --batch or --n`;
-  if (err?.name === 'RuntimeError' && /memory access out of bounds|table index is out of bounds|out of memory|unreachable/.test(msg)) return `the wasm backend ran out of its 4 GiB heap (${msg}); try a smaller --batch or --n`;
+  if (
+    err instanceof RangeError &&
+    /allocation failed|Array buffer|out of memory|Invalid array length|Invalid typed array length/i.test(msg)
+  )
+    return `out of memory (${msg}); try a smaller --batch or --n`;
+  if (err?.name === 'RuntimeError' && /memory access out of bounds|table index is out of bounds|out of memory|unreachable/.test(msg))
+    return `the wasm backend ran out of its 4 GiB heap (${msg}); try a smaller --batch or --n`;
   return msg;
 }
 
@@ -51,7 +70,9 @@ the output is piped. Exit status: 0 done, 1 a problem with the input or the run,
 /** The commander program; `status` receives each command's exit status. */
 export function createProgram(status: { code: number }): Command {
   const program = new Command('unetc')
-    .description('A declarative model-spec compiler for diffusion U-Nets: .unet specs in, checked IR, parameter counts and TensorFlow.js modules out.')
+    .description(
+      'A declarative model-spec compiler for diffusion U-Nets: .unet specs in, checked IR, parameter counts and TensorFlow.js modules out.',
+    )
     .version(unetcVersion(), '-v, --version', 'print the version of unetc')
     .helpOption('-h, --help', 'show the help')
     .helpCommand('help [command]', 'show the help of a command')
@@ -63,7 +84,9 @@ export function createProgram(status: { code: number }): Command {
   for (const def of COMMANDS) {
     addCommand(program, def, async (d, positionals, values) => {
       status.code = await d.run(positionals, values as never);
-    }).exitOverride().showHelpAfterError(`(run unetc ${def.name} --help for usage)`);
+    })
+      .exitOverride()
+      .showHelpAfterError(`(run unetc ${def.name} --help for usage)`);
   }
   return program;
 }

@@ -39,7 +39,8 @@ export const trainingBytes = (s: Stats, batch: number) => fixedTrain(s) + batch 
 export const samplingBytes = (s: Stats, n: number) => fixedSample(s) + n * perImage(s);
 
 /** The largest training batch that fits (0 when not even the parameters do). */
-export const maxTrainBatch = (s: Stats, b: MemoryBudget) => Math.max(0, Math.floor((b.limit - fixedTrain(s)) / Math.max(1, perTrainSample(s))));
+export const maxTrainBatch = (s: Stats, b: MemoryBudget) =>
+  Math.max(0, Math.floor((b.limit - fixedTrain(s)) / Math.max(1, perTrainSample(s))));
 /** The largest number of images sampled in one pass. */
 export const maxSampleBatch = (s: Stats, b: MemoryBudget) => Math.max(0, Math.floor((b.limit - fixedSample(s)) / Math.max(1, perImage(s))));
 
@@ -49,6 +50,7 @@ export function trainingMemoryProblem(s: Stats, batch: number, b: MemoryBudget):
   if (need <= b.limit) return undefined;
   const max = maxTrainBatch(s, b);
   const params = s.totalParams.toLocaleString('en-US');
-  if (max === 0) return `${s.name} has ${params} parameters: with gradients, Adam's moments and the EMA they need ${gib(fixedTrain(s))}, more than ${b.what}`;
+  if (max === 0)
+    return `${s.name} has ${params} parameters: with gradients, Adam's moments and the EMA they need ${gib(fixedTrain(s))}, more than ${b.what}`;
   return `training ${s.name} at batch ${batch} needs about ${gib(need)} (${params} parameters with optimizer state, ${gib(perTrainSample(s))} of activations per sample), more than ${b.what}; the largest batch that fits is ${max}`;
 }

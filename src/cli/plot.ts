@@ -9,7 +9,18 @@
  */
 import { join } from 'node:path';
 import { heatmapFigure, againstFigure, summaryLine } from '../plot/omegaFigures.ts';
-import { cosineMatrix, evaluateOmegas, nearestIndex, noiseGrid, OmegaError, resolveOmegaRun, similarityTo, summarize, type OmegaLayer, type RestoreInto } from '../plot/omega.ts';
+import {
+  cosineMatrix,
+  evaluateOmegas,
+  nearestIndex,
+  noiseGrid,
+  OmegaError,
+  resolveOmegaRun,
+  similarityTo,
+  summarize,
+  type OmegaLayer,
+  type RestoreInto,
+} from '../plot/omega.ts';
 import { writeFigure, scaleOption } from './draw.ts';
 import { backendOption, intOption, UsageError } from './io.ts';
 import { defineCommand } from './command.ts';
@@ -25,7 +36,7 @@ export const plot = defineCommand({
   summary: 'plot omega RUN: how similar the LoRA omegas of a trained run are across noise levels',
   details:
     'The figure is `omega`. RUN is a run folder (its newest checkpoint) or a checkpoint file. With --layer, the cosine ' +
-    'similarity of omega(t1) and omega(t2) of one LoRA layer (the paper\'s Figure 4); otherwise (--all) every layer\'s ' +
+    "similarity of omega(t1) and omega(t2) of one LoRA layer (the paper's Figure 4); otherwise (--all) every layer's " +
     'similarity of omega(t) to omega(V) (Figure 7). EDM models use a log grid of sigma.',
   options: {
     layer: { arg: 'path', help: 'one LoRA layer (its parameter path, or block.layer)' },
@@ -39,14 +50,31 @@ export const plot = defineCommand({
     backend: { arg: 'name', help: 'tfjs backend', choices: ['tensorflow', 'wasm', 'cpu'], defaultText: 'cpu' },
     json: { help: 'print the summary numbers as JSON' },
   },
-  examples: ['unetc plot omega runs/nano-mnist-uc-lora', 'unetc plot omega runs/nano-mnist-uc-lora --layer mid.block0.attn.qkv --init --out omega.png'],
+  examples: [
+    'unetc plot omega runs/nano-mnist-uc-lora',
+    'unetc plot omega runs/nano-mnist-uc-lora --layer mid.block0.attn.qkv --init --out omega.png',
+  ],
   run: ([what, run], values) => {
     if (what !== 'omega') throw new UsageError(`plot takes a figure name: omega (got '${what ?? ''}')`);
     return plotOmega(run!, values);
   },
 });
 
-async function plotOmega(target: string, values: { layer?: string; all?: boolean; against?: string; init?: boolean; raw?: boolean; points?: string; out?: string; scale?: string; json?: boolean; backend?: string }): Promise<number> {
+async function plotOmega(
+  target: string,
+  values: {
+    layer?: string;
+    all?: boolean;
+    against?: string;
+    init?: boolean;
+    raw?: boolean;
+    points?: string;
+    out?: string;
+    scale?: string;
+    json?: boolean;
+    backend?: string;
+  },
+): Promise<number> {
   if (values.layer && values.all) throw new UsageError('--layer and --all exclude each other');
   const against = values.against === undefined ? undefined : Number(values.against);
   if (against !== undefined && !Number.isFinite(against)) throw new UsageError(`--against takes a number, got '${values.against}'`);
@@ -59,7 +87,9 @@ async function plotOmega(target: string, values: { layer?: string; all?: boolean
   try {
     const run = await resolveOmegaRun(target, rt, async (f) => (await importModel<{ params: readonly ParamRow[] }>(f)).params);
     const d = run.ir.diffusion;
-    const edm = new Edm({ precond: d.precond === 'vp' ? 'vp' : 'edm', sigmaData: Number(d.sigma_data ?? 0.5) } as ConstructorParameters<typeof Edm>[0]);
+    const edm = new Edm({ precond: d.precond === 'vp' ? 'vp' : 'edm', sigmaData: Number(d.sigma_data ?? 0.5) } as ConstructorParameters<
+      typeof Edm
+    >[0]);
     const grid = noiseGrid(run.ir, (s) => edm.coefficients(s).cNoise, { points: intOption(values.points, 'points', 2) });
     const trained = evaluateOmegas(rt, restoreInto, run, grid, { raw: values.raw === true });
     const init = values.init ? evaluateOmegas(rt, restoreInto, run, grid, { init: true }) : undefined;
@@ -69,7 +99,9 @@ async function plotOmega(target: string, values: { layer?: string; all?: boolean
       const q = values.layer;
       const hit = layers.filter((l) => l.site.path === q || `${l.site.block}.${l.site.layer}` === q || l.site.block === q);
       if (hit.length !== 1) {
-        throw new UsageError(`--layer ${q} matches ${hit.length ? hit.map((l) => l.site.path).join(', ') : 'no layer'}; one of:\n  ${layers.map((l) => l.site.path).join('\n  ')}`);
+        throw new UsageError(
+          `--layer ${q} matches ${hit.length ? hit.map((l) => l.site.path).join(', ') : 'no layer'}; one of:\n  ${layers.map((l) => l.site.path).join('\n  ')}`,
+        );
       }
       layers = hit;
     }
@@ -102,7 +134,10 @@ async function plotOmega(target: string, values: { layer?: string; all?: boolean
         title: `cos(ω(${isDdpm ? 't₁' : 'σ₁'}), ω(${isDdpm ? 't₂' : 'σ₂'})) of ${kind} ${r.layer.site.path}`,
         subtitle: spec,
         grid,
-        panels: [...(r.Si ? [{ title: 'at initialisation', S: r.Si, summary: r.initSummary! }] : []), { title: `after training (step ${trained.step})`, S: r.S, summary: r.summary }],
+        panels: [
+          ...(r.Si ? [{ title: 'at initialisation', S: r.Si, summary: r.initSummary! }] : []),
+          { title: `after training (step ${trained.step})`, S: r.S, summary: r.summary },
+        ],
       });
     } else {
       svg = againstFigure({
@@ -129,8 +164,20 @@ async function plotOmega(target: string, values: { layer?: string; all?: boolean
           far: isDdpm ? `|t1 - t2| >= ${Math.ceil(n / 2)}` : `grid index distance >= ${Math.ceil(n / 2)}`,
           against: grid.values[ref],
           out,
-          mean: { near: mean('near'), far: mean('far'), all: mean('all'), ...(init ? { init: { near: mean('near', true), far: mean('far', true), all: mean('all', true) } } : {}) },
-          layers: rows.map((r) => ({ path: r.layer.site.path, block: r.layer.site.block, kind: r.layer.site.kind, bases: r.layer.site.bases, ...r.summary, ...(r.initSummary ? { init: r.initSummary } : {}) })),
+          mean: {
+            near: mean('near'),
+            far: mean('far'),
+            all: mean('all'),
+            ...(init ? { init: { near: mean('near', true), far: mean('far', true), all: mean('all', true) } } : {}),
+          },
+          layers: rows.map((r) => ({
+            path: r.layer.site.path,
+            block: r.layer.site.block,
+            kind: r.layer.site.kind,
+            bases: r.layer.site.bases,
+            ...r.summary,
+            ...(r.initSummary ? { init: r.initSummary } : {}),
+          })),
         }) + '\n',
       );
     } else {
@@ -139,7 +186,9 @@ async function plotOmega(target: string, values: { layer?: string; all?: boolean
         process.stdout.write(`  ${r.layer.site.path.padEnd(38)} ${summaryLine(r.summary, grid)}\n`);
         if (r.initSummary) process.stdout.write(`  ${'  at initialisation'.padEnd(38)} ${summaryLine(r.initSummary, grid)}\n`);
       }
-      process.stdout.write(`  mean over ${rows.length} layer${rows.length === 1 ? '' : 's'}: near ${mean('near').toFixed(3)}, far ${mean('far').toFixed(3)}${init ? `; at initialisation near ${mean('near', true).toFixed(3)}, far ${mean('far', true).toFixed(3)}` : ''}\n`);
+      process.stdout.write(
+        `  mean over ${rows.length} layer${rows.length === 1 ? '' : 's'}: near ${mean('near').toFixed(3)}, far ${mean('far').toFixed(3)}${init ? `; at initialisation near ${mean('near', true).toFixed(3)}, far ${mean('far', true).toFixed(3)}` : ''}\n`,
+      );
       process.stdout.write(`wrote ${out}\n`);
     }
     return 0;

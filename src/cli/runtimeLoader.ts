@@ -61,7 +61,9 @@ export async function importModelFiles<T>(files: ReadonlyMap<string, string>, en
     const url = runtimeUrl();
     for (const [f, text] of files) {
       if (!f.endsWith('.js')) continue;
-      const bound = text.replace(/(from\s*|import\s*\(\s*)(['"])([^'"]+)\2/g, (m, pre: string, q: string, spec: string) => (spec === 'unetc/runtime' || /\/runtime\/index\.[jt]s$/.test(spec) ? `${pre}${q}${url}${q}` : m));
+      const bound = text.replace(/(from\s*|import\s*\(\s*)(['"])([^'"]+)\2/g, (m, pre: string, q: string, spec: string) =>
+        spec === 'unetc/runtime' || /\/runtime\/index\.[jt]s$/.test(spec) ? `${pre}${q}${url}${q}` : m,
+      );
       writeFileSync(join(staging, f), bound);
     }
     return (await import(pathToFileURL(join(staging, entry)).href)) as T;
@@ -97,7 +99,11 @@ export function resolveRunTarget(arg: string): { runDir: string; checkpoint: str
   let older: string | undefined;
   if (statSync(target).isDirectory()) {
     const ckDir = join(runDir, 'checkpoints');
-    const names = existsSync(ckDir) ? readdirSync(ckDir).filter((f) => /^step-\d+\.safetensors$/.test(f)).sort() : [];
+    const names = existsSync(ckDir)
+      ? readdirSync(ckDir)
+          .filter((f) => /^step-\d+\.safetensors$/.test(f))
+          .sort()
+      : [];
     if (!names.length) throw new UsageError(`${arg} has no checkpoints/`);
     checkpoint = join(ckDir, names[names.length - 1]);
     if (names.length > 1) older = join(ckDir, names[names.length - 2]);
@@ -105,7 +111,8 @@ export function resolveRunTarget(arg: string): { runDir: string; checkpoint: str
     runDir = dirname(dirname(target));
   }
   const modelDir = join(runDir, 'model');
-  if (!existsSync(join(modelDir, 'model.ts')) || !existsSync(join(modelDir, 'train.ts'))) throw new UsageError(`${runDir} has no model/ (was it written by unetc train?)`);
+  if (!existsSync(join(modelDir, 'model.ts')) || !existsSync(join(modelDir, 'train.ts')))
+    throw new UsageError(`${runDir} has no model/ (was it written by unetc train?)`);
   return { runDir, checkpoint, modelDir, older };
 }
 
@@ -120,4 +127,5 @@ export function readRunIr(runDir: string): IR {
 }
 
 /** The samplers a diffusion process offers (the runtime's samplersFor, without loading tfjs). */
-export const samplersOf = (diffusion: Record<string, unknown>): string[] => (diffusion.process === 'edm' ? ['heun'] : ['ddim', 'ancestral']);
+export const samplersOf = (diffusion: Record<string, unknown>): string[] =>
+  diffusion.process === 'edm' ? ['heun'] : ['ddim', 'ancestral'];

@@ -41,7 +41,11 @@ export const sample = defineCommand({
   summary: 'sample a grid of images from a run folder (its newest checkpoint) or a checkpoint file',
   details: 'The run folder may have been moved or copied: its model code runs on the runtime of this unetc.',
   options,
-  examples: ['unetc sample runs/nano-mnist --n 16 --out grid.png', 'unetc sample runs/cond/checkpoints/step-0004000.safetensors --class 3', 'unetc sample runs/cond --sweep interp:1,7'],
+  examples: [
+    'unetc sample runs/nano-mnist --n 16 --out grid.png',
+    'unetc sample runs/cond/checkpoints/step-0004000.safetensors --class 3',
+    'unetc sample runs/cond --sweep interp:1,7',
+  ],
   run: ([target], values) => sampleRun(target!, values),
 });
 
@@ -59,7 +63,12 @@ async function sampleRun(target: string, values: Values<typeof options>): Promis
     const m = /^(interp):(\d+),(\d+)$|^(scale):(\d+)$/.exec(values.sweep);
     if (!m) throw new UsageError(`--sweep is interp:I,J or scale:I, got '${values.sweep}'`);
     sweep = m[1]
-      ? { kind: 'interp', i: Number(m[2]), j: Number(m[3]), values: values.values ? nums(values.values, '--values') : [0, 0.25, 0.5, 0.75, 1] }
+      ? {
+          kind: 'interp',
+          i: Number(m[2]),
+          j: Number(m[3]),
+          values: values.values ? nums(values.values, '--values') : [0, 0.25, 0.5, 0.75, 1],
+        }
       : { kind: 'scale', i: Number(m[5]), values: values.values ? nums(values.values, '--values') : [-1, 0, 1, 2, 3, 4, 5] };
   }
   const { runDir, checkpoint, modelDir, older } = resolveRunTarget(target);
@@ -67,21 +76,42 @@ async function sampleRun(target: string, values: Values<typeof options>): Promis
   checkOutputFile(out, '--out');
   const ir = readRunIr(runDir);
   const choices = samplersOf(ir.diffusion);
-  if (values.sampler !== undefined && !choices.includes(values.sampler)) throw new UsageError(`--sampler for ${ir.name} (${String(ir.diffusion.process)}) is one of ${choices.join(', ')}; got '${values.sampler}'`);
+  if (values.sampler !== undefined && !choices.includes(values.sampler))
+    throw new UsageError(
+      `--sampler for ${ir.name} (${String(ir.diffusion.process)}) is one of ${choices.join(', ')}; got '${values.sampler}'`,
+    );
 
   const rt = await loadRuntime();
   const selected = await rt.selectBackend({ name: backend, threads });
   const maxBatch = maxSampleBatch(computeStats(ir), memoryBudget(selected.name));
-  const mod = await importModel<{ sample: (o: import('../runtime/index.ts').SampleOptions) => { out: string; shape: number[]; finite: boolean } }>(join(modelDir, 'train.ts'));
+  const mod = await importModel<{
+    sample: (o: import('../runtime/index.ts').SampleOptions) => { out: string; shape: number[]; finite: boolean };
+  }>(join(modelDir, 'train.ts'));
   try {
-    const r = mod.sample({ checkpoint, out, n, steps, sampler: values.sampler as 'ddim' | 'ancestral' | 'heun' | undefined, classIndex, classVector, sweep, seed, raw: values.raw === true, maxBatch });
+    const r = mod.sample({
+      checkpoint,
+      out,
+      n,
+      steps,
+      sampler: values.sampler as 'ddim' | 'ancestral' | 'heun' | undefined,
+      classIndex,
+      classVector,
+      sweep,
+      seed,
+      raw: values.raw === true,
+      maxBatch,
+    });
     if (sweep && r.finite !== undefined) labelSweepRows(out, sweep, r.shape, checkpoint);
-    process.stdout.write(values.json ? JSON.stringify({ ...r, checkpoint }) + '\n' : `wrote ${r.out} (${r.shape.join('x')}) from ${checkpoint}\n`);
+    process.stdout.write(
+      values.json ? JSON.stringify({ ...r, checkpoint }) + '\n' : `wrote ${r.out} (${r.shape.join('x')}) from ${checkpoint}\n`,
+    );
     if (!r.finite) process.stderr.write(`unetc sample: ${checkpoint} produced non-finite pixel values\n`);
     return r.finite ? 0 : 1;
   } catch (e) {
     if (e instanceof rt.SampleError || (e as Error).name === 'SafetensorsError') {
-      process.stderr.write(`unetc sample: ${(e as Error).message}${older ? `\n  an older checkpoint of this run: ${older} (give it instead of the folder to sample from it)` : ''}\n`);
+      process.stderr.write(
+        `unetc sample: ${(e as Error).message}${older ? `\n  an older checkpoint of this run: ${older} (give it instead of the folder to sample from it)` : ''}\n`,
+      );
       return 1;
     }
     throw e;

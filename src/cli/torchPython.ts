@@ -24,5 +24,7 @@ export function findTorchPython(env: NodeJS.ProcessEnv = process.env): TorchPyth
     if (v) return { path: exe, torch: v };
     tried.push(exe);
   }
-  return { error: `no Python with torch and numpy found (tried ${tried.join(', ')}); install PyTorch (Debian: apt-get install python3-torch python3-numpy) or set UNETC_PYTHON` };
+  return {
+    error: `no Python with torch and numpy found (tried ${tried.join(', ')}); install PyTorch (Debian: apt-get install python3-torch python3-numpy) or set UNETC_PYTHON`,
+  };
 }

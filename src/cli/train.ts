@@ -8,7 +8,18 @@ import { basename, dirname, isAbsolute, join, relative, resolve } from 'node:pat
 import { computeStats } from '../analysis/stats.ts';
 import { compileSpec } from '../emit/compile.ts';
 import { writeFileAtomic } from '../runtime/io/atomicWrite.ts';
-import { checkNotLocked, existingRun, readRunRecord, refuseExistingRun, RunFolderError, RUN_FORMAT, runChanges, specHash, writeRunRecord, type RunRecord } from '../runtime/train/runFolder.ts';
+import {
+  checkNotLocked,
+  existingRun,
+  readRunRecord,
+  refuseExistingRun,
+  RunFolderError,
+  RUN_FORMAT,
+  runChanges,
+  specHash,
+  writeRunRecord,
+  type RunRecord,
+} from '../runtime/train/runFolder.ts';
 import { toJavaScript } from '../emit/javascript.ts';
 import { defineCommand, type OptionDef } from './command.ts';
 import { backendOption, floatOption, intOption, reportDiagnostics, threadsOption, UsageError, type BackendName } from './io.ts';
@@ -52,7 +63,8 @@ function checkOutDir(dir: string): void {
   if (!statSync(at).isDirectory()) throw new RunFolderError(`cannot use ${dir} as the run folder: ${at} is a file`);
 }
 
-const sourcesOf = (spec: string, sources: Map<string, string>) => Object.fromEntries([...sources].map(([f, t]) => [relative(dirname(resolve(spec)), resolve(f)) || basename(f), t]));
+const sourcesOf = (spec: string, sources: Map<string, string>) =>
+  Object.fromEntries([...sources].map(([f, t]) => [relative(dirname(resolve(spec)), resolve(f)) || basename(f), t]));
 
 /** A path option as run.json keeps it: relative to the run folder (a run folder holds no absolute path). */
 const portablePath = (outDir: string, path: string) => (isAbsolute(path) ? relative(outDir, path) : path);
@@ -75,7 +87,14 @@ export function runRecord(spec: string, sources: Map<string, string>, o: TrainSp
   return {
     format: RUN_FORMAT,
     spec: { file: basename(spec), sha256: specHash(texts), sources: texts },
-    options: { data, limit: o.limit ?? null, batch: o.run.batch ?? null, seed: o.run.seed ?? 0, lr: o.run.lr ?? null, 'init-from': o.run.initFrom ? basename(o.run.initFrom) : null },
+    options: {
+      data,
+      limit: o.limit ?? null,
+      batch: o.run.batch ?? null,
+      seed: o.run.seed ?? 0,
+      lr: o.run.lr ?? null,
+      'init-from': o.run.initFrom ? basename(o.run.initFrom) : null,
+    },
     given,
     seed: o.run.seed ?? 0,
     versions: { unetc: pkg.version, node: process.version },
@@ -91,7 +110,10 @@ export function runRecord(spec: string, sources: Map<string, string>, o: TrainSp
  * run starts (the runtime's checks passed and the folder is locked). Problems are reported on
  * stderr; the status is 0 (done), 1 (a problem), 130 (SIGINT) or 143 (SIGTERM).
  */
-export async function trainSpec(spec: string, o: TrainSpecOptions): Promise<{ status: number; result?: import('../runtime/index.ts').TrainResult }> {
+export async function trainSpec(
+  spec: string,
+  o: TrainSpecOptions,
+): Promise<{ status: number; result?: import('../runtime/index.ts').TrainResult }> {
   const fail = (m: string) => {
     process.stderr.write(`unetc train: ${m}\n`);
     return { status: 1 };
@@ -103,7 +125,9 @@ export async function trainSpec(spec: string, o: TrainSpecOptions): Promise<{ st
       if (stop.requested) process.exit(STOP_SIGNALS[stop.signal ?? signal]);
       stop.requested = true;
       stop.signal = signal;
-      process.stderr.write(`\n${signal === 'SIGINT' ? 'interrupted' : 'terminated (SIGTERM)'}: finishing this step and writing a checkpoint (${signal === 'SIGINT' ? 'Ctrl-C' : 'the signal'} again to quit now)\n`);
+      process.stderr.write(
+        `\n${signal === 'SIGINT' ? 'interrupted' : 'terminated (SIGTERM)'}: finishing this step and writing a checkpoint (${signal === 'SIGINT' ? 'Ctrl-C' : 'the signal'} again to quit now)\n`,
+      );
     };
     process.on(signal, h);
     return [signal, h] as const;
@@ -128,9 +152,14 @@ export async function trainSpec(spec: string, o: TrainSpecOptions): Promise<{ st
       const old = readRunRecord(o.outDir);
       if (old) {
         // A run trained with the torch engine resumes here too (its record names the engine).
-        const changes = runChanges({ ...old, options: Object.fromEntries(Object.entries(old.options).filter(([k]) => k !== 'engine')) }, record);
+        const changes = runChanges(
+          { ...old, options: Object.fromEntries(Object.entries(old.options).filter(([k]) => k !== 'engine')) },
+          record,
+        );
         if (changes.length && !o.allowSpecChange) {
-          throw new RunFolderError(`${o.outDir} was trained with another spec or options; nothing was changed. What differs from its run.json:\n  ${changes.join('\n  ')}\nResume with the same spec and options, or pass --allow-spec-change to accept the change (it is recorded in run.json)`);
+          throw new RunFolderError(
+            `${o.outDir} was trained with another spec or options; nothing was changed. What differs from its run.json:\n  ${changes.join('\n  ')}\nResume with the same spec and options, or pass --allow-spec-change to accept the change (it is recorded in run.json)`,
+          );
         }
         record.created = old.created;
         record.specChanges = [...(old.specChanges ?? []), ...(changes.length ? [{ at: new Date().toISOString(), changes }] : [])];
@@ -147,7 +176,12 @@ export async function trainSpec(spec: string, o: TrainSpecOptions): Promise<{ st
 
     rt = await loadRuntime();
     const selected = await rt.selectBackend({ name: o.backend, threads: o.threads });
-    record.versions = { ...record.versions, tfjs: rt.tf.version_core, backend: selected.name, ...(selected.native ? { onednn: selected.native.onednn } : {}) };
+    record.versions = {
+      ...record.versions,
+      tfjs: rt.tf.version_core,
+      backend: selected.name,
+      ...(selected.native ? { onednn: selected.native.onednn } : {}),
+    };
     if (!o.backend) {
       const problem = trainingMemoryProblem(stats, batch, memoryBudget(selected.name));
       if (problem) return fail(problem);
@@ -159,7 +193,9 @@ export async function trainSpec(spec: string, o: TrainSpecOptions): Promise<{ st
     // runtime's checks (resume, data, lock) have passed.
     const js = await toJavaScript(compiled.files);
     const files = new Map([...compiled.files, ...js, ['package.json', '{ "type": "module", "private": true }\n']]);
-    const trainer = await importModelFiles<{ train: (t: import('../runtime/index.ts').TrainOptions) => Promise<import('../runtime/index.ts').TrainResult> }>(js, 'train.js');
+    const trainer = await importModelFiles<{
+      train: (t: import('../runtime/index.ts').TrainOptions) => Promise<import('../runtime/index.ts').TrainResult>;
+    }>(js, 'train.js');
     if (moveAside) {
       renameSync(o.outDir, moveAside);
       process.stderr.write(`moved the run that was in ${o.outDir} to ${moveAside}\n`);
@@ -183,7 +219,12 @@ export async function trainSpec(spec: string, o: TrainSpecOptions): Promise<{ st
     }
     return { status: r.stoppedEarly ? STOP_SIGNALS[stop.signal ?? 'SIGINT'] : 0, result: r };
   } catch (e) {
-    if (e instanceof RunFolderError || (rt && (e instanceof rt.TrainingError || e instanceof rt.DataError || e instanceof rt.RunFolderError)) || (e as Error).name === 'SafetensorsError') return fail((e as Error).message);
+    if (
+      e instanceof RunFolderError ||
+      (rt && (e instanceof rt.TrainingError || e instanceof rt.DataError || e instanceof rt.RunFolderError)) ||
+      (e as Error).name === 'SafetensorsError'
+    )
+      return fail((e as Error).message);
     throw e;
   } finally {
     for (const [sig, h] of handlers) process.off(sig, h);
@@ -193,7 +234,11 @@ export async function trainSpec(spec: string, o: TrainSpecOptions): Promise<{ st
 const BACKENDS = ['tensorflow', 'wasm', 'cpu'] as const;
 
 const options = {
-  data: { arg: 'set', help: "mnist (28x28, or padded to 32x32, as the spec's size asks), cifar10:PATH, or folder:PATH (PNG files of the spec's size)", default: 'mnist' },
+  data: {
+    arg: 'set',
+    help: "mnist (28x28, or padded to 32x32, as the spec's size asks), cifar10:PATH, or folder:PATH (PNG files of the spec's size)",
+    default: 'mnist',
+  },
   steps: { arg: 'n', help: 'train until this many steps are done', default: '1000' },
   batch: { arg: 'b', help: 'images per step', defaultText: "the spec's training batch, else 64" },
   lr: { arg: 'x', help: 'learning rate', defaultText: "the spec's lr" },
@@ -212,7 +257,12 @@ const options = {
   backend: { arg: 'name', help: 'tfjs backend', choices: BACKENDS, defaultText: 'the best one installed' },
   threads: { arg: 'n', help: 'kernel threads, 1 to 8 (see unetc --help)' },
   json: { help: 'print the result (steps, losses, checkpoint, s/step, sampling time) as JSON' },
-  engine: { arg: 'name', help: 'tfjs: the TypeScript runtime in this process; torch: the emitted PyTorch model.py/train.py (torch.distributed)', default: 'tfjs', choices: ['tfjs', 'torch'] },
+  engine: {
+    arg: 'name',
+    help: 'tfjs: the TypeScript runtime in this process; torch: the emitted PyTorch model.py/train.py (torch.distributed)',
+    default: 'tfjs',
+    choices: ['tfjs', 'torch'],
+  },
   nproc: { arg: 'n', help: 'with --engine torch: local processes (gloo on CPU, NCCL on CUDA)', defaultText: '1' },
   'prepare-only': { help: 'with --engine torch: write the run folder and print the launch command (torchrun, SLURM); train nothing' },
 } as const satisfies Record<string, OptionDef>;
@@ -238,7 +288,8 @@ export const train = defineCommand({
 
 async function trainRun(spec: string, values: import('./command.ts').Values<typeof options>): Promise<number> {
   const engine = values.engine ?? 'tfjs';
-  if (engine !== 'torch' && (values.nproc !== undefined || values['prepare-only'])) throw new UsageError('--nproc and --prepare-only need --engine torch');
+  if (engine !== 'torch' && (values.nproc !== undefined || values['prepare-only']))
+    throw new UsageError('--nproc and --prepare-only need --engine torch');
   const lr = floatOption(values.lr, 'lr', { positive: true });
   if (values.force && values.resume) throw new UsageError('--force starts a new run and --resume continues one: give one of them');
   const name = spec.replace(/^.*\//, '').replace(/\.unet$/, '');
@@ -269,9 +320,15 @@ async function trainRun(spec: string, values: import('./command.ts').Values<type
   });
   if (!r) return status;
   if (values.json) process.stdout.write(JSON.stringify(r) + '\n');
-  else if (r.complete) process.stdout.write(`${name} is complete: ${r.steps} of ${r.steps} steps done (final loss ${r.finalLoss.toFixed(4)}); nothing trained. Give a larger --steps to train further\n  checkpoint  ${r.checkpoint}\n`);
+  else if (r.complete)
+    process.stdout.write(
+      `${name} is complete: ${r.steps} of ${r.steps} steps done (final loss ${r.finalLoss.toFixed(4)}); nothing trained. Give a larger --steps to train further\n  checkpoint  ${r.checkpoint}\n`,
+    );
   else {
-    const timing = r.secondsPerStep !== undefined ? `  time        ${r.secondsPerStep.toFixed(3)} s/step${r.sampling?.grids ? `; sampling apart: ${r.sampling.grids} grid${r.sampling.grids === 1 ? '' : 's'} in ${r.sampling.seconds.toFixed(1)} s` : ''}\n` : '';
+    const timing =
+      r.secondsPerStep !== undefined
+        ? `  time        ${r.secondsPerStep.toFixed(3)} s/step${r.sampling?.grids ? `; sampling apart: ${r.sampling.grids} grid${r.sampling.grids === 1 ? '' : 's'} in ${r.sampling.seconds.toFixed(1)} s` : ''}\n`
+        : '';
     process.stdout.write(
       `${r.stoppedEarly ? 'stopped' : 'trained'} ${name}: ${r.steps} steps${r.resumedFrom !== undefined ? ` (resumed at ${r.resumedFrom})` : ''}, loss ${r.firstLoss.toFixed(4)} -> ${r.finalLoss.toFixed(4)}\n` +
         `  checkpoint  ${r.checkpoint}\n` +

@@ -14,7 +14,16 @@ import { join, relative } from 'node:path';
 import { compileSpec } from '../emit/compile.ts';
 import { writeFileAtomic } from '../runtime/io/atomicWrite.ts';
 import { mnistDataDir } from '../runtime/data/mnist.ts';
-import { acquireRunLock, checkNotLocked, makeRunDirs, readRunRecord, refuseExistingRun, RunFolderError, runChanges, writeRunRecord } from '../runtime/train/runFolder.ts';
+import {
+  acquireRunLock,
+  checkNotLocked,
+  makeRunDirs,
+  readRunRecord,
+  refuseExistingRun,
+  RunFolderError,
+  runChanges,
+  writeRunRecord,
+} from '../runtime/train/runFolder.ts';
 import { floatOption, intOption, reportDiagnostics, threadsOption } from './io.ts';
 import { toJavaScript } from '../emit/javascript.ts';
 import { packageRoot } from './runtimeLoader.ts';
@@ -51,7 +60,13 @@ function freePort(): Promise<number> {
 function trainPyArgs(o: TorchTrainOptions): string[] {
   const a = ['--data', o.data, '--steps', String(o.steps), '--out', o.outDir, '--seed', String(o.run.seed ?? 0)];
   const opt = (k: string, v: number | undefined) => (v === undefined ? [] : [k, String(v)]);
-  a.push(...opt('--batch', o.run.batch), ...opt('--lr', o.run.lr), ...opt('--limit', o.limit), ...opt('--checkpoint-every', o.run.checkpointEvery), ...opt('--keep', o.run.keep));
+  a.push(
+    ...opt('--batch', o.run.batch),
+    ...opt('--lr', o.run.lr),
+    ...opt('--limit', o.limit),
+    ...opt('--checkpoint-every', o.run.checkpointEvery),
+    ...opt('--keep', o.run.keep),
+  );
   if (o.run.resume) a.push('--resume');
   if (o.json) a.push('--json');
   return a;
@@ -78,7 +93,10 @@ export async function trainTorch(spec: string, o: TorchTrainOptions): Promise<nu
       if (old) {
         // The engine may change on resume (a run moves between engines); everything else may not.
         const changes = runChanges({ ...old, options: { ...old.options, engine: 'torch' } }, record);
-        if (changes.length && !o.allowSpecChange) throw new RunFolderError(`${o.outDir} was trained with another spec or options; nothing was changed. What differs from its run.json:\n  ${changes.join('\n  ')}`);
+        if (changes.length && !o.allowSpecChange)
+          throw new RunFolderError(
+            `${o.outDir} was trained with another spec or options; nothing was changed. What differs from its run.json:\n  ${changes.join('\n  ')}`,
+          );
         record.created = old.created;
         if (old.specChanges) record.specChanges = old.specChanges;
       }
@@ -122,7 +140,9 @@ export async function trainTorch(spec: string, o: TorchTrainOptions): Promise<nu
       OPENBLAS_NUM_THREADS: '1',
     };
     if (o.data === 'mnist' && !process.env.UNETC_MNIST_DIR) env.UNETC_MNIST_DIR = mnistDataDir();
-    process.stderr.write(`training ${result.ir!.name} with torch ${py.torch} (${py.path}): ${n} process${n > 1 ? 'es' : ''}, gloo on CPU unless CUDA is present, ${threads} thread${threads > 1 ? 's' : ''} each\n`);
+    process.stderr.write(
+      `training ${result.ir!.name} with torch ${py.torch} (${py.path}): ${n} process${n > 1 ? 'es' : ''}, gloo on CPU unless CUDA is present, ${threads} thread${threads > 1 ? 's' : ''} each\n`,
+    );
     const children: ChildProcess[] = [];
     const exits = await new Promise<(number | null)[]>((resolve) => {
       const codes: (number | null)[] = new Array(n).fill(undefined);

@@ -71,7 +71,11 @@ export const Diag = {
   SelectorOutsideConditioning: e('E0218', 'path selectors ("{pattern}") are only allowed in conditioning'),
   ReservedLetName: e('E0219', "'{name}' is the block-local channel count in widths and cannot be a constant"),
   MissingSection: e('E0220', "the model needs a '{name}' section (with {needs})"),
-  UnsetNothing: e('E0221', "unset {name}: the extended spec sets no '{name}' here", 'remove the line, or name an option or section the extended spec sets'),
+  UnsetNothing: e(
+    'E0221',
+    "unset {name}: the extended spec sets no '{name}' here",
+    'remove the line, or name an option or section the extended spec sets',
+  ),
 
   // --- types and values ---
   TypeMismatch: e('E0301', '{what} expects {expected}, got {got}'),
@@ -88,22 +92,53 @@ export const Diag = {
   WidthNotInteger: e('E0312', 'a width must be a whole number, got {got}'),
 
   // --- topology and shapes ---
-  ImageNotDivisible: e('E0401', 'image size {size} is not divisible by 2^{steps} = {factor}, which {levels} levels{below} need', 'use an input.size divisible by it, or fewer levels in unet.mult'),
-  GroupsNotDivisible: e('E0402', '{count} channels ({where}) are not divisible by {groups} GroupNorm groups{fix}', 'use a groups count that divides every channel count of the model, or min_group_channels'),
+  ImageNotDivisible: e(
+    'E0401',
+    'image size {size} is not divisible by 2^{steps} = {factor}, which {levels} levels{below} need',
+    'use an input.size divisible by it, or fewer levels in unet.mult',
+  ),
+  GroupsNotDivisible: e(
+    'E0402',
+    '{count} channels ({where}) are not divisible by {groups} GroupNorm groups{fix}',
+    'use a groups count that divides every channel count of the model, or min_group_channels',
+  ),
   AttentionResolutionMissing: e('E0403', "attention at {res}, but the model's levels are {levels}"),
-  SkipCountMismatch: e('E0404', 'the encoder pushes {pushed} skip connections and the decoder takes {taken}: {detail}', 'decoder_blocks must consume exactly the skips the encoder (its blocks, stem and downsampling) pushes'),
+  SkipCountMismatch: e(
+    'E0404',
+    'the encoder pushes {pushed} skip connections and the decoder takes {taken}: {detail}',
+    'decoder_blocks must consume exactly the skips the encoder (its blocks, stem and downsampling) pushes',
+  ),
   BadWidth: e('E0405', '{what} is {value}{context}: a width must be a positive whole number (at most {max})'),
   ModelTooLarge: e('E0406', 'the model would have {count} parameters; the limit is {max}'),
   TooManyModules: e('E0407', 'the model would have {count} modules; the limit is {max}'),
-  HeadsNotDivisible: e('E0408', '{channels} channels cannot be split into {heads} attention heads', 'use heads that divide the channels of every attention level, or head_channels'),
+  HeadsNotDivisible: e(
+    'E0408',
+    '{channels} channels cannot be split into {heads} attention heads',
+    'use heads that divide the channels of every attention level, or head_channels',
+  ),
   ResolutionTooSmall: e('E0409', 'a {size}x{size} image cannot be halved {steps} times'),
-  SkipsUnbalancedPerLevel: e('E0410', "decoder block at {res} would concatenate a {skipRes} skip; the decoder's blocks per level do not mirror the encoder's"),
-  ResampleFilterOddLength: e('E0411', 'resample_filter {filter} has {length} taps, but up: block needs an even number: upsampling with an odd filter gives 2H - 1 rows (EDM\'s transposed conv with padding (k - 1) / 2), not 2H', 'use an even-length filter such as [1, 1] or [1, 3, 3, 1]'),
-  ResampleFilterSumZero: e('E0412', 'resample_filter {filter} sums to 0; the filter is normalised by its sum', 'use a filter with a non-zero sum, e.g. [1, 3, 3, 1]'),
+  SkipsUnbalancedPerLevel: e(
+    'E0410',
+    "decoder block at {res} would concatenate a {skipRes} skip; the decoder's blocks per level do not mirror the encoder's",
+  ),
+  ResampleFilterOddLength: e(
+    'E0411',
+    "resample_filter {filter} has {length} taps, but up: block needs an even number: upsampling with an odd filter gives 2H - 1 rows (EDM's transposed conv with padding (k - 1) / 2), not 2H",
+    'use an even-length filter such as [1, 1] or [1, 3, 3, 1]',
+  ),
+  ResampleFilterSumZero: e(
+    'E0412',
+    'resample_filter {filter} sums to 0; the filter is normalised by its sum',
+    'use a filter with a non-zero sum, e.g. [1, 3, 3, 1]',
+  ),
 
   // --- conditioning ---
   RankTooSmall: e('E0501', 'LoRA rank must be at least 1, got {rank}'),
-  RankTooLarge: e('E0502', 'LoRA rank {rank} exceeds min({fanIn}, C_out) = {max} of {path}', 'lower the rank, or restrict targets to larger layers'),
+  RankTooLarge: e(
+    'E0502',
+    'LoRA rank {rank} exceeds min({fanIn}, C_out) = {max} of {path}',
+    'lower the rank, or restrict targets to larger layers',
+  ),
   BasesTooFew: e('E0503', 'LoRA needs at least 1 basis, got {bases}'),
   TimeLoraContinuous: e('E0504', 'time_lora needs discrete timesteps, but this model uses continuous noise levels (edm); use uc_lora'),
   TimeLoraWithoutT: e('E0505', 'time_lora needs the number of timesteps: set T here or in diffusion'),
@@ -112,18 +147,31 @@ export const Diag = {
   SelectorMatchesNothing: e('E0508', 'selector "{pattern}" matches no block of this model'),
   ConflictingConditioning: e('E0509', "'{kind}' conflicts with '{other}' on the same layers: give each kind once"),
   BasesExceedSteps: e('E0510', 'time_lora has {bases} bases but only {steps} timesteps'),
-  LabelsUnused: e('E0511', 'the model takes {classes} classes, but nothing reads the label ({why}): add class_lora or a conditioning that reads v'),
+  LabelsUnused: e(
+    'E0511',
+    'the model takes {classes} classes, but nothing reads the label ({why}): add class_lora or a conditioning that reads v',
+  ),
   ConditioningNotAllowedHere: e('E0512', "'{kind}' conditions {owner} blocks; use {instead} for {here} blocks{context}"),
   AblationTargetMissing: e('E0513', '{detail}'),
-  ModulationTargetMissing: e('E0514', "{block} has {convs} conv, so no second norm for '{kind}' at norm1 to modulate; use at: input, or convs: 2 or more"),
-  AttentionConditioningWithoutAttention: e('E0515', 'attention conditioning is set, but the model has no attention blocks', 'set unet.attention.at to a resolution of the model, or remove the attention conditioning'),
+  ModulationTargetMissing: e(
+    'E0514',
+    "{block} has {convs} conv, so no second norm for '{kind}' at norm1 to modulate; use at: input, or convs: 2 or more",
+  ),
+  AttentionConditioningWithoutAttention: e(
+    'E0515',
+    'attention conditioning is set, but the model has no attention blocks',
+    'set unet.attention.at to a resolution of the model, or remove the attention conditioning',
+  ),
 
   // --- diffusion and training ---
   ProcessOptionMismatch: e('E0601', "'{name}' is an option of {owner}, not of {process}"),
   EmaOutOfRange: e('E0602', 'ema decay {ema} never moves the average; use a value below 1'),
   HybridLossNeedsLearnedSigma: e('E0603', 'the hybrid loss trains the variance: set learn_sigma: true'),
   TableNeedsSteps: e('E0604', 'a table noise embedding needs diffusion.T rows'),
-  AugmentLabelsDontFit: e('E0605', 'augment_pipe: edm conditions the network on {labels} augmentation labels, but input.augment is {augment}; set augment: {labels}'),
+  AugmentLabelsDontFit: e(
+    'E0605',
+    'augment_pipe: edm conditions the network on {labels} augmentation labels, but input.augment is {augment}; set augment: {labels}',
+  ),
   EmaAndHalflife: e('E0606', 'give either ema (a decay) or ema_halflife_kimg, not both'),
 
   // --- warnings ---

@@ -37,7 +37,12 @@ export function sortDiagnostics(ds: readonly Diagnostic[], fileOrder: readonly s
     const i = fileOrder.indexOf(f);
     return i < 0 ? fileOrder.length : i;
   };
-  return [...ds].sort((a, b) => rank(a.span.file) - rank(b.span.file) || (a.span.file < b.span.file ? -1 : a.span.file > b.span.file ? 1 : 0) || a.span.offset - b.span.offset);
+  return [...ds].sort(
+    (a, b) =>
+      rank(a.span.file) - rank(b.span.file) ||
+      (a.span.file < b.span.file ? -1 : a.span.file > b.span.file ? 1 : 0) ||
+      a.span.offset - b.span.offset,
+  );
 }
 
 /**

@@ -8,7 +8,8 @@ export function formatDiagnostic(d: Diagnostic, sources: ReadonlyMap<string, str
   const { file, line, column } = d.span;
   const head = `${file}:${line}:${column}: ${d.severity} ${d.code}: ${d.message}`;
   const parts = [head + excerpt(d.span, sources)];
-  for (const r of d.related ?? []) parts.push(`  ${r.span.file}:${r.span.line}:${r.span.column}: note: ${r.message}${excerpt(r.span, sources, '  ')}`);
+  for (const r of d.related ?? [])
+    parts.push(`  ${r.span.file}:${r.span.line}:${r.span.column}: note: ${r.message}${excerpt(r.span, sources, '  ')}`);
   if (d.hint) parts.push(`  = help: ${d.hint}`);
   return parts.join('\n');
 }

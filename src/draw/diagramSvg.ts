@@ -52,7 +52,13 @@ function blockBox(bx: Box, o: DiagramOptions): string {
   const fill = b.part === 'emb' ? '#f9fafb' : b.resample ? '#eef2ff' : b.attention ? '#fff7ed' : '#ffffff';
   const stroke = status === 'added' ? ADDED : status === 'changed' ? CHANGED : '#374151';
   let s = el('rect', { x: bx.x, y: bx.y, width: bx.w, height: bx.h, rx: 5, fill, stroke, 'stroke-width': status ? 2.5 : 1 });
-  if (status) s += text(bx.x + bx.w - 6, bx.y - 3, status === 'added' ? 'new' : 'changed', { size: FONT - 2, anchor: 'end', fill: stroke, bold: true });
+  if (status)
+    s += text(bx.x + bx.w - 6, bx.y - 3, status === 'added' ? 'new' : 'changed', {
+      size: FONT - 2,
+      anchor: 'end',
+      fill: stroke,
+      bold: true,
+    });
   const t = blockTitle(b);
   const pathW = textWidth(t.path, FONT, true);
   s += text(bx.x + 8, bx.y + 15, t.path, { size: FONT, bold: true, fill: '#111827' });
@@ -74,7 +80,10 @@ function blockBox(bx: Box, o: DiagramOptions): string {
     x += chipWidth(label) + CHIP_GAP;
   }
   if (!b.badges.length && !marks?.removed.length && b.part !== 'emb' && b.kind !== 'head') {
-    s += text(bx.x + 8, bx.y + BOX_H - 8, b.kind === 'down' || b.kind === 'up' ? 'resample' : 'no conditioning', { size: FONT - 2, fill: '#9ca3af' });
+    s += text(bx.x + 8, bx.y + BOX_H - 8, b.kind === 'down' || b.kind === 'up' ? 'resample' : 'no conditioning', {
+      size: FONT - 2,
+      fill: '#9ca3af',
+    });
   }
   if (b.part === 'emb') s += text(bx.x + 8, bx.y + BOX_H - 8, `${fmtInt(b.params)} params`, { size: FONT - 2, fill: '#6b7280' });
   return el('g', { 'data-path': b.path, 'data-kind': b.kind }, s);
@@ -141,16 +150,24 @@ export function diagramSvg(m: DiagramModel, o: DiagramOptions = {}): string {
   // Title.
   parts.push(text(16, 24, m.name, { size: 16, bold: true, fill: '#111827' }));
   parts.push(
-    text(16 + textWidth(m.name, 16, true) + 14, 24, `${fmtInt(m.totalParams)} parameters (${fmtInt(m.trainableParams)} trainable) · ${m.input.channels}@${m.input.size}×${m.input.size}${m.input.classes ? ` · ${m.input.classes} classes` : ''} · ${m.process}`, { size: 12, fill: '#374151' }),
+    text(
+      16 + textWidth(m.name, 16, true) + 14,
+      24,
+      `${fmtInt(m.totalParams)} parameters (${fmtInt(m.trainableParams)} trainable) · ${m.input.channels}@${m.input.size}×${m.input.size}${m.input.classes ? ` · ${m.input.classes} classes` : ''} · ${m.process}`,
+      { size: 12, fill: '#374151' },
+    ),
   );
   if (o.subtitle) parts.push(text(16, 42, o.subtitle, { size: 11, fill: '#6b7280' }));
   // Level bands.
   L.bands.forEach((band, i) => {
-    parts.push(el('rect', { x: 8, y: band.y, width: L.width - 16, height: band.h, fill: i % 2 ? '#ffffff' : '#f8fafc', stroke: '#e5e7eb' }));
+    parts.push(
+      el('rect', { x: 8, y: band.y, width: L.width - 16, height: band.h, fill: i % 2 ? '#ffffff' : '#f8fafc', stroke: '#e5e7eb' }),
+    );
     parts.push(text(16, band.y + band.h / 2 + 5, band.label, { size: 13, bold: true, fill: '#4b5563' }));
     const px = L.decX + L.boxW + 18;
     parts.push(text(px, band.y + band.h / 2 - 2, `${fmtInt(band.params)} params`, { size: 11, fill: '#374151' }));
-    if (band.conditioningParams) parts.push(text(px, band.y + band.h / 2 + 12, `conditioning ${fmtInt(band.conditioningParams)}`, { size: 10, fill: '#6b7280' }));
+    if (band.conditioningParams)
+      parts.push(text(px, band.y + band.h / 2 + 12, `conditioning ${fmtInt(band.conditioningParams)}`, { size: 10, fill: '#6b7280' }));
   });
   // Column headings.
   const top = L.bands[0]?.y ?? 80;
@@ -171,7 +188,14 @@ export function diagramSvg(m: DiagramModel, o: DiagramOptions = {}): string {
   const first = byPath.get(L.flow[0]!);
   const last = byPath.get(L.flow[L.flow.length - 1]!);
   if (first) parts.push(text(first.x - 6, first.y + 14, `x`, { size: 12, anchor: 'end', bold: true }));
-  if (last) parts.push(text(last.x + last.w / 2, last.y - 4, `output ${last.block.outC}@${last.block.res.replace('x', '×')}`, { size: 10, anchor: 'middle', fill: '#374151' }));
+  if (last)
+    parts.push(
+      text(last.x + last.w / 2, last.y - 4, `output ${last.block.outC}@${last.block.res.replace('x', '×')}`, {
+        size: 10,
+        anchor: 'middle',
+        fill: '#374151',
+      }),
+    );
   for (const bx of L.boxes) parts.push(blockBox(bx, o));
   // Legend.
   let x = 16;

@@ -116,7 +116,13 @@ export function layoutDiagram(m: DiagramModel, extraBadgeWidth: (b: DiagramBlock
       const x0 = (encX + decX + boxW) / 2 - rowW / 2;
       boxes.push({ block: b, x: x0 + (i % perRow) * (boxW + gap), y: y + BAND_PAD + 10 + r * (BOX_H + ROW_GAP), w: boxW, h: BOX_H });
     });
-    bands.push({ label: `middle ${mid[0]!.res.replace('x', '×')}`, y, h: bandH, params: mid.reduce((a, b) => a + b.params, 0), conditioningParams: mid.reduce((a, b) => a + b.conditioningParams, 0) });
+    bands.push({
+      label: `middle ${mid[0]!.res.replace('x', '×')}`,
+      y,
+      h: bandH,
+      params: mid.reduce((a, b) => a + b.params, 0),
+      conditioningParams: mid.reduce((a, b) => a + b.conditioningParams, 0),
+    });
     y += bandH;
   }
   // The embedding network on top, centred.

@@ -144,7 +144,12 @@ export function diagramModel(ir: IR): DiagramModel {
     input: { size: ir.input.size, channels: ir.input.channels, classes: ir.input.classes },
     process: String(ir.diffusion.process ?? ''),
     embedding: e
-      ? { dim: ir.embedDim, noise: `${e.noise.kind} ${e.noise.dim}`, mlp: e.mlp.map((l: LinearOp) => l.dout), label: e.label ? (e.label.table ? 'embedding' : 'linear') : 'none' }
+      ? {
+          dim: ir.embedDim,
+          noise: `${e.noise.kind} ${e.noise.dim}`,
+          mlp: e.mlp.map((l: LinearOp) => l.dout),
+          label: e.label ? (e.label.table ? 'embedding' : 'linear') : 'none',
+        }
       : { dim: 0, noise: 'none', mlp: [], label: 'none' },
     blocks,
     skips,
@@ -165,7 +170,12 @@ export interface DiagramChanges {
 export function diagramChanges(a: DiagramModel, b: DiagramModel): DiagramChanges {
   const inA = new Map(a.blocks.map((x) => [x.path, x]));
   const inB = new Set(b.blocks.map((x) => x.path));
-  const out: DiagramChanges = { added: new Set(), changed: new Set(), removed: a.blocks.filter((x) => !inB.has(x.path)).map((x) => x.path), badges: new Map() };
+  const out: DiagramChanges = {
+    added: new Set(),
+    changed: new Set(),
+    removed: a.blocks.filter((x) => !inB.has(x.path)).map((x) => x.path),
+    badges: new Map(),
+  };
   for (const x of b.blocks) {
     const y = inA.get(x.path);
     if (!y) {
@@ -177,7 +187,8 @@ export function diagramChanges(a: DiagramModel, b: DiagramModel): DiagramChanges
     const added = new Set([...lb].filter((l) => !la.has(l)));
     const removed = y.badges.filter((g) => !lb.has(g.label));
     if (added.size || removed.length) out.badges.set(x.path, { added, removed });
-    if (added.size || removed.length || x.params !== y.params || x.inC !== y.inC || x.outC !== y.outC || x.attention !== y.attention) out.changed.add(x.path);
+    if (added.size || removed.length || x.params !== y.params || x.inC !== y.inC || x.outC !== y.outC || x.attention !== y.attention)
+      out.changed.add(x.path);
   }
   return out;
 }
@@ -212,7 +223,18 @@ export interface NoiseAxis {
 export function omegaSites(ir: IR): OmegaSite[] {
   return ir.blocks.flatMap((b) =>
     lorasOf(b.op).flatMap((l): OmegaSite[] =>
-      l.kind === 'class_lora' ? [] : [{ path: `${b.path}.${l.site}`, block: b.path, layer: l.site.slice(0, l.site.length - l.kind.length - 1), kind: l.kind, bases: l.bases, op: l }],
+      l.kind === 'class_lora'
+        ? []
+        : [
+            {
+              path: `${b.path}.${l.site}`,
+              block: b.path,
+              layer: l.site.slice(0, l.site.length - l.kind.length - 1),
+              kind: l.kind,
+              bases: l.bases,
+              op: l,
+            },
+          ],
     ),
   );
 }

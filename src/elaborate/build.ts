@@ -9,7 +9,19 @@ import { groupsFor, LORA_KINDS, targetNames } from '../check/plan.ts';
 import type { CondSettings, NormSettings, Settings } from '../check/settings.ts';
 import type { Block, BlockOp, ConvOp, EmbeddingOp, IR, LinearOp, Module, NormOp, Ref, ResBlockOp, Shape } from '../ir/types.ts';
 import { conditioningRef, loraModules } from './conditioning.ts';
-import { attentionCore, conv2d, convTranspose2d, embeddingTable, groupNorm, layerNorm, linear, noiseEmbedding, resample, type Built, type Ctx } from './layers.ts';
+import {
+  attentionCore,
+  conv2d,
+  convTranspose2d,
+  embeddingTable,
+  groupNorm,
+  layerNorm,
+  linear,
+  noiseEmbedding,
+  resample,
+  type Built,
+  type Ctx,
+} from './layers.ts';
 
 export function buildModel(s: Settings, plan: Plan): IR {
   return new Builder(s, plan).run();
@@ -54,7 +66,9 @@ class Builder {
     let table: Ref | undefined;
     if (e.noise.kind === 'table') {
       const T = typeof s.diffusion.T === 'number' ? s.diffusion.T : 0;
-      table = take(embeddingTable({ ...ctx, trainable: !e.noise.frozen }, 'emb.noise', T, e.noise.dim, { fn: 'sinusoidal' }, !e.noise.frozen));
+      table = take(
+        embeddingTable({ ...ctx, trainable: !e.noise.frozen }, 'emb.noise', T, e.noise.dim, { fn: 'sinusoidal' }, !e.noise.frozen),
+      );
     } else {
       mods.push(noiseEmbedding(ctx, 'emb.noise', e.noise.dim));
     }
@@ -65,10 +79,17 @@ class Builder {
       const d = e.label.at === 'input' ? nd : E;
       label =
         e.label.kind === 'embedding'
-          ? { at: e.label.at, scale: e.labelScale, table: take(embeddingTable(ctx, 'emb.label', s.input.classes, d, { fn: 'normal', std: 1 }, true)) }
+          ? {
+              at: e.label.at,
+              scale: e.labelScale,
+              table: take(embeddingTable(ctx, 'emb.label', s.input.classes, d, { fn: 'normal', std: 1 }, true)),
+            }
           : { at: e.label.at, scale: e.labelScale, linear: take(linear(ctx, 'emb.label', s.input.classes, d, { bias: e.label.bias })) };
     }
-    const augment = e.augment.kind === 'linear' && s.input.augment > 0 ? take(linear(ctx, 'emb.augment', s.input.augment, nd, { bias: e.augment.bias })) : undefined;
+    const augment =
+      e.augment.kind === 'linear' && s.input.augment > 0
+        ? take(linear(ctx, 'emb.augment', s.input.augment, nd, { bias: e.augment.bias }))
+        : undefined;
     let d = nd;
     const mlp = e.mlp.map((w, i) => {
       const l = take(linear(ctx, `emb.mlp${i}`, d, w));
@@ -138,8 +159,14 @@ class Builder {
       const r = p.kind === 'down' ? u.down : u.up;
       const newH = p.kind === 'down' ? p.in.h / 2 : p.in.h * 2;
       out = { c: p.in.c, h: newH, w: newH };
-      if (r.kind === 'conv') op = { op: 'resample', mode: 'conv', conv: take(conv2d(base, `${p.path}.conv`, p.in.c, p.in.c, r.kernel, p.in, { stride: 2 })) };
-      else if (r.kind === 'conv_transpose') op = { op: 'resample', mode: 'conv_transpose', conv: take(convTranspose2d(base, `${p.path}.conv`, p.in.c, p.in.c, r.kernel, p.in)) };
+      if (r.kind === 'conv')
+        op = { op: 'resample', mode: 'conv', conv: take(conv2d(base, `${p.path}.conv`, p.in.c, p.in.c, r.kernel, p.in, { stride: 2 })) };
+      else if (r.kind === 'conv_transpose')
+        op = {
+          op: 'resample',
+          mode: 'conv_transpose',
+          conv: take(convTranspose2d(base, `${p.path}.conv`, p.in.c, p.in.c, r.kernel, p.in)),
+        };
       else if (r.kind === 'nearest_conv') {
         mods.push(resample(base, `${p.path}.resample`, out, [1]));
         op = { op: 'resample', mode: 'nearest_conv', conv: take(conv2d(base, `${p.path}.conv`, p.in.c, p.in.c, r.kernel, out)) };
@@ -150,7 +177,9 @@ class Builder {
     } else if (p.kind === 'head') {
       const n = u.head.norm ? this.norm(base, `${p.path}.norm`, u.block.norm, p.in) : undefined;
       const norm = n ? take(n) : null;
-      const conv = take(conv2d(base, `${p.path}.conv`, p.in.c, p.widths[0], u.head.kernel, p.in, { role: u.head.zeroInit ? 'zero' : 'plain' }));
+      const conv = take(
+        conv2d(base, `${p.path}.conv`, p.in.c, p.widths[0], u.head.kernel, p.in, { role: u.head.zeroInit ? 'zero' : 'plain' }),
+      );
       op = { op: 'head', norm, conv };
       out = { c: p.widths[0], h: p.in.h, w: p.in.w };
     } else {
@@ -165,7 +194,16 @@ class Builder {
           modMlp.push(take(linear(condCtx, `${path}${i}`, d, h)));
           d = h;
         });
-        modMlp.push(take(linear(condCtx, mod!.hidden.length > 0 ? `${path}${mod!.hidden.length}` : path, d, c.kind === 'scale_shift' ? 2 * target : target)));
+        modMlp.push(
+          take(
+            linear(
+              condCtx,
+              mod!.hidden.length > 0 ? `${path}${mod!.hidden.length}` : path,
+              d,
+              c.kind === 'scale_shift' ? 2 * target : target,
+            ),
+          ),
+        );
       };
       const at = mod?.at;
       if (mod && at === 'input') addEmb(mod.cond, p.in.c, `${p.path}.emb`);
@@ -178,7 +216,13 @@ class Builder {
         norms.push(n ? take(n) : null);
         const resampleHere = i === 0 ? p.resample : undefined;
         if (mod && at === 'norm1' && i === 1) addEmb(mod.cond, c, `${p.path}.emb`);
-        const conv = take(conv2d(base, `${p.path}.conv${i}`, c, w, b.kernel, cur, { up: resampleHere === 'up', down: resampleHere === 'down', role: i === p.widths.length - 1 && b.residual ? 'zero' : 'plain' }));
+        const conv = take(
+          conv2d(base, `${p.path}.conv${i}`, c, w, b.kernel, cur, {
+            up: resampleHere === 'up',
+            down: resampleHere === 'down',
+            role: i === p.widths.length - 1 && b.residual ? 'zero' : 'plain',
+          }),
+        );
         convs.push(conv);
         const h = resampleHere === 'up' ? cur.h * 2 : resampleHere === 'down' ? cur.h / 2 : cur.h;
         cur = { c: w, h, w: h };

@@ -4,7 +4,16 @@
  * kxk convolutions of a block (TimeLoRA, ClassLoRA, UC-LoRA).
  */
 import type { ConvSite } from '../check/plan.ts';
-import { condBool as argBool, condNum as argNum, condSym as argSym, loraTableSize, ucMlpWidths, uclGroups, type CondSettings, type Settings } from '../check/settings.ts';
+import {
+  condBool as argBool,
+  condNum as argNum,
+  condSym as argSym,
+  loraTableSize,
+  ucMlpWidths,
+  uclGroups,
+  type CondSettings,
+  type Settings,
+} from '../check/settings.ts';
 import type { ConditioningRef, LoraOp, Module, UcLoraOp } from '../ir/types.ts';
 import { groupNorm, linear, makeModule, param, rel, type Ctx } from './layers.ts';
 
@@ -47,7 +56,10 @@ export function loraModules(ctx: Ctx, c: CondSettings, t: ConvSite, s: Settings,
     const m = argNum(c, 'bases', 1);
     const T = loraTableSize(c, s) ?? 0;
     const init = argSym(c, 'init', 'interp');
-    const params = [...downUp(m * r), param('omega', [T, m], init === 'random' ? { fn: 'normal', std: 1 } : { fn: 'interp' }, ctx.trainable)];
+    const params = [
+      ...downUp(m * r),
+      param('omega', [T, m], init === 'random' ? { fn: 'normal', std: 1 } : { fn: 'interp' }, ctx.trainable),
+    ];
     return {
       modules: [makeModule(ctx, path, 'time_lora', params, flopsPerRank(m * r), t.cout * t.hw)],
       op: { kind: 'time_lora', ...common, bases: m, steps: T, omega: rel(ctx, path, 'omega') },
@@ -55,7 +67,10 @@ export function loraModules(ctx: Ctx, c: CondSettings, t: ConvSite, s: Settings,
   }
   if (c.kind === 'class_lora') {
     const n = s.input.classes;
-    return { modules: [makeModule(ctx, path, 'class_lora', downUp(n * r), flopsPerRank(n * r), t.cout * t.hw)], op: { kind: 'class_lora', ...common, classes: n } };
+    return {
+      modules: [makeModule(ctx, path, 'class_lora', downUp(n * r), flopsPerRank(n * r), t.cout * t.hw)],
+      op: { kind: 'class_lora', ...common, classes: n },
+    };
   }
   // uc_lora
   const m = argNum(c, 'bases', 1);
@@ -64,7 +79,16 @@ export function loraModules(ctx: Ctx, c: CondSettings, t: ConvSite, s: Settings,
   const params = downUp(r * m);
   if (bias) params.push(param('bias', [r * m, t.cout], { fn: 'zeros' }, ctx.trainable));
   if (scale === 'trainable') params.push(param('scale', [1], { fn: 'ones' }, ctx.trainable));
-  const out: Module[] = [makeModule(ctx, path, 'uc_lora', params, flopsPerRank(r * m) + (bias ? 2 * r * m * t.cout : 0) /* omega_rep Bias: once per sample */, t.cout * t.hw)];
+  const out: Module[] = [
+    makeModule(
+      ctx,
+      path,
+      'uc_lora',
+      params,
+      flopsPerRank(r * m) + (bias ? 2 * r * m * t.cout : 0) /* omega_rep Bias: once per sample */,
+      t.cout * t.hw,
+    ),
+  ];
   const widths = ucMlpWidths(c);
   // The LoRA paper's code (training/lora.py) builds the MLP from its training/nn.py Linear (kaiming_normal
   // weights, zero biases) and GroupNorm (min(32, C/4) groups, eps 1e-5).
@@ -82,6 +106,14 @@ export function loraModules(ctx: Ctx, c: CondSettings, t: ConvSite, s: Settings,
   out.push(last.module);
   return {
     modules: out,
-    op: { kind: 'uc_lora', ...common, bases: m, hidden, out: last.op, ...(bias ? { bias: rel(ctx, path, 'bias') } : {}), scale: scale === 'trainable' ? rel(ctx, path, 'scale') : 1 },
+    op: {
+      kind: 'uc_lora',
+      ...common,
+      bases: m,
+      hidden,
+      out: last.op,
+      ...(bias ? { bias: rel(ctx, path, 'bias') } : {}),
+      scale: scale === 'trainable' ? rel(ctx, path, 'scale') : 1,
+    },
   };
 }

@@ -31,7 +31,13 @@ function fanInit(scheme: InitScheme, role: InitRole, fanIn: number, fanOut: numb
   return { fn: 'xavier_uniform', fanIn, fanOut, gain: role === 'zero' ? 1e-5 : role === 'attn' ? Math.sqrt(0.2) : 1 };
 }
 
-export const param = (name: string, shape: number[], init: Init, trainable = true, layout: Layout = 'plain'): Param => ({ name, shape, init, trainable, layout });
+export const param = (name: string, shape: number[], init: Init, trainable = true, layout: Layout = 'plain'): Param => ({
+  name,
+  shape,
+  init,
+  trainable,
+  layout,
+});
 
 /** A parameter's name relative to the block (what ops hold). */
 export const rel = (ctx: Ctx, path: string, name: string): Ref => `${path}.${name}`.slice(ctx.block.length + 1);
@@ -45,7 +51,15 @@ export interface Built<Op> {
   op: Op;
 }
 
-export function conv2d(ctx: Ctx, path: string, cin: number, cout: number, k: number, inShape: Shape, opts: { stride?: number; bias?: boolean; role?: InitRole; up?: boolean; down?: boolean } = {}): Built<ConvOp> {
+export function conv2d(
+  ctx: Ctx,
+  path: string,
+  cin: number,
+  cout: number,
+  k: number,
+  inShape: Shape,
+  opts: { stride?: number; bias?: boolean; role?: InitRole; up?: boolean; down?: boolean } = {},
+): Built<ConvOp> {
   const stride = opts.stride ?? 1;
   const ho = opts.up ? inShape.h * 2 : opts.down || stride === 2 ? Math.floor(inShape.h / 2) : inShape.h;
   const wo = opts.up ? inShape.w * 2 : opts.down || stride === 2 ? Math.floor(inShape.w / 2) : inShape.w;
@@ -56,7 +70,16 @@ export function conv2d(ctx: Ctx, path: string, cin: number, cout: number, k: num
   const hasBias = opts.bias !== false;
   if (hasBias) params.push(param('bias', [cout], fanInit(ctx.init, role, fanIn, fanOut, 'bias'), ctx.trainable));
   // PyTorch-style symmetric padding, as the reference networks use: 1 for 3x3 and for 4x4 stride 2.
-  const op: ConvOp = { weight: rel(ctx, path, 'weight'), ...(hasBias ? { bias: rel(ctx, path, 'bias') } : {}), cin, cout, kernel: k, stride, pad: Math.floor((k - 1) / 2), lora: [] };
+  const op: ConvOp = {
+    weight: rel(ctx, path, 'weight'),
+    ...(hasBias ? { bias: rel(ctx, path, 'bias') } : {}),
+    cin,
+    cout,
+    kernel: k,
+    stride,
+    pad: Math.floor((k - 1) / 2),
+    lora: [],
+  };
   return { module: makeModule(ctx, path, 'conv2d', params, 2 * k * k * cin * cout * ho * wo, cout * ho * wo), op };
 }
 
@@ -64,17 +87,39 @@ export function convTranspose2d(ctx: Ctx, path: string, cin: number, cout: numbe
   // PyTorch computes ConvTranspose2d's fan-in from weight dim 1 (C_out) times k k.
   const fanIn = cout * k * k;
   const fanOut = cin * k * k;
-  const params = [param('weight', [cin, cout, k, k], fanInit(ctx.init, 'plain', fanIn, fanOut, 'weight'), ctx.trainable, 'conv'), param('bias', [cout], fanInit(ctx.init, 'plain', fanIn, fanOut, 'bias'), ctx.trainable)];
+  const params = [
+    param('weight', [cin, cout, k, k], fanInit(ctx.init, 'plain', fanIn, fanOut, 'weight'), ctx.trainable, 'conv'),
+    param('bias', [cout], fanInit(ctx.init, 'plain', fanIn, fanOut, 'bias'), ctx.trainable),
+  ];
   const op: ConvTransposeOp = { weight: rel(ctx, path, 'weight'), bias: rel(ctx, path, 'bias'), cin, cout, kernel: k };
-  return { module: makeModule(ctx, path, 'conv_transpose2d', params, 2 * k * k * cin * cout * inShape.h * inShape.w, cout * inShape.h * 2 * inShape.w * 2), op };
+  return {
+    module: makeModule(
+      ctx,
+      path,
+      'conv_transpose2d',
+      params,
+      2 * k * k * cin * cout * inShape.h * inShape.w,
+      cout * inShape.h * 2 * inShape.w * 2,
+    ),
+    op,
+  };
 }
 
 /**
  * A linear layer. `init` overrides the scheme (UC-LoRA's composition MLP follows the LoRA paper's
  * code: kaiming_normal weights, zero biases).
  */
-export function linear(ctx: Ctx, path: string, din: number, dout: number, opts: { bias?: boolean; role?: InitRole; init?: 'kaiming_normal' } = {}): Built<LinearOp> {
-  const w: Init = opts.init === 'kaiming_normal' ? { fn: 'kaiming_normal', fanIn: din, fanOut: dout, gain: 1 } : fanInit(ctx.init, opts.role ?? 'plain', din, dout, 'weight');
+export function linear(
+  ctx: Ctx,
+  path: string,
+  din: number,
+  dout: number,
+  opts: { bias?: boolean; role?: InitRole; init?: 'kaiming_normal' } = {},
+): Built<LinearOp> {
+  const w: Init =
+    opts.init === 'kaiming_normal'
+      ? { fn: 'kaiming_normal', fanIn: din, fanOut: dout, gain: 1 }
+      : fanInit(ctx.init, opts.role ?? 'plain', din, dout, 'weight');
   const b: Init = opts.init === 'kaiming_normal' ? { fn: 'zeros' } : fanInit(ctx.init, opts.role ?? 'plain', din, dout, 'bias');
   const params = [param('weight', [dout, din], w, ctx.trainable, 'linear')];
   const hasBias = opts.bias !== false;
@@ -92,13 +137,26 @@ export function groupNorm(ctx: Ctx, path: string, c: number, groups: number, eps
 /** LayerNorm over the whole (C, H, W) tensor, with an elementwise affine (as nano diffusion's MyConv). */
 export function layerNorm(ctx: Ctx, path: string, s: Shape, eps: number, affine: boolean): Built<NormOp> {
   const n = s.c * s.h * s.w;
-  const params = affine ? [param('weight', [s.c, s.h, s.w], { fn: 'ones' }, ctx.trainable, 'chw'), param('bias', [s.c, s.h, s.w], { fn: 'zeros' }, ctx.trainable, 'chw')] : [];
-  const op: NormOp = { kind: 'layer', groups: 1, eps, ...(affine ? { weight: rel(ctx, path, 'weight'), bias: rel(ctx, path, 'bias') } : {}) };
+  const params = affine
+    ? [
+        param('weight', [s.c, s.h, s.w], { fn: 'ones' }, ctx.trainable, 'chw'),
+        param('bias', [s.c, s.h, s.w], { fn: 'zeros' }, ctx.trainable, 'chw'),
+      ]
+    : [];
+  const op: NormOp = {
+    kind: 'layer',
+    groups: 1,
+    eps,
+    ...(affine ? { weight: rel(ctx, path, 'weight'), bias: rel(ctx, path, 'bias') } : {}),
+  };
   return { module: makeModule(ctx, path, 'layer_norm', params, 8 * n, n), op };
 }
 
 export function embeddingTable(ctx: Ctx, path: string, rows: number, dim: number, init: Init, trainable: boolean): Built<Ref> {
-  return { module: makeModule(ctx, path, 'embedding_table', [param('weight', [rows, dim], init, trainable)], 0, dim), op: rel(ctx, path, 'weight') };
+  return {
+    module: makeModule(ctx, path, 'embedding_table', [param('weight', [rows, dim], init, trainable)], 0, dim),
+    op: rel(ctx, path, 'weight'),
+  };
 }
 
 export function noiseEmbedding(ctx: Ctx, path: string, dim: number): Module {

@@ -25,7 +25,13 @@ const lit = (v: unknown): string => JSON.stringify(v);
 const CONST = 'const' as VDK;
 
 /** The TypeScript type of a block op, as the runtime exports it. */
-const OP_TYPE: Record<BlockOp['op'], string> = { embedding: 'EmbeddingOp', stem: 'StemOp', res_block: 'ResBlockOp', resample: 'ResampleOp', head: 'HeadOp' };
+const OP_TYPE: Record<BlockOp['op'], string> = {
+  embedding: 'EmbeddingOp',
+  stem: 'StemOp',
+  res_block: 'ResBlockOp',
+  resample: 'ResampleOp',
+  head: 'HeadOp',
+};
 
 /** A readable name for a block's op: what it is and its channels, e.g. `res256to128Attn`. */
 function baseName(b: Block): string {
@@ -114,7 +120,11 @@ export function modelSourceFile(project: Project, ir: IR, o: EmitOptions): Sourc
     docs: ['Parameters in all (frozen included), as the paper counts them, and how many are trained.'],
     declarations: [{ name: 'paramCount', initializer: String(stats.totalParams) }],
   });
-  sf.addVariableStatement({ isExported: true, declarationKind: CONST, declarations: [{ name: 'trainableParamCount', initializer: String(stats.trainableParams) }] });
+  sf.addVariableStatement({
+    isExported: true,
+    declarationKind: CONST,
+    declarations: [{ name: 'trainableParamCount', initializer: String(stats.trainableParams) }],
+  });
 
   for (const d of decls) {
     const users = d.users.map((b) => b.path);
@@ -129,7 +139,9 @@ export function modelSourceFile(project: Project, ir: IR, o: EmitOptions): Sourc
     sf.addVariableStatement({
       declarationKind: CONST,
       leadingTrivia: '// The blocks with UC-LoRA layers: the runtime runs their composition MLPs of one shape as one batched MLP.\n',
-      declarations: [{ name: 'ucLora', initializer: `ucLoraSites([${ucLoraBlocks.map((b) => `[${lit(b.path)}, ${byBlock.get(b.path)}]`).join(', ')}])` }],
+      declarations: [
+        { name: 'ucLora', initializer: `ucLoraSites([${ucLoraBlocks.map((b) => `[${lit(b.path)}, ${byBlock.get(b.path)}]`).join(', ')}])` },
+      ],
     });
   }
 
@@ -140,7 +152,11 @@ export function modelSourceFile(project: Project, ir: IR, o: EmitOptions): Sourc
   body.push(`const ctx: BlockContext = { training, seed, lora: ${loraInputs} };`);
   const usesSkips = ir.blocks.some((b) => b.pushSkip);
   if (usesSkips) {
-    body.push('const skips: tf.Tensor4D[] = [];', 'const keep = (t: tf.Tensor4D) => (skips.push(t), t);', 'const cat = (t: tf.Tensor4D) => tf.concat([t, skips.pop()!], 3) as tf.Tensor4D;');
+    body.push(
+      'const skips: tf.Tensor4D[] = [];',
+      'const keep = (t: tf.Tensor4D) => (skips.push(t), t);',
+      'const cat = (t: tf.Tensor4D) => tf.concat([t, skips.pop()!], 3) as tf.Tensor4D;',
+    );
   }
   body.push('let h = x;');
   for (const b of ir.blocks) {
@@ -152,14 +168,18 @@ export function modelSourceFile(project: Project, ir: IR, o: EmitOptions): Sourc
       b.op.op === 'res_block'
         ? `resBlock(p, ${path}, ${input}, v, ${name}, ctx)`
         : `${b.op.op === 'stem' ? 'stem' : b.op.op === 'head' ? 'head' : 'resampleStep'}(p, ${path}, ${input}, ${name})`;
-    body.push(`h = ${b.pushSkip ? `keep(${call})` : call}; // ${b.in.c}@${b.in.h} -> ${b.out.c}@${b.out.h}, ${where(b.origin.file, b.origin.line)}`);
+    body.push(
+      `h = ${b.pushSkip ? `keep(${call})` : call}; // ${b.in.c}@${b.in.h} -> ${b.out.c}@${b.out.h}, ${where(b.origin.file, b.origin.line)}`,
+    );
   }
   body.push('return h;');
 
   sf.addFunction({
     isExported: true,
     name: 'forward',
-    docs: ['The network F(x; cond) on NHWC images, block by block. `cond.noise` holds timesteps (ddpm) or c_noise (edm);\n`seed` makes dropout masks reproducible.'],
+    docs: [
+      'The network F(x; cond) on NHWC images, block by block. `cond.noise` holds timesteps (ddpm) or c_noise (edm);\n`seed` makes dropout masks reproducible.',
+    ],
     parameters: [
       { name: 'p', type: 'ParamStore' },
       { name: 'x', type: 'tf.Tensor4D' },
@@ -185,7 +205,10 @@ export function modelSourceFile(project: Project, ir: IR, o: EmitOptions): Sourc
     docs: ['Creates every parameter as a named tfjs variable (seeded per name) and binds forward to them.'],
     parameters: [{ name: 'seed', type: 'number', initializer: '0' }],
     returnType: 'Model',
-    statements: ['const store = new ParamStore(paramSpecsFromRows(params), seed);', 'return { config, params: store, forward: (x, cond, training = false) => forward(store, x, cond, training) };'],
+    statements: [
+      'const store = new ParamStore(paramSpecsFromRows(params), seed);',
+      'return { config, params: store, forward: (x, cond, training = false) => forward(store, x, cond, training) };',
+    ],
   });
   return sf;
 }

@@ -25,7 +25,8 @@ export async function toJavaScript(files: ReadonlyMap<string, string>, o: { decl
     out.set(`${base}.js`, ts.transpileModule(text, { compilerOptions: OPTIONS, fileName: name }).outputText);
     if (o.declarations) {
       const d = ts.transpileDeclaration(text, { compilerOptions: OPTIONS, fileName: name, reportDiagnostics: true });
-      if (d.diagnostics?.length) throw new Error(`${name}: cannot write its declarations: ${ts.flattenDiagnosticMessageText(d.diagnostics[0]!.messageText, ' ')}`);
+      if (d.diagnostics?.length)
+        throw new Error(`${name}: cannot write its declarations: ${ts.flattenDiagnosticMessageText(d.diagnostics[0]!.messageText, ' ')}`);
       out.set(`${base}.d.ts`, d.outputText);
     }
   }

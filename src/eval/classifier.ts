@@ -92,7 +92,11 @@ export class Classifier {
   static load(path = defaultClassifierPath()): Classifier {
     if (!existsSync(path)) throw new SafetensorsError(path, 'no such classifier weights file (train one with `npm run train:classifier`)');
     const d = readSafetensorsFile(path);
-    if (d.metadata.format !== CLASSIFIER_FORMAT) throw new SafetensorsError(path, `not an MNIST classifier of this version (format ${JSON.stringify(d.metadata.format)}, expected ${CLASSIFIER_FORMAT})`);
+    if (d.metadata.format !== CLASSIFIER_FORMAT)
+      throw new SafetensorsError(
+        path,
+        `not an MNIST classifier of this version (format ${JSON.stringify(d.metadata.format)}, expected ${CLASSIFIER_FORMAT})`,
+      );
     const values = new Map<string, Float32Array>();
     for (const p of CLASSIFIER_PARAMS) {
       const t = d.tensors.get(p.name);
@@ -107,8 +111,15 @@ export class Classifier {
 
   save(path: string, metadata: Record<string, string> = {}): void {
     const tensors = new Map<string, SafeTensor>();
-    for (const p of CLASSIFIER_PARAMS) tensors.set(p.name, { dtype: 'F32', shape: p.shape, data: this.vars.get(p.name)!.dataSync() as Float32Array });
-    writeSafetensorsAtomic(path, tensors, { ...metadata, format: CLASSIFIER_FORMAT, layout: 'tfjs (conv HWIO, dense [in, out])', input: '32x32x1 NHWC in [-1, 1]', features: `fc2 after relu (${FEATURE_DIM})` });
+    for (const p of CLASSIFIER_PARAMS)
+      tensors.set(p.name, { dtype: 'F32', shape: p.shape, data: this.vars.get(p.name)!.dataSync() as Float32Array });
+    writeSafetensorsAtomic(path, tensors, {
+      ...metadata,
+      format: CLASSIFIER_FORMAT,
+      layout: 'tfjs (conv HWIO, dense [in, out])',
+      input: '32x32x1 NHWC in [-1, 1]',
+      features: `fc2 after relu (${FEATURE_DIM})`,
+    });
   }
 
   /** Runs the network on [n, 32, 32, 1] images in [-1, 1]. */

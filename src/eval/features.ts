@@ -26,7 +26,8 @@ export function toClassifierInput(images: Float32Array, n: number, height: numbe
   if (height !== width || (height !== IMAGE_SIZE && height !== 28)) {
     throw new EvalInputError(`the MNIST classifier takes 32x32 or 28x28 images; these are ${height}x${width}`);
   }
-  if (images.length !== n * height * width) throw new EvalInputError(`expected ${n * height * width} values for ${n} ${height}x${width} images, got ${images.length}`);
+  if (images.length !== n * height * width)
+    throw new EvalInputError(`expected ${n * height * width} values for ${n} ${height}x${width} images, got ${images.length}`);
   const clip = (v: number) => (v < -1 ? -1 : v > 1 ? 1 : v);
   if (height === IMAGE_SIZE) return images.map(clip);
   const pad = (IMAGE_SIZE - height) / 2;

@@ -64,7 +64,9 @@ export function generateSamples(mod: ModelModule, o: GenerateOptions): Generated
       const b = Math.min(batch, o.n - start);
       const bl = labels?.subarray(start, start + b);
       const net: NetFn = (x, noise) => mod.forward(store, x, batchCond(mod, bl, noise), false);
-      const out = tf.tidy(() => process_.sample(net, [b, H, H, ch], { steps: o.steps, sampler: o.sampler, seed: stepSeed(o.seed ?? 1, k, Stream.sample) }));
+      const out = tf.tidy(() =>
+        process_.sample(net, [b, H, H, ch], { steps: o.steps, sampler: o.sampler, seed: stepSeed(o.seed ?? 1, k, Stream.sample) }),
+      );
       const data = out.dataSync() as Float32Array;
       out.dispose();
       for (const v of data) if (!Number.isFinite(v)) nonFinite++;

@@ -7,10 +7,25 @@ import { classHistogram, extractFeatures, toClassifierInput } from './features.t
 import { frechetDistance, gaussianStats, type FrechetResult } from './frechet.ts';
 import { referenceStats, type ReferenceStats } from './referenceStats.ts';
 
-export { Classifier, CLASSIFIER_FORMAT, CLASSIFIER_PARAMS, defaultClassifierPath, FEATURE_DIM, IMAGE_SIZE, NUM_CLASSES } from './classifier.ts';
+export {
+  Classifier,
+  CLASSIFIER_FORMAT,
+  CLASSIFIER_PARAMS,
+  defaultClassifierPath,
+  FEATURE_DIM,
+  IMAGE_SIZE,
+  NUM_CLASSES,
+} from './classifier.ts';
 export { classHistogram, EvalInputError, extractFeatures, toClassifierInput, type FeatureSet } from './features.ts';
 export { frechetDistance, gaussianStats, sqrtmPsd, type FrechetResult, type GaussianStats } from './frechet.ts';
-export { defaultStatsPath, referenceStats, sha256File, STATS_FORMAT, type ReferenceStats, type ReferenceStatsOptions } from './referenceStats.ts';
+export {
+  defaultStatsPath,
+  referenceStats,
+  sha256File,
+  STATS_FORMAT,
+  type ReferenceStats,
+  type ReferenceStatsOptions,
+} from './referenceStats.ts';
 export { generateSamples, GenerateError, type GenerateOptions, type Generated } from './generate.ts';
 
 export interface ImageSet {

@@ -51,7 +51,9 @@ export interface ReferenceStats {
 export const sha256File = (path: string): string => createHash('sha256').update(readFileSync(path)).digest('hex');
 
 const payloadOf = (c: { n: number; dim: number; mu: number[]; sigma: number[]; histogram: number[] }) =>
-  createHash('sha256').update(JSON.stringify({ n: c.n, dim: c.dim, mu: c.mu, sigma: c.sigma, histogram: c.histogram })).digest('hex');
+  createHash('sha256')
+    .update(JSON.stringify({ n: c.n, dim: c.dim, mu: c.mu, sigma: c.sigma, histogram: c.histogram }))
+    .digest('hex');
 
 export const defaultStatsPath = (weights: string) => join(dirname(weights), 'mnist-test-stats.json');
 
@@ -77,7 +79,13 @@ function readCache(path: string, key: StatsKey): { hit?: CacheFile; why?: string
   const k = c.key ?? ({} as StatsKey);
   const diff = (Object.keys(key) as (keyof StatsKey)[]).filter((f) => k[f] !== key[f]);
   if (diff.length) return { why: `cache key differs in ${diff.join(', ')}` };
-  if (!Array.isArray(c.mu) || !Array.isArray(c.sigma) || c.mu.length !== c.dim || c.sigma.length !== c.dim * c.dim || payloadOf(c) !== c.payloadSha256) {
+  if (
+    !Array.isArray(c.mu) ||
+    !Array.isArray(c.sigma) ||
+    c.mu.length !== c.dim ||
+    c.sigma.length !== c.dim * c.dim ||
+    payloadOf(c) !== c.payloadSha256
+  ) {
     return { why: 'cache payload does not match its checksum' };
   }
   return { hit: c };
@@ -88,10 +96,21 @@ export function referenceStats(o: ReferenceStatsOptions = {}): ReferenceStats {
   const weights = o.weights ?? defaultClassifierPath();
   const cachePath = o.cachePath ?? defaultStatsPath(weights);
   const test = loadMnist({ split: 'test' });
-  const key: StatsKey = { format: STATS_FORMAT, classifierFormat: CLASSIFIER_FORMAT, weights: sha256File(weights), testImages: sha256File(test.source), n: test.n };
+  const key: StatsKey = {
+    format: STATS_FORMAT,
+    classifierFormat: CLASSIFIER_FORMAT,
+    weights: sha256File(weights),
+    testImages: sha256File(test.source),
+    n: test.n,
+  };
   const { hit, why } = o.refresh ? { hit: undefined, why: 'refresh requested' } : readCache(cachePath, key);
   if (hit) {
-    return { stats: { n: hit.n, dim: hit.dim, mu: Float64Array.from(hit.mu), sigma: Float64Array.from(hit.sigma) }, histogram: hit.histogram, cachePath, source: 'cache' };
+    return {
+      stats: { n: hit.n, dim: hit.dim, mu: Float64Array.from(hit.mu), sigma: Float64Array.from(hit.sigma) },
+      histogram: hit.histogram,
+      cachePath,
+      source: 'cache',
+    };
   }
   const clf = o.classifier ?? Classifier.load(weights);
   const f = extractFeatures(clf, test.images, test.n);

@@ -73,13 +73,22 @@ export function testAccuracy(clf: Classifier, images: Float32Array, labels: Int3
 
 export function trainClassifier(o: TrainClassifierOptions = {}): TrainClassifierResult {
   const log = o.log ?? ((s: string) => process.stderr.write(s + '\n'));
-  const opts = { seed: o.seed ?? 0, epochs: o.epochs ?? 6, batch: o.batch ?? 128, lr: o.lr ?? 1e-3, augment: o.augment ?? 2, limit: o.limit };
+  const opts = {
+    seed: o.seed ?? 0,
+    epochs: o.epochs ?? 6,
+    batch: o.batch ?? 128,
+    lr: o.lr ?? 1e-3,
+    augment: o.augment ?? 2,
+    limit: o.limit,
+  };
   const train = loadMnist({ split: 'train', limit: o.limit });
   const test = loadMnist({ split: 'test' });
   if (train.height !== IMAGE_SIZE || test.height !== IMAGE_SIZE) throw new Error(`expected ${IMAGE_SIZE}x${IMAGE_SIZE} MNIST`);
   const px = IMAGE_SIZE * IMAGE_SIZE;
   const clf = Classifier.init(opts.seed);
-  log(`classifier: ${clf.paramCount()} parameters; ${train.n} training images, ${opts.epochs} epochs at batch ${opts.batch}, lr ${opts.lr} (cosine), shifts up to ${opts.augment} px, seed ${opts.seed}`);
+  log(
+    `classifier: ${clf.paramCount()} parameters; ${train.n} training images, ${opts.epochs} epochs at batch ${opts.batch}, lr ${opts.lr} (cosine), shifts up to ${opts.augment} px, seed ${opts.seed}`,
+  );
   const adam = new Adam({ lr: opts.lr, beta1: 0.9, beta2: 0.999, eps: 1e-8, warmup: 0 }, clf.vars);
   const varList = [...clf.vars.values()];
   const nameOf = new Map([...clf.vars].map(([k, v]) => [v.name, k]));
@@ -116,10 +125,19 @@ export function trainClassifier(o: TrainClassifierOptions = {}): TrainClassifier
     }
     const acc = testAccuracy(clf, test.images, test.labels, test.n);
     epochAccuracy.push(acc);
-    log(`epoch ${epoch + 1}/${opts.epochs}: mean loss ${(lossSum / stepsPerEpoch).toFixed(4)}, test accuracy ${(100 * acc).toFixed(2)}%, ${((Date.now() - started) / 1000).toFixed(0)} s`);
+    log(
+      `epoch ${epoch + 1}/${opts.epochs}: mean loss ${(lossSum / stepsPerEpoch).toFixed(4)}, test accuracy ${(100 * acc).toFixed(2)}%, ${((Date.now() - started) / 1000).toFixed(0)} s`,
+    );
   }
   adam.dispose();
-  return { classifier: clf, testAccuracy: epochAccuracy.at(-1)!, epochAccuracy, steps: step, seconds: (Date.now() - started) / 1000, options: opts };
+  return {
+    classifier: clf,
+    testAccuracy: epochAccuracy.at(-1)!,
+    epochAccuracy,
+    steps: step,
+    seconds: (Date.now() - started) / 1000,
+    options: opts,
+  };
 }
 
 const sha256 = (path: string) => createHash('sha256').update(readFileSync(path)).digest('hex');
@@ -179,7 +197,9 @@ async function main(argv: string[]): Promise<number> {
   const N = 10000;
   const trainFd = fdOf(loadMnist({ split: 'train', limit: N }).images, N);
   const noiseFd = fdOf(toClassifierInput(Float32Array.from(normals(N * IMAGE_SIZE * IMAGE_SIZE, 11)), N, IMAGE_SIZE, IMAGE_SIZE, 1), N);
-  process.stdout.write(`wrote ${ref.cachePath}; Frechet distance to the test set at n = ${N}: training images ${trainFd.toFixed(3)}, Gaussian noise ${noiseFd.toFixed(1)}\n`);
+  process.stdout.write(
+    `wrote ${ref.cachePath}; Frechet distance to the test set at n = ${N}: training images ${trainFd.toFixed(3)}, Gaussian noise ${noiseFd.toFixed(1)}\n`,
+  );
   if (!values['no-readme']) {
     const args = argv.filter((a) => a !== '--no-readme');
     const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');

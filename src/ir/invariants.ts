@@ -22,7 +22,8 @@ export function invariantErrors(ir: IR): string[] {
       if (op.norms.length !== op.convs.length) errors.push(`${b.path} has ${op.convs.length} convs but ${op.norms.length} norm slots`);
       if (op.modulation?.at === 'norm1' && op.convs.length < 2) errors.push(`${b.path} modulates norm1 but has ${op.convs.length} conv`);
       if (op.modulation && op.modulation.mlp.length === 0) errors.push(`${b.path} has a modulation without layers`);
-      if (op.attention && op.attention.qkv.cout !== 3 * op.attention.qkv.cin) errors.push(`${b.path}.attn.qkv maps ${op.attention.qkv.cin} to ${op.attention.qkv.cout} channels, not 3x`);
+      if (op.attention && op.attention.qkv.cout !== 3 * op.attention.qkv.cin)
+        errors.push(`${b.path}.attn.qkv maps ${op.attention.qkv.cin} to ${op.attention.qkv.cout} channels, not 3x`);
     }
   }
   for (const [name, n] of reads) {

@@ -14,7 +14,12 @@ const condRef = {
   properties: { kind: { type: 'string' }, options: { type: 'object', additionalProperties: attrValue } },
 };
 
-const obj = (required: string[], properties: Record<string, unknown>) => ({ type: 'object', required, additionalProperties: false, properties });
+const obj = (required: string[], properties: Record<string, unknown>) => ({
+  type: 'object',
+  required,
+  additionalProperties: false,
+  properties,
+});
 const ref = (name: string) => ({ $ref: `#/definitions/${name}` });
 const str = { type: 'string', minLength: 1 };
 const posInt = { type: 'integer', minimum: 1 };
@@ -23,7 +28,13 @@ const num = { type: 'number' };
 /** The typed ops (src/ir/ops.ts), one definition each. */
 const definitions = {
   linear: obj(['weight', 'din', 'dout'], { weight: str, bias: str, din: posInt, dout: posInt }),
-  norm: obj(['kind', 'groups', 'eps'], { kind: { enum: ['group', 'layer'] }, groups: posInt, eps: { type: 'number', exclusiveMinimum: 0 }, weight: str, bias: str }),
+  norm: obj(['kind', 'groups', 'eps'], {
+    kind: { enum: ['group', 'layer'] },
+    groups: posInt,
+    eps: { type: 'number', exclusiveMinimum: 0 },
+    weight: str,
+    bias: str,
+  }),
   conv: obj(['weight', 'cin', 'cout', 'kernel', 'stride', 'pad', 'lora'], {
     weight: str,
     bias: str,
@@ -37,8 +48,24 @@ const definitions = {
   convTranspose: obj(['weight', 'bias', 'cin', 'cout', 'kernel'], { weight: str, bias: str, cin: posInt, cout: posInt, kernel: posInt }),
   lora: {
     oneOf: [
-      obj(['kind', 'site', 'rank', 'down', 'up', 'bases', 'steps', 'omega'], { kind: { const: 'time_lora' }, site: str, rank: posInt, down: str, up: str, bases: posInt, steps: posInt, omega: str }),
-      obj(['kind', 'site', 'rank', 'down', 'up', 'classes'], { kind: { const: 'class_lora' }, site: str, rank: posInt, down: str, up: str, classes: posInt }),
+      obj(['kind', 'site', 'rank', 'down', 'up', 'bases', 'steps', 'omega'], {
+        kind: { const: 'time_lora' },
+        site: str,
+        rank: posInt,
+        down: str,
+        up: str,
+        bases: posInt,
+        steps: posInt,
+        omega: str,
+      }),
+      obj(['kind', 'site', 'rank', 'down', 'up', 'classes'], {
+        kind: { const: 'class_lora' },
+        site: str,
+        rank: posInt,
+        down: str,
+        up: str,
+        classes: posInt,
+      }),
       obj(['kind', 'site', 'rank', 'down', 'up', 'bases', 'hidden', 'out', 'scale'], {
         kind: { const: 'uc_lora' },
         site: str,
@@ -76,7 +103,12 @@ const definitions = {
           inputScale: { type: 'number', exclusiveMinimum: 0 },
           table: str,
         }),
-        label: obj(['at', 'scale'], { at: { enum: ['input', 'output'] }, scale: { type: 'number', exclusiveMinimum: 0 }, table: str, linear: ref('linear') }),
+        label: obj(['at', 'scale'], {
+          at: { enum: ['input', 'output'] },
+          scale: { type: 'number', exclusiveMinimum: 0 },
+          table: str,
+          linear: ref('linear'),
+        }),
         augment: ref('linear'),
         mlp: { type: 'array', items: ref('linear') },
         outAct: { type: 'boolean' },
@@ -98,7 +130,11 @@ const definitions = {
         residual: { type: 'boolean' },
         skip: ref('conv'),
         outputScale: { type: 'number', exclusiveMinimum: 0 },
-        modulation: obj(['kind', 'at', 'mlp'], { kind: { enum: ['shift', 'scale_shift'] }, at: { enum: ['input', 'conv0', 'norm1'] }, mlp: { type: 'array', minItems: 1, items: ref('linear') } }),
+        modulation: obj(['kind', 'at', 'mlp'], {
+          kind: { enum: ['shift', 'scale_shift'] },
+          at: { enum: ['input', 'conv0', 'norm1'] },
+          mlp: { type: 'array', minItems: 1, items: ref('linear') },
+        }),
         attention: ref('attention'),
       }),
     ],
@@ -107,7 +143,12 @@ const definitions = {
     oneOf: [
       obj(['fn'], { fn: { enum: ['zeros', 'ones', 'interp', 'sinusoidal'] } }),
       obj(['fn', 'std'], { fn: { const: 'normal' }, std: { type: 'number', exclusiveMinimum: 0 } }),
-      obj(['fn', 'fanIn', 'fanOut', 'gain'], { fn: { enum: ['xavier_uniform', 'xavier_normal', 'kaiming_uniform', 'kaiming_normal'] }, fanIn: posInt, fanOut: posInt, gain: { type: 'number', exclusiveMinimum: 0 } }),
+      obj(['fn', 'fanIn', 'fanOut', 'gain'], {
+        fn: { enum: ['xavier_uniform', 'xavier_normal', 'kaiming_uniform', 'kaiming_normal'] },
+        fanIn: posInt,
+        fanOut: posInt,
+        gain: { type: 'number', exclusiveMinimum: 0 },
+      }),
     ],
   },
   layout: { anyOf: [{ enum: ['plain', 'conv', 'linear', 'chw'] }, obj(['loraDown'], { loraDown: posInt })] },
@@ -147,7 +188,10 @@ export const irSchema = {
         attention: { type: 'boolean' },
         resample: { enum: ['down', 'up'] },
         heads: posInt,
-        conditioning: obj(['residual', 'attention'], { residual: { type: 'array', items: condRef }, attention: { type: 'array', items: condRef } }),
+        conditioning: obj(['residual', 'attention'], {
+          residual: { type: 'array', items: condRef },
+          attention: { type: 'array', items: condRef },
+        }),
         op: ref('op'),
         origin: obj(['file', 'line'], { file: { type: 'string' }, line: posInt }),
       }),
@@ -157,7 +201,20 @@ export const irSchema = {
       items: obj(['path', 'kind', 'block', 'role', 'params', 'flops', 'outputElems'], {
         path: str,
         kind: {
-          enum: ['conv2d', 'conv_transpose2d', 'linear', 'group_norm', 'layer_norm', 'embedding_table', 'noise_embedding', 'attention_core', 'resample', 'time_lora', 'class_lora', 'uc_lora'],
+          enum: [
+            'conv2d',
+            'conv_transpose2d',
+            'linear',
+            'group_norm',
+            'layer_norm',
+            'embedding_table',
+            'noise_embedding',
+            'attention_core',
+            'resample',
+            'time_lora',
+            'class_lora',
+            'uc_lora',
+          ],
         },
         block: { type: 'string' },
         role: { enum: ['base', 'conditioning'] },

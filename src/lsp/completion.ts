@@ -19,9 +19,13 @@ export function completion(uri: string, a: Analysis, docs: SpecDocuments, offset
   // Nothing to offer inside a comment or a string.
   if (a.comments.some((c) => inside(c, offset) || (c.type === 'LineComment' && c.start < offset && offset === c.end))) return [];
   const at = tokenAt(a.tokens, offset - 1);
-  const prefixTok = at >= 0 && a.tokens[at].end >= offset && a.tokens[at].type !== 'StringLiteral' && /^[A-Za-z_]/.test(a.tokens[at].image) ? a.tokens[at] : undefined;
+  const prefixTok =
+    at >= 0 && a.tokens[at].end >= offset && a.tokens[at].type !== 'StringLiteral' && /^[A-Za-z_]/.test(a.tokens[at].image)
+      ? a.tokens[at]
+      : undefined;
   const str = at >= 0 ? a.tokens[at] : undefined;
-  if (str && ((str.type === 'StringLiteral' && inside(str, offset)) || (str.type === 'UnterminatedString' && str.start < offset))) return [];
+  if (str && ((str.type === 'StringLiteral' && inside(str, offset)) || (str.type === 'UnterminatedString' && str.start < offset)))
+    return [];
   const stop = prefixTok ? at : firstTokenFrom(a.tokens, offset);
   const { stack } = walk(a.tokens, stop);
   const range: Range = rangeOf(doc, { offset: prefixTok?.start ?? offset, length: offset - (prefixTok?.start ?? offset) });
@@ -91,7 +95,13 @@ function valuesOf(ty: Ty, add: (label: string, kind: CompletionItemKind, insert?
     for (const [k, schema] of Object.entries(kinds)) {
       const req = Object.entries(schema).filter(([, s]) => s.required);
       const insert = req.length ? `${k}(${req.map(([n], i) => `${n}: \${${i + 1}}`).join(', ')})` : k;
-      add(k, CompletionItemKind.Function, insert, Object.keys(schema).length ? `${k}(${Object.keys(schema).join(', ')})` : 'no arguments', docs[k]);
+      add(
+        k,
+        CompletionItemKind.Function,
+        insert,
+        Object.keys(schema).length ? `${k}(${Object.keys(schema).join(', ')})` : 'no arguments',
+        docs[k],
+      );
     }
   }
 }

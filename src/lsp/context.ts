@@ -286,7 +286,8 @@ export function roleOf(tokens: Tok[], index: number): TokenRole {
   if (!isExpr(cur)) {
     const path = cur?.path;
     if (!path) return { role: 'other' };
-    if (t.type === 'StringLiteral' && (next?.type === 'Colon' || next?.type === 'LCurly')) return { role: 'selector', path, pattern: unquote(t.image) };
+    if (t.type === 'StringLiteral' && (next?.type === 'Colon' || next?.type === 'LCurly'))
+      return { role: 'selector', path, pattern: unquote(t.image) };
     if (t.type === 'Identifier' && next?.type === 'LCurly') return { role: 'section', path: [...path, t.image] };
     if (t.type === 'Identifier' && next?.type === 'Colon') {
       if (sectionAt([...path, t.image])) return { role: 'section', path: [...path, t.image] };
@@ -296,7 +297,8 @@ export function roleOf(tokens: Tok[], index: number): TokenRole {
   }
   if (t.type !== 'Identifier') return { role: 'other' };
   const field = fieldOf(stack);
-  if (cur.f === 'call' && !cur.done && cur.arg === undefined && next?.type === 'Colon') return { role: 'arg', callee: cur.callee, ty: cur.ty, arg: t.image };
+  if (cur.f === 'call' && !cur.done && cur.arg === undefined && next?.type === 'Colon')
+    return { role: 'arg', callee: cur.callee, ty: cur.ty, arg: t.image };
   const ty = operandTy(cur);
   if (next?.type === 'LParen') return { role: 'kind', kind: t.image, ty: ty && callTyOf(ty), field };
   return { role: 'name', name: t.image, ty, field };

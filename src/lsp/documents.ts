@@ -111,7 +111,15 @@ export class SpecDocuments {
     const ast = parseSpec(text, uriToPath(uri)).ast;
     const check = checkSpec(uriToPath(uri), { text, host: this.host });
     const blocks = check.ir?.blocks.map((b) => ({ path: b.path, attention: b.attention }));
-    const a: Analysis = { version: doc.version, tokens, comments, ast, lastAst: ast ?? prev?.lastAst, check, lastBlocks: blocks ?? prev?.lastBlocks };
+    const a: Analysis = {
+      version: doc.version,
+      tokens,
+      comments,
+      ast,
+      lastAst: ast ?? prev?.lastAst,
+      check,
+      lastBlocks: blocks ?? prev?.lastBlocks,
+    };
     this.analyses.set(uri, a);
     return a;
   }
@@ -141,7 +149,11 @@ function docFor(file: string, check: CheckResult, docs: SpecDocuments): TextDocu
 }
 
 /** LSP diagnostics of one document, and those it found in base specs (by the base's URI). */
-export function lspDiagnostics(uri: string, a: Analysis, docs: SpecDocuments): { own: LspDiagnostic[]; bases: Map<string, LspDiagnostic[]> } {
+export function lspDiagnostics(
+  uri: string,
+  a: Analysis,
+  docs: SpecDocuments,
+): { own: LspDiagnostic[]; bases: Map<string, LspDiagnostic[]> } {
   const doc = docs.get(uri)!;
   const self = uriToPath(uri);
   const own: LspDiagnostic[] = [];
@@ -167,7 +179,16 @@ export function lspDiagnostics(uri: string, a: Analysis, docs: SpecDocuments): {
       relatedInformation: [{ location: where, message: d.message }],
     });
     const list = bases.get(other.uri) ?? [];
-    list.push({ ...base, range: where.range, relatedInformation: [{ location: { uri, range: extendsSpan ? rangeOf(doc, extendsSpan) : rangeOf(doc, { offset: 0, length: 0 }) }, message: `reported when checking ${basename(self)}` }] });
+    list.push({
+      ...base,
+      range: where.range,
+      relatedInformation: [
+        {
+          location: { uri, range: extendsSpan ? rangeOf(doc, extendsSpan) : rangeOf(doc, { offset: 0, length: 0 }) },
+          message: `reported when checking ${basename(self)}`,
+        },
+      ],
+    });
     bases.set(other.uri, list);
   }
   return { own, bases };

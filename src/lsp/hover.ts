@@ -57,7 +57,10 @@ function markdownFor(uri: string, a: Analysis, docs: SpecDocuments, i: number): 
     case 'name': {
       const asLet = letDoc(uri, docs, r.name);
       if (asLet) return asLet;
-      if (r.ty && enumValues(r.ty).includes(r.name)) return `**\`${r.name}\`** (value${r.field ? ` of \`${r.field}\`` : ''})\n\none of ${enumValues(r.ty).map((v) => `\`${v}\``).join(', ')}`;
+      if (r.ty && enumValues(r.ty).includes(r.name))
+        return `**\`${r.name}\`** (value${r.field ? ` of \`${r.field}\`` : ''})\n\none of ${enumValues(r.ty)
+          .map((v) => `\`${v}\``)
+          .join(', ')}`;
       const s = kindSchema(r.ty, r.name);
       if (s) return kindDoc(r.name, s, r.field, r.ty && kindDocs(r.ty)[r.name]);
       if (r.name === 'in') return '**`in`** (in a width): the channels entering the block';
@@ -85,7 +88,14 @@ function letDoc(uri: string, docs: SpecDocuments, name: string): string | undefi
   const where = declUri === uri ? `line ${decl.nameSpan.line}` : `${decl.nameSpan.file}:${decl.nameSpan.line}`;
   const src = docs.host.read(decl.span.file);
   const text = src?.slice(decl.span.offset, decl.span.offset + decl.span.length) ?? `let ${name} = ...`;
-  return [`**\`${name}\`** (constant) = \`${v ? formatValue(v) : 'does not evaluate'}\``, '', '```unet', text.length > 400 ? text.slice(0, 400) + ' ...' : text, '```', `declared at ${where}`].join('\n');
+  return [
+    `**\`${name}\`** (constant) = \`${v ? formatValue(v) : 'does not evaluate'}\``,
+    '',
+    '```unet',
+    text.length > 400 ? text.slice(0, 400) + ' ...' : text,
+    '```',
+    `declared at ${where}`,
+  ].join('\n');
 }
 
 /** The blocks a path selector matches, as the elaborator matches them (src/elaborate/selectors.ts). */
@@ -105,5 +115,9 @@ function selectorDoc(pattern: string, a: Analysis): string {
   if (m.length === 0) return `${head}\n\nmatches no block (E0508)`;
   const shown = m.slice(0, MAX_LISTED).map((p) => `- \`${p}\``);
   if (m.length > MAX_LISTED) shown.push(`- ... and ${m.length - MAX_LISTED} more`);
-  return [`${head}\n\nmatches ${m.length} block${m.length === 1 ? '' : 's'}${a.check.ir ? '' : ' (as of the last spec that checked)'}:`, '', ...shown].join('\n');
+  return [
+    `${head}\n\nmatches ${m.length} block${m.length === 1 ? '' : 's'}${a.check.ir ? '' : ' (as of the last spec that checked)'}:`,
+    '',
+    ...shown,
+  ].join('\n');
 }

@@ -95,13 +95,21 @@ export function describeTy(ty: Ty): string {
       return 'width (an integer expression over `in`, `out` and constants)';
     case 'list': {
       const n =
-        ty.min !== undefined && ty.max !== undefined ? `${ty.min}-${ty.max} items` : ty.min !== undefined ? `at least ${ty.min} item${ty.min === 1 ? '' : 's'}` : ty.max !== undefined ? `at most ${ty.max} items` : '';
+        ty.min !== undefined && ty.max !== undefined
+          ? `${ty.min}-${ty.max} items`
+          : ty.min !== undefined
+            ? `at least ${ty.min} item${ty.min === 1 ? '' : 's'}`
+            : ty.max !== undefined
+              ? `at most ${ty.max} items`
+              : '';
       return `list of ${describeTy(ty.of)}${n ? ` (${n})` : ''}`;
     }
     case 'union':
       return ty.of.map(describeTy).join(', or ');
     case 'call': {
-      const kinds = Object.entries(ty.kinds).map(([k, s]) => (Object.keys(s).length ? `\`${k}(${Object.keys(s).join(', ')})\`` : `\`${k}\``));
+      const kinds = Object.entries(ty.kinds).map(([k, s]) =>
+        Object.keys(s).length ? `\`${k}(${Object.keys(s).join(', ')})\`` : `\`${k}\``,
+      );
       return `${ty.list ? 'one of, or a list of' : 'one of'} ${kinds.join(' | ')}`;
     }
   }
@@ -129,7 +137,9 @@ export function sectionDoc(path: readonly string[], s: SectionSpec): string {
   if (opts.length) lines.push(`options: ${opts.map((o) => `\`${o}\``).join(', ')}`);
   if (subs.length) lines.push(`sections: ${subs.map((o) => `\`${o}\``).join(', ')}`);
   if (s.selectors) lines.push('path selectors ("enc.*.block0": ...) allowed');
-  const req = Object.entries(s.fields).filter(([, f]) => f.required).map(([k]) => `\`${k}\``);
+  const req = Object.entries(s.fields)
+    .filter(([, f]) => f.required)
+    .map(([k]) => `\`${k}\``);
   if (req.length) lines.push(`required: ${req.join(', ')}`);
   return lines.join('\n');
 }
@@ -140,7 +150,10 @@ export function kindDoc(kind: string, schema: CallSchema, what?: string, doc?: s
   const lines = [`**\`${kind}\`** (kind${what ? ` of \`${what}\`` : ''})`, ''];
   if (doc) lines.push(doc, '');
   if (args.length === 0) lines.push('no arguments');
-  for (const [a, s] of args) lines.push(`- \`${a}\`: ${describeTy(s.ty)}; ${s.required ? 'required' : s.default !== undefined ? `default \`${s.default}\`` : 'unset by default'}${s.doc ? `; ${s.doc}` : ''}`);
+  for (const [a, s] of args)
+    lines.push(
+      `- \`${a}\`: ${describeTy(s.ty)}; ${s.required ? 'required' : s.default !== undefined ? `default \`${s.default}\`` : 'unset by default'}${s.doc ? `; ${s.doc}` : ''}`,
+    );
   return lines.join('\n');
 }
 

@@ -6,12 +6,7 @@
  * Diagnostics are published when a spec opens and, debounced, after it changes; a change also
  * re-checks the other open specs, which may extend it.
  */
-import {
-  TextDocumentSyncKind,
-  type Connection,
-  type Diagnostic as LspDiagnostic,
-  type InitializeResult,
-} from 'vscode-languageserver';
+import { TextDocumentSyncKind, type Connection, type Diagnostic as LspDiagnostic, type InitializeResult } from 'vscode-languageserver';
 import { completion } from './completion.ts';
 import { definition } from './definition.ts';
 import { lspDiagnostics, SpecDocuments } from './documents.ts';
@@ -31,7 +26,8 @@ export function startServer(connection: Connection, opts: ServerOptions = {}): S
   /** Diagnostics found in a base spec that is not open, by base URI, then by the child that found them. */
   const fromChildren = new Map<string, Map<string, LspDiagnostic[]>>();
 
-  const log = (what: string, e: unknown) => connection.console.error(`unetc lsp: ${what} failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
+  const log = (what: string, e: unknown) =>
+    connection.console.error(`unetc lsp: ${what} failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
 
   function guard<A extends unknown[], R>(what: string, fallback: R, fn: (...args: A) => R): (...args: A) => R {
     return (...args: A) => {
@@ -70,7 +66,10 @@ export function startServer(connection: Connection, opts: ServerOptions = {}): S
 
   const schedule = (uri: string, delay: number) => {
     clearTimeout(timers.get(uri));
-    timers.set(uri, setTimeout(() => validate(uri), delay));
+    timers.set(
+      uri,
+      setTimeout(() => validate(uri), delay),
+    );
   };
 
   connection.onInitialize((params): InitializeResult => {

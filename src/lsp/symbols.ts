@@ -15,14 +15,33 @@ export function documentSymbols(doc: TextDocument, ast: SpecFile | undefined): D
   if (!ast) return [];
   const member = (m: Member): DocumentSymbol => {
     if (m.kind === 'let') {
-      return { name: m.name, detail: short(`= ${printExpr(m.value)}`), kind: SymbolKind.Constant, range: rangeOf(doc, m.span), selectionRange: rangeOf(doc, m.nameSpan) };
+      return {
+        name: m.name,
+        detail: short(`= ${printExpr(m.value)}`),
+        kind: SymbolKind.Constant,
+        range: rangeOf(doc, m.span),
+        selectionRange: rangeOf(doc, m.nameSpan),
+      };
     }
     const name = m.quoted ? `"${m.key}"` : m.key;
     if (m.kind === 'field') {
-      return { name, detail: short(printExpr(m.value)), kind: m.quoted ? SymbolKind.Key : SymbolKind.Field, range: rangeOf(doc, m.span), selectionRange: rangeOf(doc, m.keySpan) };
+      return {
+        name,
+        detail: short(printExpr(m.value)),
+        kind: m.quoted ? SymbolKind.Key : SymbolKind.Field,
+        range: rangeOf(doc, m.span),
+        selectionRange: rangeOf(doc, m.keySpan),
+      };
     }
-    if (m.kind === 'unset') return { name: `unset ${name}`, kind: SymbolKind.Null, range: rangeOf(doc, m.span), selectionRange: rangeOf(doc, m.keySpan) };
-    return { name, kind: SymbolKind.Namespace, range: rangeOf(doc, m.span), selectionRange: rangeOf(doc, m.keySpan), children: m.members.map(member) };
+    if (m.kind === 'unset')
+      return { name: `unset ${name}`, kind: SymbolKind.Null, range: rangeOf(doc, m.span), selectionRange: rangeOf(doc, m.keySpan) };
+    return {
+      name,
+      kind: SymbolKind.Namespace,
+      range: rangeOf(doc, m.span),
+      selectionRange: rangeOf(doc, m.keySpan),
+      children: m.members.map(member),
+    };
   };
   const model: DocumentSymbol = {
     name: ast.model.name,

@@ -27,7 +27,11 @@ export interface OmegaRun {
   params: readonly ParamRow[];
 }
 
-export function resolveOmegaRun(arg: string, rt: Runtime, importParams: (modelTs: string) => Promise<readonly ParamRow[]>): Promise<OmegaRun> {
+export function resolveOmegaRun(
+  arg: string,
+  rt: Runtime,
+  importParams: (modelTs: string) => Promise<readonly ParamRow[]>,
+): Promise<OmegaRun> {
   const target = resolve(arg);
   if (!existsSync(target)) throw new OmegaError(`no such run folder or checkpoint: ${arg}`);
   let runDir = target;
@@ -39,7 +43,8 @@ export function resolveOmegaRun(arg: string, rt: Runtime, importParams: (modelTs
   } else runDir = dirname(dirname(target));
   const irPath = join(runDir, 'ir.json');
   const modelTs = join(runDir, 'model', 'model.ts');
-  if (!existsSync(irPath) || !existsSync(modelTs)) throw new OmegaError(`${runDir} has no ir.json and model/model.ts (was it written by unetc train?)`);
+  if (!existsSync(irPath) || !existsSync(modelTs))
+    throw new OmegaError(`${runDir} has no ir.json and model/model.ts (was it written by unetc train?)`);
   const ir = JSON.parse(readFileSync(irPath, 'utf8')) as IR;
   return importParams(modelTs).then((params) => ({ runDir, checkpoint, ir, params }));
 }
@@ -61,14 +66,20 @@ export const SIGMA_MAX = 80;
  * ddpm: every timestep (or every `stride`-th); edm: `points` sigmas evenly spaced in log sigma on
  * [0.002, 80], with c_noise from the runtime's EDM preconditioning.
  */
-export function noiseGrid(ir: IR, edmCoefficients: ((sigma: Float64Array) => Float32Array) | undefined, o: { points?: number } = {}): NoiseGrid {
+export function noiseGrid(
+  ir: IR,
+  edmCoefficients: ((sigma: Float64Array) => Float32Array) | undefined,
+  o: { points?: number } = {},
+): NoiseGrid {
   const axis = noiseAxis(ir);
   if (axis.process === 'ddpm') {
     const values = Array.from({ length: axis.T }, (_, t) => t);
     return { axis, values, inputs: Float32Array.from(values), label: 'timestep t' };
   }
   const n = o.points ?? 200;
-  const values = Array.from({ length: n }, (_, i) => Math.exp(Math.log(SIGMA_MIN) + (i / (n - 1)) * (Math.log(SIGMA_MAX) - Math.log(SIGMA_MIN))));
+  const values = Array.from({ length: n }, (_, i) =>
+    Math.exp(Math.log(SIGMA_MIN) + (i / (n - 1)) * (Math.log(SIGMA_MAX) - Math.log(SIGMA_MIN))),
+  );
   if (!edmCoefficients) throw new OmegaError('an EDM model needs the runtime preconditioning to evaluate omega');
   return { axis, values, inputs: edmCoefficients(Float64Array.from(values)), label: 'noise level σ' };
 }
@@ -83,10 +94,17 @@ export interface OmegaLayer {
  * omega of every TimeLoRA / UC-LoRA layer on the grid, from the checkpoint (`init`: from the
  * untrained model the run started from, the same seed).
  */
-export function evaluateOmegas(rt: Runtime, restoreInto: RestoreInto, run: OmegaRun, grid: NoiseGrid, o: { init?: boolean; raw?: boolean } = {}): { layers: OmegaLayer[]; step: number; seed: number } {
+export function evaluateOmegas(
+  rt: Runtime,
+  restoreInto: RestoreInto,
+  run: OmegaRun,
+  grid: NoiseGrid,
+  o: { init?: boolean; raw?: boolean } = {},
+): { layers: OmegaLayer[]; step: number; seed: number } {
   const { tf } = rt;
   const sites = omegaSites(run.ir);
-  if (sites.length === 0) throw new OmegaError(`${run.ir.name} has no TimeLoRA or UC-LoRA layers (nothing depends on the noise level through omega)`);
+  if (sites.length === 0)
+    throw new OmegaError(`${run.ir.name} has no TimeLoRA or UC-LoRA layers (nothing depends on the noise level through omega)`);
   const ck = rt.readCheckpoint(run.checkpoint);
   const specs = rt.paramSpecsFromRows(run.params);
   // Only what omega reads: the embedding network and the LoRA layers' own parameters.
@@ -114,7 +132,8 @@ export function evaluateOmegas(rt: Runtime, restoreInto: RestoreInto, run: Omega
     });
     const layers = sites.map((site, k) => {
       const values = Float32Array.from(omegas[k]!.dataSync() as Float32Array);
-      if (values.length !== n * site.bases) throw new OmegaError(`${site.path}: omega has ${values.length} values for ${n} points x ${site.bases} bases`);
+      if (values.length !== n * site.bases)
+        throw new OmegaError(`${site.path}: omega has ${values.length} values for ${n} points x ${site.bases} bases`);
       return { site, values };
     });
     tf.dispose(omegas);
@@ -201,6 +220,7 @@ export function summarize(S: Float64Array, n: number): SimilaritySummary {
 export function nearestIndex(grid: NoiseGrid, value: number): number {
   let best = 0;
   const key = (v: number) => (grid.axis.process === 'edm' ? Math.log(v) : v);
-  for (let i = 1; i < grid.values.length; i++) if (Math.abs(key(grid.values[i]!) - key(value)) < Math.abs(key(grid.values[best]!) - key(value))) best = i;
+  for (let i = 1; i < grid.values.length; i++)
+    if (Math.abs(key(grid.values[i]!) - key(value)) < Math.abs(key(grid.values[best]!) - key(value))) best = i;
   return best;
 }

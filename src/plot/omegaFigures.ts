@@ -16,7 +16,9 @@ export interface HeatmapPanel {
 }
 
 const xAxisOf = (grid: NoiseGrid, title: string): AxisSpec =>
-  grid.axis.process === 'edm' ? { min: grid.values[0]!, max: grid.values[grid.values.length - 1]!, log: true, title } : { min: 0, max: grid.values.length - 1, integer: true, title };
+  grid.axis.process === 'edm'
+    ? { min: grid.values[0]!, max: grid.values[grid.values.length - 1]!, log: true, title }
+    : { min: 0, max: grid.values.length - 1, integer: true, title };
 
 /** Down-samples an [n, n] matrix to at most `max` x `max` pixels (nearest grid point), row 0 at the bottom. */
 function heatmapPng(S: Float64Array, n: number, max = 300): { png: Buffer; size: number } {
@@ -81,7 +83,12 @@ export function heatmapFigure(o: HeatmapFigureOptions): string {
     const img = heatmapPng(p.S, n);
     parts.push(text(x + side / 2, top - 8, p.title, { size: 12, bold: true, anchor: 'middle', fill: '#111827' }));
     parts.push(embeddedImage(img.png, x, top, side, side, true));
-    const ax = axes({ x, y: top, w: side, h: side }, xAxisOf(o.grid, `${o.grid.label} (${axisName}₂)`), { ...xAxisOf(o.grid, `${axisName}₁`) }, { grid: false });
+    const ax = axes(
+      { x, y: top, w: side, h: side },
+      xAxisOf(o.grid, `${o.grid.label} (${axisName}₂)`),
+      { ...xAxisOf(o.grid, `${axisName}₁`) },
+      { grid: false },
+    );
     parts.push(ax.svg);
     parts.push(text(x + side / 2, top + side + 56, summaryLine(p.summary, o.grid), { size: 10, anchor: 'middle', fill: '#111827' }));
   });
@@ -124,11 +131,30 @@ export function againstFigure(o: AgainstFigureOptions): string {
   const hasInit = o.layers.some((l) => l.init);
   // Legend.
   let lx = 16;
-  parts.push(polyline([[lx, 58], [lx + 24, 58]], '#b91c1c', 2));
+  parts.push(
+    polyline(
+      [
+        [lx, 58],
+        [lx + 24, 58],
+      ],
+      '#b91c1c',
+      2,
+    ),
+  );
   parts.push(text(lx + 30, 62, 'after training', { size: 10, fill: '#374151' }));
   lx += 30 + textWidth('after training', 10) + 16;
   if (hasInit) {
-    parts.push(polyline([[lx, 58], [lx + 24, 58]], '#6b7280', 1.3, { 'stroke-dasharray': '4 3' }));
+    parts.push(
+      polyline(
+        [
+          [lx, 58],
+          [lx + 24, 58],
+        ],
+        '#6b7280',
+        1.3,
+        { 'stroke-dasharray': '4 3' },
+      ),
+    );
     parts.push(text(lx + 30, 62, 'at initialisation (same seed)', { size: 10, fill: '#374151' }));
   }
   const xa = xAxisOf(o.grid, o.grid.label);
@@ -136,7 +162,12 @@ export function againstFigure(o: AgainstFigureOptions): string {
     const x = left + (k % cols) * (pw + gx);
     const y = top + Math.floor(k / cols) * (ph + gy);
     parts.push(text(x + pw / 2, y - 8, l.label, { size: 11, bold: true, anchor: 'middle', fill: '#111827' }));
-    const ax = axes({ x, y, w: pw, h: ph }, xa, { min: -1, max: 1, ticks: [-1, -0.5, 0, 0.5, 1], title: k % cols === 0 ? 'cos similarity' : undefined });
+    const ax = axes({ x, y, w: pw, h: ph }, xa, {
+      min: -1,
+      max: 1,
+      ticks: [-1, -0.5, 0, 0.5, 1],
+      title: k % cols === 0 ? 'cos similarity' : undefined,
+    });
     parts.push(ax.svg);
     const rx = ax.px(refValue);
     parts.push(el('line', { x1: rx, y1: y, x2: rx, y2: y + ph, stroke: '#9ca3af', 'stroke-dasharray': '2 3' }));
@@ -147,5 +178,10 @@ export function againstFigure(o: AgainstFigureOptions): string {
   const width = left + cols * (pw + gx) - gx + 24;
   const refText = o.grid.axis.process === 'ddpm' ? `t = ${refValue}` : `σ = ${n2(refValue)}`;
   parts.push(text(16, top + rows * (ph + gy) - 14, `dotted line: the reference ${refText}`, { size: 10, fill: '#6b7280' }));
-  return svgDocument(Math.max(width, textWidth(o.title, 15, true) + 32, textWidth(o.subtitle, 11) + 32), top + rows * (ph + gy), parts.join('\n'), o.title);
+  return svgDocument(
+    Math.max(width, textWidth(o.title, 15, true) + 32, textWidth(o.subtitle, 11) + 32),
+    top + rows * (ph + gy),
+    parts.join('\n'),
+    o.title,
+  );
 }

@@ -119,7 +119,14 @@ class Builder {
     if (ch.Unset) {
       const tok = Object.values(keyNode.children).flat()[0] as IToken;
       const q = tok.tokenType.name === 'StringLiteral';
-      return { kind: 'unset', key: q ? this.unquote(tok) : tok.image, quoted: q, keySpan: this.span(tok), span: this.span(n), comments: { leading } };
+      return {
+        kind: 'unset',
+        key: q ? this.unquote(tok) : tok.image,
+        quoted: q,
+        keySpan: this.span(tok),
+        span: this.span(n),
+        comments: { leading },
+      };
     }
     const keyTok = Object.values(keyNode.children).flat()[0] as IToken;
     const quoted = keyTok.tokenType.name === 'StringLiteral';
@@ -128,7 +135,17 @@ class Builder {
     if (ch.block) {
       this.lastEnded = undefined;
       const { members, closing } = this.block(ch.block[0] as CstNode);
-      return { kind: 'section', key, quoted, keySpan: this.span(keyTok), members, span: this.span(n), comments, closingComments: closing, ...(ch.Equals ? { replace: true } : {}) };
+      return {
+        kind: 'section',
+        key,
+        quoted,
+        keySpan: this.span(keyTok),
+        members,
+        span: this.span(n),
+        comments,
+        closingComments: closing,
+        ...(ch.Equals ? { replace: true } : {}),
+      };
     }
     return {
       kind: 'field',

@@ -41,13 +41,17 @@ export function parseSpec(text: string, file = '<input>'): ParseResult {
   if (text.length > MAX_SOURCE_BYTES) {
     return {
       diagnostics: [
-        diagnostic(Diag.InputTooLarge, { length: text.length, max: MAX_SOURCE_BYTES }, {
-          file,
-          offset: 0,
-          length: 1,
-          line: 1,
-          column: 1,
-        }),
+        diagnostic(
+          Diag.InputTooLarge,
+          { length: text.length, max: MAX_SOURCE_BYTES },
+          {
+            file,
+            offset: 0,
+            length: 1,
+            line: 1,
+            column: 1,
+          },
+        ),
       ],
     };
   }
@@ -68,10 +72,14 @@ export function parseSpec(text: string, file = '<input>'): ParseResult {
       diagnostics.push(diagnostic(Diag.UnterminatedComment, {}, { ...tokenSpan(file, t), length: 2 }));
     } else if (t.image.length > MAX_TOKEN_LENGTH && tt !== T.StringLiteral) {
       diagnostics.push(
-        diagnostic(Diag.TokenTooLong, { length: t.image.length, max: MAX_TOKEN_LENGTH }, {
-          ...tokenSpan(file, t),
-          length: 1,
-        }),
+        diagnostic(
+          Diag.TokenTooLong,
+          { length: t.image.length, max: MAX_TOKEN_LENGTH },
+          {
+            ...tokenSpan(file, t),
+            length: 1,
+          },
+        ),
       );
     } else if (tt === T.StringLiteral && t.image.length > 4096) {
       diagnostics.push(diagnostic(Diag.StringTooLong, { length: t.image.length, max: 4096 }, { ...tokenSpan(file, t), length: 1 }));

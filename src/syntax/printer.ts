@@ -55,7 +55,10 @@ function printMember(m: A.Member, indent: string, _topLevel: boolean): string[] 
     return [...lead, ...printBroken(prefix, m.value, indent, m.comments)];
   }
   if (m.kind === 'unset') return [...lead, withTrailing(`${indent}unset ${printKey(m.key, m.quoted)}`, m.comments)];
-  return [...lead, ...printBlock(`${printKey(m.key, m.quoted)}${m.replace ? ' =' : ''}`, m.members, m.closingComments, indent, false, m.comments.trailing)];
+  return [
+    ...lead,
+    ...printBlock(`${printKey(m.key, m.quoted)}${m.replace ? ' =' : ''}`, m.members, m.closingComments, indent, false, m.comments.trailing),
+  ];
 }
 
 /** A long call or list, one argument per line with a trailing comma. */

@@ -44,25 +44,42 @@ describe('E05xx conditioning', () => {
   });
 
   it('E0515 AttentionConditioningWithoutAttention (was E0507 before the split)', () => {
-    const noAttention = edit(BASE, ['      at: [16]\n', '      at: []\n'], ['middle: [block(attention: true), block]', 'middle: [block, block]']);
+    const noAttention = edit(
+      BASE,
+      ['      at: [16]\n', '      at: []\n'],
+      ['middle: [block(attention: true), block]', 'middle: [block, block]'],
+    );
     expectClean(noAttention);
     expectCase(edit(noAttention, ['attention: none', 'attention: «adaln»']), 'E0515', ['no attention blocks']);
   });
 
   it('E0507 ConditioningTargetMissing (LoRA target layer the block lacks)', () => {
-    expectCase(edit(BASE, ['residual: scale_shift(at: norm1)', 'residual: uc_lora(rank: 4, bases: 2, targets: [conv0, «conv2»])']), 'E0507', ["'conv2'"]);
+    expectCase(
+      edit(BASE, ['residual: scale_shift(at: norm1)', 'residual: uc_lora(rank: 4, bases: 2, targets: [conv0, «conv2»])']),
+      'E0507',
+      ["'conv2'"],
+    );
   });
 
   it('E0508 SelectorMatchesNothing', () => {
-    expectCase(edit(BASE, ['    attention: none\n', '    attention: none\n    «"enc.64x64.*"»: scale_shift(at: norm1)\n']), 'E0508', ['enc.64x64.*']);
+    expectCase(edit(BASE, ['    attention: none\n', '    attention: none\n    «"enc.64x64.*"»: scale_shift(at: norm1)\n']), 'E0508', [
+      'enc.64x64.*',
+    ]);
   });
 
   it('E0509 DuplicateLoraKind (the same LoRA kind twice)', () => {
-    expectCase(edit(BASE, ['residual: scale_shift(at: norm1)', 'residual: [uc_lora(rank: 4, bases: 2), «uc_lora(rank: 2, bases: 2)»]']), 'E0509', ["'uc_lora'"]);
+    expectCase(
+      edit(BASE, ['residual: scale_shift(at: norm1)', 'residual: [uc_lora(rank: 4, bases: 2), «uc_lora(rank: 2, bases: 2)»]']),
+      'E0509',
+      ["'uc_lora'"],
+    );
   });
 
   it('E0509 DuplicateLoraKind (two modulations on the same block)', () => {
-    expectCase(edit(BASE, ['residual: scale_shift(at: norm1)', 'residual: [scale_shift(at: norm1), «shift»]']), 'E0509', ["'shift'", "'scale_shift'"]);
+    expectCase(edit(BASE, ['residual: scale_shift(at: norm1)', 'residual: [scale_shift(at: norm1), «shift»]']), 'E0509', [
+      "'shift'",
+      "'scale_shift'",
+    ]);
   });
 
   it('E0510 BasesExceedSteps (explicit T)', () => {
@@ -74,7 +91,11 @@ describe('E05xx conditioning', () => {
   });
 
   it('E0511 LabelsUnused is reported', () => {
-    const text = edit(BASE, ['    channels: 3\n', '    channels: 3\n    classes: 10\n'], ['    mlp: [128, 128]\n', '    mlp: [128, 128]\n    label: none\n']);
+    const text = edit(
+      BASE,
+      ['    channels: 3\n', '    channels: 3\n    classes: 10\n'],
+      ['    mlp: [128, 128]\n', '    mlp: [128, 128]\n    label: none\n'],
+    );
     const r = check(text);
     const d = r.diagnostics.find((x) => x.code === 'E0511');
     expect(d, dump(r.diagnostics)).toBeDefined();
@@ -84,7 +105,15 @@ describe('E05xx conditioning', () => {
   // The cause is `classes: 10` (with `label: none`); the span is the `input` section header
   // (elaborate.ts: `s.input.span`), a different line.
   it('E0511 LabelsUnused points at classes', () => {
-    expectCase(edit(BASE, ['    channels: 3\n', '    channels: 3\n    classes: «10»\n'], ['    mlp: [128, 128]\n', '    mlp: [128, 128]\n    label: none\n']), 'E0511', ['10 classes']);
+    expectCase(
+      edit(
+        BASE,
+        ['    channels: 3\n', '    channels: 3\n    classes: «10»\n'],
+        ['    mlp: [128, 128]\n', '    mlp: [128, 128]\n    label: none\n'],
+      ),
+      'E0511',
+      ['10 classes'],
+    );
   });
 
   it('E0512 ConditioningNotAllowedHere (shift on attention)', () => {
@@ -98,10 +127,16 @@ describe('E05xx conditioning', () => {
   // A one-conv block has no second norm: the modulation used to be allocated and counted, then
   // never applied (its parameters got no gradient), with no warning.
   it('E0514 ModulationTargetMissing (scale_shift at norm1 on a one-conv block)', () => {
-    const { r } = expectCase(edit(BASE, ['      convs: 2\n', '      convs: 1\n'], ['residual: scale_shift(at: norm1)', 'residual: «scale_shift(at: norm1)»']), 'E0514', ['1 conv', 'norm1', 'at: input']);
+    const { r } = expectCase(
+      edit(BASE, ['      convs: 2\n', '      convs: 1\n'], ['residual: scale_shift(at: norm1)', 'residual: «scale_shift(at: norm1)»']),
+      'E0514',
+      ['1 conv', 'norm1', 'at: input'],
+    );
     expect(r.ir).toBeUndefined();
     // Modulating the input instead is fine on one conv.
-    expectClean(edit(BASE, ['      convs: 2\n', '      convs: 1\n'], ['residual: scale_shift(at: norm1)', 'residual: scale_shift(at: input)']));
+    expectClean(
+      edit(BASE, ['      convs: 2\n', '      convs: 1\n'], ['residual: scale_shift(at: norm1)', 'residual: scale_shift(at: input)']),
+    );
   });
 });
 describe('E05xx ablation edits', () => {

@@ -8,7 +8,11 @@ import { describe, expect, it } from 'vitest';
 import { Diag } from '../../src/diagnostics/catalogue.ts';
 
 const here = import.meta.dirname;
-const testFiles = [...readdirSync(here).filter((f) => f.endsWith('.test.ts') && f !== 'coverage.test.ts').map((f) => join(here, f))];
+const testFiles = [
+  ...readdirSync(here)
+    .filter((f) => f.endsWith('.test.ts') && f !== 'coverage.test.ts')
+    .map((f) => join(here, f)),
+];
 
 /**
  * Codes a test asserts: a code standing alone in quotes, as the harness takes it

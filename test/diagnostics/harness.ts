@@ -158,7 +158,12 @@ export function expectDiag(r: CheckResult, code: string, m: Marked, fragments: (
 }
 
 /** Checks an edited BASE-like text with markers and asserts `code` at the marked place. */
-export function expectCase(src: string, code: string, fragments: (string | RegExp)[] = [], opts: CheckOptions = {}): { r: CheckResult; m: Marked; d: Diagnostic } {
+export function expectCase(
+  src: string,
+  code: string,
+  fragments: (string | RegExp)[] = [],
+  opts: CheckOptions = {},
+): { r: CheckResult; m: Marked; d: Diagnostic } {
   const m = marked(src);
   const r = check(m.text, opts);
   const d = expectDiag(r, code, m, fragments);
@@ -178,4 +183,3 @@ export function timed<T>(f: () => T): { value: T; ms: number } {
   const value = f();
   return { value, ms: performance.now() - t0 };
 }
-

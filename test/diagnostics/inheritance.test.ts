@@ -40,7 +40,10 @@ describe('extending a DDPM base into an EDM variant', () => {
       [CHILD, m.line, m.column],
     ]);
     const inBase = (s: string) => ({ file: BASE_FILE, ...lineCol(BASE, BASE.indexOf(s)) });
-    expect(ds.map((d) => d.related!.map((x) => ({ file: x.span.file, line: x.span.line, column: x.span.column })))).toEqual([[inBase('T: 1000')], [inBase('schedule: cosine')]]);
+    expect(ds.map((d) => d.related!.map((x) => ({ file: x.span.file, line: x.span.line, column: x.span.column })))).toEqual([
+      [inBase('T: 1000')],
+      [inBase('schedule: cosine')],
+    ]);
     expect(ds[0].message).toContain("'T' is an option of ddpm, not of edm");
     expect(ds[0].related![0].message).toContain('unset T');
   });
@@ -53,7 +56,10 @@ describe('extending a DDPM base into an EDM variant', () => {
   });
 
   it("E0605 caused by a child's input.augment points at the child, the base's augment_pipe related", () => {
-    const base = BASE.replace('    ema: 0.9999\n', '    ema: 0.9999\n    augment_pipe: edm\n').replace('    channels: 3\n', '    channels: 3\n    augment: 9\n');
+    const base = BASE.replace('    ema: 0.9999\n', '    ema: 0.9999\n    augment_pipe: edm\n').replace(
+      '    channels: 3\n',
+      '    channels: 3\n    augment: 9\n',
+    );
     const m = marked(child('  input {\n    augment: «4»\n  }\n'));
     const r = checkSpec(CHILD, { text: m.text, host: memHost({ [BASE_FILE]: base }) });
     const d = expectDiag(r, 'E0605', m, ['input.augment is 4'], CHILD);
@@ -73,7 +79,9 @@ describe('extending a DDPM base into an EDM variant', () => {
 });
 
 describe('the new syntax prints canonically and round-trips', () => {
-  const text = child('  // the base is DDPM\n  diffusion = {\n    process: edm\n  }\n\n  unset training // no EMA\n  conditioning {\n    unset "dec.*"\n  }\n');
+  const text = child(
+    '  // the base is DDPM\n  diffusion = {\n    process: edm\n  }\n\n  unset training // no EMA\n  conditioning {\n    unset "dec.*"\n  }\n',
+  );
   it('parse(print(ast)) = ast, and print is a fixed point', () => {
     const ast = parseSpec(text, 'x.unet').ast!;
     const printed = printSpec(ast);

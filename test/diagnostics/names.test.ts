@@ -25,9 +25,15 @@ describe('E02xx names and structure', () => {
   });
 
   it('E0202 UnknownField names the reference config a well-known option comes from', () => {
-    expectCase(edit(BASE, ['    blocks: 1\n', '    blocks: 1\n    «num_res_blocks»: 2\n']), 'E0202', ["improved-diffusion's 'num_res_blocks' is unet.blocks here"]);
-    expectCase(edit(BASE, ['    blocks: 1\n', '    blocks: 1\n    «attn_resolutions»: [16]\n']), 'E0202', ["EDM's 'attn_resolutions' is unet.attention.at here"]);
-    expectCase(edit(BASE, ['    blocks: 1\n', '    blocks: 1\n    «layers_per_block»: 2\n']), 'E0202', ["diffusers's 'layers_per_block' is unet.blocks here"]);
+    expectCase(edit(BASE, ['    blocks: 1\n', '    blocks: 1\n    «num_res_blocks»: 2\n']), 'E0202', [
+      "improved-diffusion's 'num_res_blocks' is unet.blocks here",
+    ]);
+    expectCase(edit(BASE, ['    blocks: 1\n', '    blocks: 1\n    «attn_resolutions»: [16]\n']), 'E0202', [
+      "EDM's 'attn_resolutions' is unet.attention.at here",
+    ]);
+    expectCase(edit(BASE, ['    blocks: 1\n', '    blocks: 1\n    «layers_per_block»: 2\n']), 'E0202', [
+      "diffusers's 'layers_per_block' is unet.blocks here",
+    ]);
   });
 
   it('E0217 QuotedSectionName', () => {
@@ -43,7 +49,10 @@ describe('E02xx names and structure', () => {
   });
 
   it('E0203 UnknownName (misspelled constant in arithmetic, with suggestion)', () => {
-    expectCase(edit('let width = 16\n' + BASE, ['    channels: 32\n', '    channels: «widt» * 2\n']), 'E0203', ["'widt'", "did you mean 'width'"]);
+    expectCase(edit('let width = 16\n' + BASE, ['    channels: 32\n', '    channels: «widt» * 2\n']), 'E0203', [
+      "'widt'",
+      "did you mean 'width'",
+    ]);
   });
 
   it('E0203 UnknownName (unknown name in a block width)', () => {
@@ -131,7 +140,9 @@ describe('E02xx names and structure', () => {
   });
 
   it('E0212 SectionExpected', () => {
-    expectCase(edit(BASE, ['  training {\n    lr: 1e-4\n    ema: 0.9999\n  }\n', '  «training»: 3\n']), 'E0212', ["'training' is a section"]);
+    expectCase(edit(BASE, ['  training {\n    lr: 1e-4\n    ema: 0.9999\n  }\n', '  «training»: 3\n']), 'E0212', [
+      "'training' is a section",
+    ]);
   });
 
   it('E0213 FieldExpected', () => {

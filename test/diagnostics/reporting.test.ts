@@ -66,14 +66,7 @@ describe('formatDiagnostic', () => {
     const d = r.diagnostics.find((x) => x.code === 'E0202')!;
     expect(m.line).toBe(11);
     const out = formatDiagnostic(d, r.sources);
-    expect(out).toBe(
-      [
-        `mem/x.unet:11:5: error E0202: ${d.message}`,
-        '   |',
-        '11 |     shedule: cosine',
-        '   |     ^^^^^^^',
-      ].join('\n'),
-    );
+    expect(out).toBe([`mem/x.unet:11:5: error E0202: ${d.message}`, '   |', '11 |     shedule: cosine', '   |     ^^^^^^^'].join('\n'));
     expect(out.split('\n')[0]).toMatch(/^mem\/x\.unet:11:5: error E0202: unknown option 'shedule' .*did you mean 'schedule'\?$/);
   });
 
@@ -138,7 +131,9 @@ describe('order and causes', () => {
   });
   it('one problem met in many blocks is reported once (one cause, one place)', () => {
     // 48 channels in 32 groups: every norm of every 48-channel block meets it; the norm option is one place.
-    const m = marked(edit(BASE, ['    channels: 32\n', '    channels: 48\n'], ['      norm: group(groups: 32)\n', '      norm: «group(groups: 32)»\n']));
+    const m = marked(
+      edit(BASE, ['    channels: 32\n', '    channels: 48\n'], ['      norm: group(groups: 32)\n', '      norm: «group(groups: 32)»\n']),
+    );
     const r = check(m.text);
     expect(r.diagnostics.filter((d) => d.code === 'E0402')).toHaveLength(1);
     expectDiag(r, 'E0402', m, ['48 channels']);

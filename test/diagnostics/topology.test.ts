@@ -15,11 +15,18 @@ describe('E04xx topology and shapes', () => {
   });
 
   it('E0402 GroupsNotDivisible (48 channels, 32 groups), at the norm', () => {
-    expectCase(edit(BASE, ['    channels: 32\n', '    channels: 48\n'], ['norm: group(groups: 32)', 'norm: «group(groups: 32)»']), 'E0402', ['48', '32 GroupNorm groups']);
+    expectCase(
+      edit(BASE, ['    channels: 32\n', '    channels: 48\n'], ['norm: group(groups: 32)', 'norm: «group(groups: 32)»']),
+      'E0402',
+      ['48', '32 GroupNorm groups'],
+    );
   });
 
   it('E0402 GroupsNotDivisible (UC-LoRA MLP width vs its groups), at the mlp list', () => {
-    expectCase(edit(BASE, ['residual: scale_shift(at: norm1)', 'residual: uc_lora(rank: 4, bases: 2, mlp: «[30]», groups: 4)']), 'E0402', ['30', '4']);
+    expectCase(edit(BASE, ['residual: scale_shift(at: norm1)', 'residual: uc_lora(rank: 4, bases: 2, mlp: «[30]», groups: 4)']), 'E0402', [
+      '30',
+      '4',
+    ]);
   });
 
   it('E0403 AttentionResolutionMissing', () => {
@@ -39,7 +46,11 @@ describe('E04xx topology and shapes', () => {
   // EDM's up: conv_transpose2d(stride 2, padding (k - 1) // 2) gives 2H - k + 2 + 2 ((k - 1) // 2)
   // rows: 2H for k = 4, 2H - 1 for k = 3.
   it('E0411 ResampleFilterOddLength (up: block with a 3-tap filter), at the filter', () => {
-    expectCase(edit(BASE, ['    blocks: 1\n', '    blocks: 1\n    down: block\n    up: block\n    resample_filter: «[1, 2, 1]»\n']), 'E0411', ['3 taps', '2H - 1']);
+    expectCase(
+      edit(BASE, ['    blocks: 1\n', '    blocks: 1\n    down: block\n    up: block\n    resample_filter: «[1, 2, 1]»\n']),
+      'E0411',
+      ['3 taps', '2H - 1'],
+    );
   });
 
   it('an odd filter is fine for down: block alone, and an even one for both', () => {
@@ -60,7 +71,12 @@ describe('E04xx topology and shapes', () => {
   });
 
   it('E0406 ModelTooLarge (channels 65536, four levels), fast', () => {
-    const src = edit(BASE, ['    channels: 32\n', '    channels: 65536\n'], ['    mult: [1, 2]\n', '    mult: [1, 2, 2, 2]\n'], ['  unet {\n', '  «unet» {\n']);
+    const src = edit(
+      BASE,
+      ['    channels: 32\n', '    channels: 65536\n'],
+      ['    mult: [1, 2]\n', '    mult: [1, 2, 2, 2]\n'],
+      ['  unet {\n', '  «unet» {\n'],
+    );
     const { ms } = timed(() => expectCase(src, 'E0406', ['parameters', '1e+11']));
     expect(ms).toBeLessThan(1000);
   });
@@ -93,7 +109,10 @@ describe('E04xx topology and shapes', () => {
   });
 
   it('E0409 ResolutionTooSmall (size 1 with two levels), at mult', () => {
-    expectCase(edit(BASE, ['    size: 32\n', '    size: 1\n'], ['    mult: [1, 2]\n', '    mult: «[1, 2]»\n']), 'E0409', ['1x1', '1 times']);
+    expectCase(edit(BASE, ['    size: 32\n', '    size: 1\n'], ['    mult: [1, 2]\n', '    mult: «[1, 2]»\n']), 'E0409', [
+      '1x1',
+      '1 times',
+    ]);
   });
 
   it('E0410 SkipsUnbalancedPerLevel (decoder_blocks too many)', () => {
@@ -101,7 +120,7 @@ describe('E04xx topology and shapes', () => {
   });
 });
 
-describe('E09xx the compiler\'s own consistency', () => {
+describe("E09xx the compiler's own consistency", () => {
   it('E0901 IrInvariantBroken: the IR rule reports a built model with a parameter no op reads (no spec can reach it)', () => {
     const r = check(BASE);
     const ir = structuredClone(r.ir!);

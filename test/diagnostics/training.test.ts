@@ -20,9 +20,13 @@ describe('E06xx diffusion and training', () => {
   });
 
   it('E0606 EmaAndHalflife (was E0602 before the split), with the decay as a related location', () => {
-    const { m, d } = expectCase(edit(BASE, ['    ema: 0.9999\n', '    ema: 0.9999\n    ema_halflife_kimg: «500»\n']), 'E0606', ['not both']);
+    const { m, d } = expectCase(edit(BASE, ['    ema: 0.9999\n', '    ema: 0.9999\n    ema_halflife_kimg: «500»\n']), 'E0606', [
+      'not both',
+    ]);
     // The decay is on the line above the half-life, at the same column as its value.
-    expect(d.related?.map((r) => [r.span.line, r.span.column])).toEqual([[m.line - 1, m.column - 'ema_halflife_kimg: '.length + 'ema: '.length]]);
+    expect(d.related?.map((r) => [r.span.line, r.span.column])).toEqual([
+      [m.line - 1, m.column - 'ema_halflife_kimg: '.length + 'ema: '.length],
+    ]);
   });
 
   it('E0603 HybridLossNeedsLearnedSigma', () => {
@@ -38,6 +42,9 @@ describe('E06xx diffusion and training', () => {
   });
 
   it('E0605 AugmentLabelsDontFit (the EDM pipe on a model without its 9 augmentation inputs), at the pipe', () => {
-    expectCase(edit(BASE, ['    ema: 0.9999\n', '    ema: 0.9999\n    augment_pipe: «edm»\n']), 'E0605', ['9 augmentation labels', 'input.augment is 0']);
+    expectCase(edit(BASE, ['    ema: 0.9999\n', '    ema: 0.9999\n    augment_pipe: «edm»\n']), 'E0605', [
+      '9 augmentation labels',
+      'input.augment is 0',
+    ]);
   });
 });

@@ -8,7 +8,9 @@ import { applyMutations, extremes, mutationArb, runCase, specTexts, tokens } fro
 
 const cases = Number(process.argv[2] ?? 10_000);
 const seed = Number(process.argv[3] ?? Date.now() % 1_000_000);
-const arb = fc.integer({ min: 0, max: specTexts.length - 1 }).chain((i) => fc.tuple(fc.constant(i), fc.array(mutationArb(tokens(specTexts[i].text).length), { minLength: 1, maxLength: 6 })));
+const arb = fc
+  .integer({ min: 0, max: specTexts.length - 1 })
+  .chain((i) => fc.tuple(fc.constant(i), fc.array(mutationArb(tokens(specTexts[i].text).length), { minLength: 1, maxLength: 6 })));
 
 let run = 0;
 let failures = 0;
@@ -25,9 +27,12 @@ const check = (text: string, label: string) => {
     if (failures <= 5) console.error(`FAIL ${label}: ${o.problem}\n--- input (first 500 chars) ---\n${text.slice(0, 500)}\n---`);
   }
 };
-for (const [i, ms] of fc.sample(arb, { numRuns: cases, seed })) check(applyMutations(specTexts[i].text, ms), `${specTexts[i].file} ${JSON.stringify(ms)}`);
+for (const [i, ms] of fc.sample(arb, { numRuns: cases, seed }))
+  check(applyMutations(specTexts[i].text, ms), `${specTexts[i].file} ${JSON.stringify(ms)}`);
 for (const x of extremes()) check(x.text, x.name);
 const smallest = [...specTexts].sort((a, b) => a.text.length - b.text.length)[0].text;
 for (let k = 0; k <= smallest.length; k++) check(smallest.slice(0, k), `truncated at ${k}`);
-console.log(`fuzz: ${run} cases (seed ${seed}), ${failures} failures, slowest ${slowest.toFixed(1)} ms, heap high-water ${(heap / 2 ** 20).toFixed(0)} MiB, ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+console.log(
+  `fuzz: ${run} cases (seed ${seed}), ${failures} failures, slowest ${slowest.toFixed(1)} ms, heap high-water ${(heap / 2 ** 20).toFixed(0)} MiB, ${((Date.now() - t0) / 1000).toFixed(1)} s`,
+);
 process.exitCode = failures > 0 ? 1 : 0;

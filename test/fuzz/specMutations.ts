@@ -41,7 +41,29 @@ export const mutationArb = (ntok: number): fc.Arbitrary<Mutation> =>
       kind: fc.constant('insert' as const),
       at: fc.nat(ntok - 1),
       piece: fc.oneof(
-        fc.constantFrom('{', '}', '[', ']', '(', ')', ':', ',', '=', '"', '/*', 'let', 'model', 'extends "./x.unet"', '\u0000', '\u0007', '\ufeff', '\ud800', '\u202e', '\r', '\t'),
+        fc.constantFrom(
+          '{',
+          '}',
+          '[',
+          ']',
+          '(',
+          ')',
+          ':',
+          ',',
+          '=',
+          '"',
+          '/*',
+          'let',
+          'model',
+          'extends "./x.unet"',
+          '\u0000',
+          '\u0007',
+          '\ufeff',
+          '\ud800',
+          '\u202e',
+          '\r',
+          '\t',
+        ),
         fc.constantFrom('[[[[[[[[[[', '(((((((((((', '{'.repeat(200)),
         fc.string({ maxLength: 8 }),
       ),
@@ -75,7 +97,10 @@ export const extremes = (): { name: string; text: string }[] => [
   { name: 'channels 10^12', text: specTexts[0].text.replace(/channels: \w+\n/, 'channels: 1000000000000\n') },
   { name: 'BOM', text: '\ufeff' + specTexts[0].text },
   { name: 'NUL bytes', text: specTexts[0].text.replace(/\n/g, '\n\u0000') },
-  { name: 'invalid UTF-8 decoded', text: new TextDecoder('utf-8').decode(Uint8Array.from([0x6d, 0x6f, 0x64, 0x65, 0x6c, 0x20, 0xff, 0xfe, 0xc3, 0x28, 0x20, 0x7b, 0x7d])) },
+  {
+    name: 'invalid UTF-8 decoded',
+    text: new TextDecoder('utf-8').decode(Uint8Array.from([0x6d, 0x6f, 0x64, 0x65, 0x6c, 0x20, 0xff, 0xfe, 0xc3, 0x28, 0x20, 0x7b, 0x7d])),
+  },
   { name: 'empty', text: '' },
   { name: 'only a comment', text: '// nothing' },
   { name: 'string of 1 MB', text: `model m { x: "${'x'.repeat(1_000_000)}" }` },
@@ -96,7 +121,11 @@ export function runCase(text: string, file = 'specs/fuzz.unet'): Outcome {
   try {
     r = checkSpec(file, { text });
   } catch (e) {
-    return { ms: performance.now() - t0, ok: false, problem: `uncaught ${(e as Error).name}: ${(e as Error).message}\n${(e as Error).stack}` };
+    return {
+      ms: performance.now() - t0,
+      ok: false,
+      problem: `uncaught ${(e as Error).name}: ${(e as Error).message}\n${(e as Error).stack}`,
+    };
   }
   const ms = performance.now() - t0;
   for (const d of r.diagnostics) {

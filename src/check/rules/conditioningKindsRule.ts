@@ -24,7 +24,10 @@ export function conditioningKindsRule(ctx: SettingsContext): void {
     for (const c of conds) {
       const family = MODULATIONS.includes(c.kind) ? 'modulation' : c.kind;
       const earlier = seen.get(family);
-      if (earlier) ctx.report(Diag.ConflictingConditioning, { kind: c.kind, other: earlier.kind }, c, [{ message: `'${earlier.kind}' is given here`, at: earlier }]);
+      if (earlier)
+        ctx.report(Diag.ConflictingConditioning, { kind: c.kind, other: earlier.kind }, c, [
+          { message: `'${earlier.kind}' is given here`, at: earlier },
+        ]);
       seen.set(family, c);
       if (where && misplacedOn(c, where)) reportMisplaced(ctx, c, where, '');
       if (c.kind === 'time_lora') {
@@ -36,7 +39,8 @@ export function conditioningKindsRule(ctx: SettingsContext): void {
       const targets = c.args.get('targets');
       if (LORA_KINDS.includes(c.kind) && where === 'attention' && targets?.kind === 'list') {
         for (const t of targets.items) {
-          if (t.kind === 'sym' && t.name !== 'qkv' && t.name !== 'proj') ctx.report(Diag.ConditioningTargetMissing, { block: 'attention blocks', name: t.name, has: 'they have qkv and proj' }, t);
+          if (t.kind === 'sym' && t.name !== 'qkv' && t.name !== 'proj')
+            ctx.report(Diag.ConditioningTargetMissing, { block: 'attention blocks', name: t.name, has: 'they have qkv and proj' }, t);
         }
       }
     }

@@ -18,7 +18,14 @@ import { resampleFilterRule } from './resampleFilterRule.ts';
 import { topologyRule } from './topologyRule.ts';
 import { widthsRule } from './widthsRule.ts';
 
-export const SETTINGS_RULES: SettingsRule[] = [processOptionsRule, emaRule, augmentPipeRule, listLengthsRule, resampleFilterRule, conditioningKindsRule];
+export const SETTINGS_RULES: SettingsRule[] = [
+  processOptionsRule,
+  emaRule,
+  augmentPipeRule,
+  listLengthsRule,
+  resampleFilterRule,
+  conditioningKindsRule,
+];
 export const PLAN_RULES: PlanRule[] = [topologyRule, widthsRule, normsRule, attentionHeadsRule, placementRule, loraShapesRule, labelsRule];
 export const IR_RULES: IrRule[] = [limitsRule];
 

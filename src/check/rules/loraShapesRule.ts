@@ -23,7 +23,11 @@ export function loraShapesRule(ctx: PlanContext): void {
       for (const t of targets) {
         const fanIn = t.cin * t.kernel * t.kernel;
         if (r > Math.min(fanIn, t.cout)) {
-          ctx.report(Diag.RankTooLarge, { rank: r, fanIn: t.kernel > 1 ? `C_in x ${t.kernel} x ${t.kernel}` : 'C_in', max: Math.min(fanIn, t.cout), path: t.path }, { of: c, arg: 'rank' });
+          ctx.report(
+            Diag.RankTooLarge,
+            { rank: r, fanIn: t.kernel > 1 ? `C_in x ${t.kernel} x ${t.kernel}` : 'C_in', max: Math.min(fanIn, t.cout), path: t.path },
+            { of: c, arg: 'rank' },
+          );
         }
       }
       if (c.kind === 'class_lora') continue;

@@ -9,13 +9,19 @@ export function normsRule(ctx: PlanContext): void {
     for (const n of b.norms) {
       if (n.norm.kind !== 'group') continue;
       const groups = groupsFor(n.norm, n.channels);
-      if (n.channels % groups !== 0) ctx.report(Diag.GroupsNotDivisible, { count: n.channels, where: `at ${n.path}`, groups, fix: '' }, n.norm);
+      if (n.channels % groups !== 0)
+        ctx.report(Diag.GroupsNotDivisible, { count: n.channels, where: `at ${n.path}`, groups, fix: '' }, n.norm);
     }
     for (const c of [...b.resCond, ...b.attnCond]) {
       if (c.kind !== 'uc_lora') continue;
       for (const w of ucMlpWidths(c)) {
         const g = uclGroups(c, w);
-        if (w % g !== 0) ctx.report(Diag.GroupsNotDivisible, { count: w, where: 'a UC-LoRA MLP width', groups: g, fix: ' (set groups:)' }, { of: c, arg: 'mlp' });
+        if (w % g !== 0)
+          ctx.report(
+            Diag.GroupsNotDivisible,
+            { count: w, where: 'a UC-LoRA MLP width', groups: g, fix: ' (set groups:)' },
+            { of: c, arg: 'mlp' },
+          );
       }
     }
   }

@@ -11,11 +11,18 @@ import type { PlanContext } from './context.ts';
 export function placementRule(ctx: PlanContext): void {
   const { settings: s, plan } = ctx;
   if (plan.stop) return;
-  for (const m of plan.misplaced) reportMisplaced(ctx, m.cond, m.where, ` (selector "${m.pattern}" matches ${m.path}, a${m.where === 'attention' ? 'n attention' : ' residual'} block)`);
+  for (const m of plan.misplaced)
+    reportMisplaced(
+      ctx,
+      m.cond,
+      m.where,
+      ` (selector "${m.pattern}" matches ${m.path}, a${m.where === 'attention' ? 'n attention' : ' residual'} block)`,
+    );
   s.conditioning.selectors.forEach((sel, i) => {
     if (!plan.usedSelectors.has(i)) ctx.report(Diag.SelectorMatchesNothing, { pattern: sel.pattern }, sel);
   });
-  if (!plan.blocks.some((b) => b.attention) && s.conditioning.attention.length > 0) ctx.report(Diag.AttentionConditioningWithoutAttention, {}, 'conditioning.attention');
+  if (!plan.blocks.some((b) => b.attention) && s.conditioning.attention.length > 0)
+    ctx.report(Diag.AttentionConditioningWithoutAttention, {}, 'conditioning.attention');
   for (const b of plan.blocks) {
     const mod = b.modulation;
     if (mod && mod.at === 'norm1' && b.widths.length < 2) {
@@ -28,7 +35,11 @@ export function placementRule(ctx: PlanContext): void {
       for (const name of targetNames(c) ?? []) {
         if (b.convs.some((t) => t.name === name)) continue;
         const item = tv?.kind === 'list' ? tv.items.find((i) => i.kind === 'sym' && i.name === name) : undefined;
-        ctx.report(Diag.ConditioningTargetMissing, { block: b.path, name, has: `its convs are ${b.convs.map((t) => t.name).join(', ')}` }, item ?? c);
+        ctx.report(
+          Diag.ConditioningTargetMissing,
+          { block: b.path, name, has: `its convs are ${b.convs.map((t) => t.name).join(', ')}` },
+          item ?? c,
+        );
       }
     }
   }

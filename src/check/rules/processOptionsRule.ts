@@ -10,7 +10,13 @@ export function processOptionsRule(ctx: SettingsContext): void {
   const owner = d.process === 'ddpm' ? 'edm' : 'ddpm';
   for (const name of d.process === 'ddpm' ? EDM_ONLY : DDPM_ONLY) {
     if (name in d) {
-      ctx.reportEdit(Diag.ProcessOptionMismatch, { name, owner, process: d.process }, `key:diffusion.${name}`, 'diffusion.process', `'${name}' is inherited from here: replace the section (diffusion = { ... }) or unset ${name}`);
+      ctx.reportEdit(
+        Diag.ProcessOptionMismatch,
+        { name, owner, process: d.process },
+        `key:diffusion.${name}`,
+        'diffusion.process',
+        `'${name}' is inherited from here: replace the section (diffusion = { ... }) or unset ${name}`,
+      );
     }
   }
   if (d.loss === 'hybrid' && d.learn_sigma !== true) ctx.report(Diag.HybridLossNeedsLearnedSigma, {}, 'key:diffusion.loss');

@@ -13,5 +13,6 @@ export function resampleFilterRule(ctx: SettingsContext): void {
   const usesFilter = u.down.kind === 'block' || u.up.kind === 'block';
   if (!usesFilter) return;
   if (f.reduce((a, b) => a + b, 0) === 0) ctx.report(Diag.ResampleFilterSumZero, { filter: shown }, 'unet.resample_filter');
-  if (u.up.kind === 'block' && f.length % 2 === 1) ctx.report(Diag.ResampleFilterOddLength, { filter: shown, length: f.length }, 'unet.resample_filter');
+  if (u.up.kind === 'block' && f.length % 2 === 1)
+    ctx.report(Diag.ResampleFilterOddLength, { filter: shown, length: f.length }, 'unet.resample_filter');
 }

@@ -20,13 +20,36 @@ export function topologyRule(ctx: PlanContext): void {
       ctx.report(Diag.ResolutionTooSmall, { size: s.input.size, steps: stop.steps }, 'unet.mult');
       return;
     case 'divisible':
-      ctx.report(Diag.ImageNotDivisible, { size: s.input.size, steps: stop.steps, factor: 2 ** stop.steps, levels: u.mult.length, below: u.bottleneck === 'below' ? ' and a bottleneck below them' : '' }, 'unet.mult');
+      ctx.report(
+        Diag.ImageNotDivisible,
+        {
+          size: s.input.size,
+          steps: stop.steps,
+          factor: 2 ** stop.steps,
+          levels: u.mult.length,
+          below: u.bottleneck === 'below' ? ' and a bottleneck below them' : '',
+        },
+        'unet.mult',
+      );
       return;
     case 'skips-short':
-      ctx.report(Diag.SkipCountMismatch, { ...plan.skips, detail: `decoder block ${stop.block} needs a skip connection, but none is left` }, decoderAt, u.decoderBlocksSpan === u.blocksSpan ? [] : encoderNote);
+      ctx.report(
+        Diag.SkipCountMismatch,
+        { ...plan.skips, detail: `decoder block ${stop.block} needs a skip connection, but none is left` },
+        decoderAt,
+        u.decoderBlocksSpan === u.blocksSpan ? [] : encoderNote,
+      );
       break;
     case 'skips-left':
-      ctx.report(Diag.SkipCountMismatch, { ...plan.skips, detail: `${stop.left} more skip connection${stop.left === 1 ? ' is' : 's are'} pushed than the decoder's blocks consume` }, decoderAt, u.decoderBlocksSpan === u.blocksSpan ? [] : encoderNote);
+      ctx.report(
+        Diag.SkipCountMismatch,
+        {
+          ...plan.skips,
+          detail: `${stop.left} more skip connection${stop.left === 1 ? ' is' : 's are'} pushed than the decoder's blocks consume`,
+        },
+        decoderAt,
+        u.decoderBlocksSpan === u.blocksSpan ? [] : encoderNote,
+      );
       break;
     case 'skips-unbalanced':
       ctx.report(Diag.SkipsUnbalancedPerLevel, { res: tag(stop.res), skipRes: tag(stop.skipRes) }, decoderAt);
@@ -34,7 +57,8 @@ export function topologyRule(ctx: PlanContext): void {
   }
   if (plan.resolutions.length === 0) return;
   u.attention.at.forEach((r, i) => {
-    if (!plan.resolutions.includes(r)) ctx.report(Diag.AttentionResolutionMissing, { res: tag(r), levels: plan.resolutions.map(tag).join(', ') }, `unet.attention.at[${i}]`);
+    if (!plan.resolutions.includes(r))
+      ctx.report(Diag.AttentionResolutionMissing, { res: tag(r), levels: plan.resolutions.map(tag).join(', ') }, `unet.attention.at[${i}]`);
   });
   if (stop) return;
   // Bound the module count before building anything, so a huge spec costs no memory.

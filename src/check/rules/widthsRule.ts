@@ -7,6 +7,11 @@ export function widthsRule(ctx: PlanContext): void {
   for (const d of ctx.plan.evalDiagnostics) ctx.relay(d);
   for (const w of ctx.plan.widthProblems) {
     if (w.got !== undefined) ctx.report(Diag.WidthNotInteger, { got: w.got }, w);
-    else ctx.report(Diag.BadWidth, { what: 'this width', value: w.value ?? NaN, context: ` for a block with in = ${w.cin}, out = ${w.cout}`, max: LIMITS.channels }, w);
+    else
+      ctx.report(
+        Diag.BadWidth,
+        { what: 'this width', value: w.value ?? NaN, context: ` for a block with in = ${w.cin}, out = ${w.cout}`, max: LIMITS.channels },
+        w,
+      );
   }
 }

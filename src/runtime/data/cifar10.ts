@@ -23,7 +23,9 @@ export function loadCifar10(location: string, opts: LoadOptions = {}): Dataset {
   const buffers = files.map((f) => {
     const buf = readDataFile(f);
     if (buf.length === 0 || buf.length % CIFAR_RECORD_BYTES !== 0) {
-      throw new DataError(`${f}: size ${buf.length} bytes is not a positive multiple of the ${CIFAR_RECORD_BYTES}-byte CIFAR-10 record; truncated or not a CIFAR-10 binary batch`);
+      throw new DataError(
+        `${f}: size ${buf.length} bytes is not a positive multiple of the ${CIFAR_RECORD_BYTES}-byte CIFAR-10 record; truncated or not a CIFAR-10 binary batch`,
+      );
     }
     return buf;
   });

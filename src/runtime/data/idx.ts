@@ -45,6 +45,7 @@ function header(buf: Uint8Array, size: number, magic: number, kind: string, sour
 
 function checkLength(buf: Uint8Array, headerSize: number, payload: number, what: string, source: string): void {
   const expected = headerSize + payload;
-  if (buf.length < expected) throw new DataError(`${source}: truncated: header promises ${what} (${expected} bytes) but the file has ${buf.length}`);
+  if (buf.length < expected)
+    throw new DataError(`${source}: truncated: header promises ${what} (${expected} bytes) but the file has ${buf.length}`);
   if (buf.length > expected) throw new DataError(`${source}: ${buf.length - expected} unexpected trailing byte(s) after ${what}`);
 }

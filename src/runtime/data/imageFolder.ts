@@ -27,7 +27,9 @@ export function loadImageFolder(root: string, opts: LoadOptions = {}): Dataset {
       width = png.width;
       height = png.height;
     } else if (png.width !== width || png.height !== height) {
-      throw new DataError(`${file}: image is ${png.width}x${png.height} but ${files[0]!.file} is ${width}x${height}; all images must share one size`);
+      throw new DataError(
+        `${file}: image is ${png.width}x${png.height} but ${files[0]!.file} is ${width}x${height}; all images must share one size`,
+      );
     }
     const rgba = png.data;
     // Composite over black (premultiply by alpha): transparent areas become background, -1,
@@ -86,7 +88,9 @@ function listImages(root: string): { files: ImageFile[]; classNames: string[] } 
 
   if (classes.length > 0) {
     if (topPngs.length > 0) {
-      throw new DataError(`${root}: has both class subfolders (${classes.map((c) => c.name).join(', ')}) and images at the top level (${topPngs[0]}); move the top-level images into a class folder`);
+      throw new DataError(
+        `${root}: has both class subfolders (${classes.map((c) => c.name).join(', ')}) and images at the top level (${topPngs[0]}); move the top-level images into a class folder`,
+      );
     }
     const files = classes.flatMap((c, label) => c.pngs.map((file) => ({ file, label })));
     return { files, classNames: classes.map((c) => c.name) };

@@ -18,7 +18,11 @@ export interface DdpmOptions {
   vlbWeight: number;
 }
 
-const pick = (arr: Float64Array, t: Int32Array | number[], n: number): tf.Tensor4D => tf.tensor4d(Float32Array.from(t, (i) => arr[i]), [n, 1, 1, 1]);
+const pick = (arr: Float64Array, t: Int32Array | number[], n: number): tf.Tensor4D =>
+  tf.tensor4d(
+    Float32Array.from(t, (i) => arr[i]),
+    [n, 1, 1, 1],
+  );
 
 /** Identity forward, zero gradient (tfjs has no stop_gradient). */
 const stopGradient = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
@@ -27,7 +31,10 @@ const stopGradient = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) =>
 }) as (x: tf.Tensor) => tf.Tensor;
 
 function normalKl(m1: tf.Tensor, lv1: tf.Tensor, m2: tf.Tensor, lv2: tf.Tensor): tf.Tensor {
-  return tf.mul(0.5, tf.add(tf.add(-1, tf.sub(lv2, lv1)), tf.add(tf.exp(tf.sub(lv1, lv2)), tf.mul(tf.square(tf.sub(m1, m2)), tf.exp(tf.neg(lv2))))));
+  return tf.mul(
+    0.5,
+    tf.add(tf.add(-1, tf.sub(lv2, lv1)), tf.add(tf.exp(tf.sub(lv1, lv2)), tf.mul(tf.square(tf.sub(m1, m2)), tf.exp(tf.neg(lv2))))),
+  );
 }
 
 /** IDDPM's tanh approximation of the standard normal CDF. */
@@ -58,7 +65,17 @@ export class Ddpm {
   qSample(x0: tf.Tensor4D, t: Int32Array, noise: tf.Tensor4D): tf.Tensor4D {
     const n = x0.shape[0];
     const ab = this.schedule.alphasCumprod;
-    return tf.add(tf.mul(pick(Float64Array.from(ab, Math.sqrt), t, n), x0), tf.mul(pick(Float64Array.from(ab, (a) => Math.sqrt(1 - a)), t, n), noise));
+    return tf.add(
+      tf.mul(pick(Float64Array.from(ab, Math.sqrt), t, n), x0),
+      tf.mul(
+        pick(
+          Float64Array.from(ab, (a) => Math.sqrt(1 - a)),
+          t,
+          n,
+        ),
+        noise,
+      ),
+    );
   }
 
   /** Mean and log variance of p(x_{t-1} | x_t) from the model output, and the predicted x0. */
@@ -79,7 +96,24 @@ export class Ddpm {
       logVar = tf.mul(pick(large, idx, n), tf.onesLike(xt));
     }
     const ab = s.alphasCumprod;
-    let x0 = tf.sub(tf.mul(pick(Float64Array.from(ab, (a) => Math.sqrt(1 / a)), idx, n), xt), tf.mul(pick(Float64Array.from(ab, (a) => Math.sqrt(1 / a - 1)), idx, n), eps));
+    let x0 = tf.sub(
+      tf.mul(
+        pick(
+          Float64Array.from(ab, (a) => Math.sqrt(1 / a)),
+          idx,
+          n,
+        ),
+        xt,
+      ),
+      tf.mul(
+        pick(
+          Float64Array.from(ab, (a) => Math.sqrt(1 / a - 1)),
+          idx,
+          n,
+        ),
+        eps,
+      ),
+    );
     if (clip) x0 = tf.clipByValue(x0, -1, 1);
     const mean = tf.add(tf.mul(pick(s.posteriorMeanCoef1, idx, n), x0), tf.mul(pick(s.posteriorMeanCoef2, idx, n), xt));
     return { mean, logVar, x0: x0 as tf.Tensor4D, eps };

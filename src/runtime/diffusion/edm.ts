@@ -31,7 +31,12 @@ export class Edm {
     const sd = this.o.sigmaData;
     const f = (g: (s: number) => number) => Float32Array.from(sigma, g);
     if (this.o.precond === 'vp') {
-      return { cSkip: f(() => 1), cOut: f((s) => -s), cIn: f((s) => 1 / Math.sqrt(s * s + 1)), cNoise: f((s) => (VP.M - 1) * vpSigmaInv(s)) };
+      return {
+        cSkip: f(() => 1),
+        cOut: f((s) => -s),
+        cIn: f((s) => 1 / Math.sqrt(s * s + 1)),
+        cNoise: f((s) => (VP.M - 1) * vpSigmaInv(s)),
+      };
     }
     return {
       cSkip: f((s) => (sd * sd) / (s * s + sd * sd)),

@@ -55,11 +55,15 @@ export class Schedule {
     }
     // log of the posterior variance, with the t = 0 entry (which is 0) replaced by t = 1's.
     this.posteriorLogVarianceClipped = new Float64Array(T);
-    for (let i = 0; i < T; i++) this.posteriorLogVarianceClipped[i] = Math.log(T > 1 && i === 0 ? this.posteriorVariance[1] : this.posteriorVariance[i]);
+    for (let i = 0; i < T; i++)
+      this.posteriorLogVarianceClipped[i] = Math.log(T > 1 && i === 0 ? this.posteriorVariance[1] : this.posteriorVariance[i]);
   }
 
   static full(kind: 'linear' | 'cosine', T: number): Schedule {
-    return new Schedule(betasFor(kind, T), Int32Array.from({ length: T }, (_, i) => i));
+    return new Schedule(
+      betasFor(kind, T),
+      Int32Array.from({ length: T }, (_, i) => i),
+    );
   }
 
   /** The schedule over `count` evenly spaced timesteps of this (full) schedule. */

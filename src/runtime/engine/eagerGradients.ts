@@ -105,7 +105,13 @@ export function eagerGradientsSupported(): boolean {
     const tape = e.state.activeTape as unknown;
     const nodes: unknown[] = Array.isArray(tape) ? tape : [];
     const node = nodes.find((n) => isTapeNode(n) && n.outputs[0] === y) as TapeNode | undefined;
-    supported = nodes.length > 0 && nodes.every(isTapeNode) && node !== undefined && node.inputs['0'] === x && node.saved?.length === 1 && typeof node.gradient === 'function';
+    supported =
+      nodes.length > 0 &&
+      nodes.every(isTapeNode) &&
+      node !== undefined &&
+      node.inputs['0'] === x &&
+      node.saved?.length === 1 &&
+      typeof node.gradient === 'function';
     if (Array.isArray(tape)) releaseTape(e);
     if (supported) shapeOnlySaved = probeShapeOnlySaved(e);
   } catch {
@@ -166,7 +172,10 @@ export function variableGradsEager(f: () => tf.Scalar, varList?: tf.Variable[]):
   const all = varList ?? Object.values(tf.engine().registeredVariables);
   const nonTrainable = specified ? all.filter((v) => !v.trainable) : [];
   const vars = all.filter((v) => v.trainable);
-  if (vars.length === 0) throw new Error(`variableGrads() expects at least one of the input variables to be trainable, but none of the ${all.length} variables is trainable.`);
+  if (vars.length === 0)
+    throw new Error(
+      `variableGrads() expects at least one of the input variables to be trainable, but none of the ${all.length} variables is trainable.`,
+    );
 
   const nested = e.state.gradientDepth > 0;
   let y: tf.Tensor;
@@ -204,7 +213,9 @@ export function variableGradsEager(f: () => tf.Scalar, varList?: tf.Variable[]):
   if (!nested) releaseTape(e, new Set(Object.values(grads)));
   if (Object.keys(grads).length === 0) {
     y.dispose();
-    throw new Error('Cannot find a connection between any variable and the result of the loss function y=f(x). Please make sure the operations that use variables are inside the function f passed to minimize().');
+    throw new Error(
+      'Cannot find a connection between any variable and the result of the loss function y=f(x). Please make sure the operations that use variables are inside the function f passed to minimize().',
+    );
   }
   if (y.rank !== 0) {
     tf.dispose([y, ...Object.values(grads)]);
@@ -248,8 +259,14 @@ function backward(filtered: FilteredNode[], vars: tf.Variable[], y: tf.Tensor, n
         return inputs.map(([name, x]) => {
           if (!(name in ig)) throw new Error(`Cannot backprop through input ${name}. Available gradients found: ${Object.keys(ig)}.`);
           const dx = tf.tidy(() => ig[name]!());
-          if (dx.dtype !== 'float32') throw new Error(`Error in gradient for op ${node.kernelName}. The gradient of input ${name} must have 'float32' dtype, but has '${dx.dtype}'`);
-          if (!tf.util.arraysEqual(dx.shape, x.shape)) throw new Error(`Error in gradient for op ${node.kernelName}. The gradient of input '${name}' has shape '${dx.shape}', which does not match the shape of the input '${x.shape}'`);
+          if (dx.dtype !== 'float32')
+            throw new Error(
+              `Error in gradient for op ${node.kernelName}. The gradient of input ${name} must have 'float32' dtype, but has '${dx.dtype}'`,
+            );
+          if (!tf.util.arraysEqual(dx.shape, x.shape))
+            throw new Error(
+              `Error in gradient for op ${node.kernelName}. The gradient of input '${name}' has shape '${dx.shape}', which does not match the shape of the input '${x.shape}'`,
+            );
           return dx;
         });
       });
@@ -294,7 +311,14 @@ const SHAPE_ONLY_CANDIDATES: readonly [string, (x: tf.Tensor2D, b: tf.Tensor1D) 
   [tf.Sum, (x) => tf.sum(x, 1)],
   [tf.Mean, (x) => tf.mean(x, 0)],
   [tf.Concat, (x) => tf.concat([x, x], 1)],
-  [tf.PadV2, (x) => tf.pad(x, [[1, 0], [0, 2]])],
+  [
+    tf.PadV2,
+    (x) =>
+      tf.pad(x, [
+        [1, 0],
+        [0, 2],
+      ]),
+  ],
   [tf.Slice, (x) => tf.slice(x, [0, 1], [2, 2])],
 ];
 

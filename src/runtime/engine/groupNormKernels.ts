@@ -15,7 +15,13 @@ export interface GroupNormGeometry {
 }
 
 /** y = (x - mean) * rstd * gamma + beta; returns y and the per-(sample, group) mean and rstd. */
-export function groupNormForward(x: Float32Array, gamma: Float32Array, beta: Float32Array, g: GroupNormGeometry, eps: number): { y: Float32Array; mean: Float32Array; rstd: Float32Array } {
+export function groupNormForward(
+  x: Float32Array,
+  gamma: Float32Array,
+  beta: Float32Array,
+  g: GroupNormGeometry,
+  eps: number,
+): { y: Float32Array; mean: Float32Array; rstd: Float32Array } {
   const { n, pixels, c, groups } = g;
   const cg = c / groups;
   const count = pixels * cg;

@@ -75,13 +75,17 @@ function groupNormLoops(x: tf.Tensor4D, gamma: tf.Tensor, beta: tf.Tensor, group
 function groupNormNative(x: tf.Tensor4D, gamma: tf.Tensor, beta: tf.Tensor, groups: number, eps: number): tf.Tensor4D {
   const f = tf.customGrad((...args: Arg[]) => {
     const [xi, g, b, save] = args as [tf.Tensor, tf.Tensor, tf.Tensor, tf.GradSaveFunc];
-    const [y, mean, rstd] = tf.engine().runKernel(GROUP_NORM_KERNEL, { x: xi, gamma: g, beta: b }, { groups, eps } as unknown as NamedAttrMap) as tf.Tensor[];
+    const [y, mean, rstd] = tf
+      .engine()
+      .runKernel(GROUP_NORM_KERNEL, { x: xi, gamma: g, beta: b }, { groups, eps } as unknown as NamedAttrMap) as tf.Tensor[];
     save([xi, mean!, rstd!, g]);
     return {
       value: y!,
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
         const [xs, mu, rs, gm] = saved;
-        return tf.engine().runKernel(GROUP_NORM_GRAD_KERNEL, { dy, x: xs!, mean: mu!, rstd: rs!, gamma: gm! }, { groups } as unknown as NamedAttrMap) as tf.Tensor[];
+        return tf.engine().runKernel(GROUP_NORM_GRAD_KERNEL, { dy, x: xs!, mean: mu!, rstd: rs!, gamma: gm! }, {
+          groups,
+        } as unknown as NamedAttrMap) as tf.Tensor[];
       },
     };
   });
@@ -94,7 +98,8 @@ export function groupNormOps(x: tf.Tensor4D, gamma: tf.Tensor, beta: tf.Tensor, 
   const gshape = [n, h, w, groups, c / groups];
   const f = tf.customGrad((...args: Arg[]) => {
     const [xi, g, b, save] = args as [tf.Tensor, tf.Tensor, tf.Tensor, tf.GradSaveFunc];
-    const normalise = (x: tf.Tensor, mean: tf.Tensor, rstd: tf.Tensor) => tf.reshape(tf.mul(tf.sub(tf.reshape(x, gshape), mean), rstd), [n, h, w, c]);
+    const normalise = (x: tf.Tensor, mean: tf.Tensor, rstd: tf.Tensor) =>
+      tf.reshape(tf.mul(tf.sub(tf.reshape(x, gshape), mean), rstd), [n, h, w, c]);
     const { mean, variance } = tf.moments(tf.reshape(xi, gshape), [1, 2, 4], true);
     const rstd = tf.rsqrt(tf.add(variance, eps));
     save([xi, mean, rstd, g]);

@@ -52,7 +52,16 @@ export interface NativeAddon {
   matmul(a: Float32Array, b: Float32Array, c: Float32Array, geo: number[]): string;
   patches(kind: 0 | 1, x: Float32Array, cols: Float32Array, geo: number[]): void;
   reduceSum(x: Float32Array, out: Float32Array, geo: [outer: number, inner: number, leading: 0 | 1]): void;
-  groupNorm(x: Float32Array, gamma: Float32Array, beta: Float32Array, y: Float32Array, mean: Float32Array, rstd: Float32Array, geo: number[], eps: number): void;
+  groupNorm(
+    x: Float32Array,
+    gamma: Float32Array,
+    beta: Float32Array,
+    y: Float32Array,
+    mean: Float32Array,
+    rstd: Float32Array,
+    geo: number[],
+    eps: number,
+  ): void;
   groupNormGrad(
     dy: Float32Array,
     x: Float32Array,
@@ -324,18 +333,32 @@ const conv2D = nativeKernel(tf.Conv2D, ({ inputs, backend, attrs }, addon) => {
 const ACTIVATIONS: Record<string, number> = { linear: 0, relu: 1, relu6: 2, elu: 3, leakyrelu: 4, sigmoid: 5 };
 
 const fusedConv2D = nativeKernel(tf.FusedConv2D, ({ inputs, backend, attrs }, addon) => {
-  const { x, filter, bias, preluActivationWeights } = inputs as { x: TensorInfo; filter: TensorInfo; bias?: TensorInfo; preluActivationWeights?: TensorInfo };
+  const { x, filter, bias, preluActivationWeights } = inputs as {
+    x: TensorInfo;
+    filter: TensorInfo;
+    bias?: TensorInfo;
+    preluActivationWeights?: TensorInfo;
+  };
   const a = attrs as unknown as ConvAttrs & { activation: string; leakyreluAlpha?: number };
   const act = ACTIVATIONS[a.activation];
   if (act === undefined || preluActivationWeights !== undefined) throw new Unsupported(`activation ${a.activation}`);
   needFloat32(x, filter, ...(bias ? [bias] : []));
   needNonEmpty(x, filter);
   const info = convInfo(x.shape, filter.shape, a);
-  if (bias !== undefined && util.sizeFromShape(bias.shape) !== info.outChannels) throw new Unsupported('a bias that is not one value per channel');
+  if (bias !== undefined && util.sizeFromShape(bias.shape) !== info.outChannels)
+    throw new Unsupported('a bias that is not one value per channel');
   const geo = convGeometry(info, 1, a.dataFormat === 'NCHW');
   const be = backend as BackendWasm;
   return withOutput(be, info.outShape, (y) => {
-    addon.conv2d(heapView(be, x), heapView(be, filter), bias ? heapView(be, bias) : null, heapView(be, y), geo, act, a.leakyreluAlpha ?? 0.2);
+    addon.conv2d(
+      heapView(be, x),
+      heapView(be, filter),
+      bias ? heapView(be, bias) : null,
+      heapView(be, y),
+      geo,
+      act,
+      a.leakyreluAlpha ?? 0.2,
+    );
   });
 });
 
@@ -360,7 +383,8 @@ const conv2DBackpropInput = nativeKernel(tf.Conv2DBackpropInput, ({ inputs, back
   needNonEmpty(dy, filter);
   const info = convInfo(a.inputShape, filter.shape, { ...a, dilations: 1 });
   const geo = convGeometry(info, 1, a.dataFormat === 'NCHW');
-  if (!util.arraysEqual(dy.shape, info.outShape)) throw new Error(`Conv2DBackpropInput: dy has shape [${dy.shape}], expected [${info.outShape}]`);
+  if (!util.arraysEqual(dy.shape, info.outShape))
+    throw new Error(`Conv2DBackpropInput: dy has shape [${dy.shape}], expected [${info.outShape}]`);
   const be = backend as BackendWasm;
   return withOutput(be, a.inputShape, (dx) => {
     addon.conv2dBackpropInput(heapView(be, dy), heapView(be, filter), heapView(be, dx), geo);
@@ -374,7 +398,8 @@ const conv2DBackpropFilter = nativeKernel(tf.Conv2DBackpropFilter, ({ inputs, ba
   needNonEmpty(x, dy);
   const info = convInfo(x.shape, a.filterShape, { ...a, dilations: 1 });
   const geo = convGeometry(info, 1, a.dataFormat === 'NCHW');
-  if (!util.arraysEqual(dy.shape, info.outShape)) throw new Error(`Conv2DBackpropFilter: dy has shape [${dy.shape}], expected [${info.outShape}]`);
+  if (!util.arraysEqual(dy.shape, info.outShape))
+    throw new Error(`Conv2DBackpropFilter: dy has shape [${dy.shape}], expected [${info.outShape}]`);
   const be = backend as BackendWasm;
   return withOutput(be, a.filterShape, (dw) => {
     addon.conv2dBackpropFilter(heapView(be, x), heapView(be, dy), heapView(be, dw), geo);
@@ -468,23 +493,29 @@ const col2im = nativeKernel(COL2IM_KERNEL, ({ inputs, backend, attrs }, addon) =
  * one pass in C++ (the stock wasm kernel transposes the reduced axes to the end first).
  * Other axis sets, and non-float32 data, run the wasm kernel.
  */
-const sum = nativeKernel(tf.Sum, ({ inputs, backend, attrs }, addon) => {
-  const { x } = inputs as { x: TensorInfo };
-  const { axis, keepDims } = attrs as unknown as { axis: number | number[]; keepDims: boolean };
-  needFloat32(x);
-  needNonEmpty(x);
-  const rank = x.shape.length;
-  const axes = [...new Set(util.parseAxisParam(axis, x.shape))].sort((a, b) => a - b);
-  if (axes.length === 0) throw new Unsupported('no axes');
-  const leading = axes.length < rank && axes.every((a, i) => a === i);
-  const trailing = axes.every((a, i) => a === rank - axes.length + i);
-  if (!leading && !trailing) throw new Unsupported(`axes [${axes}] are neither leading nor trailing`);
-  const reduced = axes.reduce((p, a) => p * x.shape[a]!, 1);
-  const kept = util.sizeFromShape(x.shape) / reduced;
-  const outShape = keepDims ? x.shape.map((d, i) => (axes.includes(i) ? 1 : d)) : x.shape.filter((_, i) => !axes.includes(i));
-  const be = backend as BackendWasm;
-  return withOutput(be, outShape, (out) => addon.reduceSum(heapView(be, x), heapView(be, out), leading ? [reduced, kept, 1] : [kept, reduced, 0]));
-}, true);
+const sum = nativeKernel(
+  tf.Sum,
+  ({ inputs, backend, attrs }, addon) => {
+    const { x } = inputs as { x: TensorInfo };
+    const { axis, keepDims } = attrs as unknown as { axis: number | number[]; keepDims: boolean };
+    needFloat32(x);
+    needNonEmpty(x);
+    const rank = x.shape.length;
+    const axes = [...new Set(util.parseAxisParam(axis, x.shape))].sort((a, b) => a - b);
+    if (axes.length === 0) throw new Unsupported('no axes');
+    const leading = axes.length < rank && axes.every((a, i) => a === i);
+    const trailing = axes.every((a, i) => a === rank - axes.length + i);
+    if (!leading && !trailing) throw new Unsupported(`axes [${axes}] are neither leading nor trailing`);
+    const reduced = axes.reduce((p, a) => p * x.shape[a]!, 1);
+    const kept = util.sizeFromShape(x.shape) / reduced;
+    const outShape = keepDims ? x.shape.map((d, i) => (axes.includes(i) ? 1 : d)) : x.shape.filter((_, i) => !axes.includes(i));
+    const be = backend as BackendWasm;
+    return withOutput(be, outShape, (out) =>
+      addon.reduceSum(heapView(be, x), heapView(be, out), leading ? [reduced, kept, 1] : [kept, reduced, 0]),
+    );
+  },
+  true,
+);
 
 // ---------------------------------------------------------------------------------------------
 // GroupNorm (memoryEfficient.ts)
@@ -520,7 +551,16 @@ const groupNorm = nativeKernel(GROUP_NORM_KERNEL, ({ inputs, backend, attrs }, a
   const geo = groupGeometry(x, groups);
   const be = backend as BackendWasm;
   return withOutputs(be, [x.shape, [geo[0]! * groups], [geo[0]! * groups]], ([y, mean, rstd]) =>
-    addon.groupNorm(heapView(be, x), heapView(be, gamma), heapView(be, beta), heapView(be, y!), heapView(be, mean!), heapView(be, rstd!), geo, eps),
+    addon.groupNorm(
+      heapView(be, x),
+      heapView(be, gamma),
+      heapView(be, beta),
+      heapView(be, y!),
+      heapView(be, mean!),
+      heapView(be, rstd!),
+      geo,
+      eps,
+    ),
   );
 });
 

@@ -83,7 +83,15 @@ export function col2im(cols: Float32Array, shape: readonly number[], k: number, 
 /** The same patches from tfjs ops: pad, k^2 slices, one concat (any backend). */
 export function patchesFromOps(x: tf.Tensor4D, k: number, pad: number): tf.Tensor4D {
   const g = geometry(x.shape, k, pad);
-  const xp = pad > 0 ? tf.pad(x, [[0, 0], [pad, pad], [pad, pad], [0, 0]]) : x;
+  const xp =
+    pad > 0
+      ? tf.pad(x, [
+          [0, 0],
+          [pad, pad],
+          [pad, pad],
+          [0, 0],
+        ])
+      : x;
   const cols: tf.Tensor4D[] = [];
   for (let i = 0; i < k; i++) for (let j = 0; j < k; j++) cols.push(tf.slice(xp, [0, i, j, 0], [g.n, g.ho, g.wo, g.c]));
   return tf.concat(cols, 3);
@@ -103,7 +111,9 @@ export function patches(x: tf.Tensor4D, k: number, pad: number): tf.Tensor4D {
       const xi = args[0] as tf.Tensor4D;
       return {
         value: tf.engine().runKernel(IM2COL_KERNEL, { x: xi }, { k, pad } as unknown as NamedAttrMap) as tf.Tensor4D,
-        gradFunc: (dy: tf.Tensor) => [tf.engine().runKernel(COL2IM_KERNEL, { cols: dy }, { k, pad, xShape: x.shape } as unknown as NamedAttrMap) as tf.Tensor4D],
+        gradFunc: (dy: tf.Tensor) => [
+          tf.engine().runKernel(COL2IM_KERNEL, { cols: dy }, { k, pad, xShape: x.shape } as unknown as NamedAttrMap) as tf.Tensor4D,
+        ],
       };
     });
     return native(x) as tf.Tensor4D;

@@ -23,14 +23,16 @@ function check(x: tf.Tensor4D, w: tf.Tensor5D, pad: number): { k: number; ho: nu
   }
   const ho = h + 2 * pad - kh + 1;
   const wo = wd + 2 * pad - kw + 1;
-  if (ho <= 0 || wo <= 0 || pad < 0) throw new Error(`perSampleConv2d: pad ${pad} and a ${kh}x${kw} filter leave no output for a ${h}x${wd} input`);
+  if (ho <= 0 || wo <= 0 || pad < 0)
+    throw new Error(`perSampleConv2d: pad ${pad} and a ${kh}x${kw} filter leave no output for a ${h}x${wd} input`);
   return { k: kh, ho, wo, cout };
 }
 
 /** y[n] = conv(x[n], w[n]) (stride 1, `pad` zeros on every side); x [N, H, W, C_in], w [N, k, k, C_in, C_out]. */
 export function perSampleConv2d(x: tf.Tensor4D, w: tf.Tensor5D, pad: number): tf.Tensor4D {
   const { k, ho, wo, cout } = check(x, w, pad);
-  if (tf.getBackend() !== 'wasm' || nativeAddon() === undefined || !isNativeKernel(PER_SAMPLE_KERNEL)) return perSampleConv2dReference(x, w, pad);
+  if (tf.getBackend() !== 'wasm' || nativeAddon() === undefined || !isNativeKernel(PER_SAMPLE_KERNEL))
+    return perSampleConv2dReference(x, w, pad);
   const [n, h, wd, cin] = x.shape;
   const geo = [n, h, wd, cin, ho, wo, cout, k, k, 1, 1, 1, 1, pad, pad, pad, pad, 1, 0];
   const run = (kind: 0 | 1 | 2, a: tf.Tensor, b: tf.Tensor, outShape: number[]) =>

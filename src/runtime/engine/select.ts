@@ -78,7 +78,9 @@ const defaultLog = (msg: string): void => {
 };
 
 function threadMismatch(actual: number | undefined, wanted: number): Error {
-  return new Error(`the wasm backend already runs with ${actual} thread${actual === 1 ? '' : 's'}; ${wanted} cannot be chosen after it was first initialised`);
+  return new Error(
+    `the wasm backend already runs with ${actual} thread${actual === 1 ? '' : 's'}; ${wanted} cannot be chosen after it was first initialised`,
+  );
 }
 
 function firstLine(err: unknown): string {
@@ -164,7 +166,10 @@ export function createBackendSelector(deps: SelectorDeps = defaultDeps) {
       }
       return { threads: nat.threads, native: { onednn: nat.version, threads: nat.threads } };
     }
-    sayOnce(log, `backend: native oneDNN kernels unavailable (${nat.why})${nat.why.includes(NATIVE_HINT) || nat.why.startsWith('disabled') ? '' : `; ${NATIVE_HINT}`}`);
+    sayOnce(
+      log,
+      `backend: native oneDNN kernels unavailable (${nat.why})${nat.why.includes(NATIVE_HINT) || nat.why.startsWith('disabled') ? '' : `; ${NATIVE_HINT}`}`,
+    );
     try {
       if (first && threads !== undefined && threads > 1) {
         // Before initialising: a hang can happen as soon as threads start.
@@ -197,7 +202,10 @@ export function createBackendSelector(deps: SelectorDeps = defaultDeps) {
       for (const pkg of NODE_PACKAGES) {
         const why = await tryNode(pkg);
         if (why === undefined) {
-          sayOnce(log, `backend: tensorflow (native, from ${pkg})${threads !== undefined && threads > 1 ? '; the wasm thread count is ignored' : ''}`);
+          sayOnce(
+            log,
+            `backend: tensorflow (native, from ${pkg})${threads !== undefined && threads > 1 ? '; the wasm thread count is ignored' : ''}`,
+          );
           return { name: 'tensorflow', reason: name ? 'requested' : skipped.join('; ') || undefined };
         }
         skip(pkg, why);
@@ -213,10 +221,16 @@ export function createBackendSelector(deps: SelectorDeps = defaultDeps) {
         const n = got.threads;
         const reason = name ? 'requested' : skipped.join('; ') || undefined;
         if (got.native) {
-          sayOnce(log, `backend: wasm + oneDNN ${got.native.onednn}, ${n} thread${n === 1 ? '' : 's'} (native convolutions and matmuls on the wasm heap; unetc wasm kernels for the rest)`);
+          sayOnce(
+            log,
+            `backend: wasm + oneDNN ${got.native.onednn}, ${n} thread${n === 1 ? '' : 's'} (native convolutions and matmuls on the wasm heap; unetc wasm kernels for the rest)`,
+          );
           return { name: 'wasm', reason, threads: n, native: got.native };
         }
-        sayOnce(log, `backend: wasm (XNNPACK, ${n} thread${n === 1 ? '' : 's'}, with unetc kernels: conv gradients, segment sums, batched matmul, slices)`);
+        sayOnce(
+          log,
+          `backend: wasm (XNNPACK, ${n} thread${n === 1 ? '' : 's'}, with unetc kernels: conv gradients, segment sums, batched matmul, slices)`,
+        );
         return { name: 'wasm', reason, threads: n };
       }
       skip(WASM_PACKAGE, got.why);
@@ -248,7 +262,11 @@ export function createBackendSelector(deps: SelectorDeps = defaultDeps) {
     if (chosen.name === 'wasm' && chosen.native && threads !== undefined && chosen.threads !== threads) {
       // OpenMP's thread count can change at any time.
       const n = loadNative(threads);
-      return { ...chosen, threads: n.ok ? n.threads : chosen.threads, native: n.ok ? { onednn: n.version, threads: n.threads } : chosen.native };
+      return {
+        ...chosen,
+        threads: n.ok ? n.threads : chosen.threads,
+        native: n.ok ? { onednn: n.version, threads: n.threads } : chosen.native,
+      };
     }
     if (chosen.name === 'wasm' && threads !== undefined && chosen.threads !== threads) throw threadMismatch(chosen.threads, threads);
     // Another call may have switched backends since: switch back.

@@ -38,9 +38,7 @@ function sameShape(a: readonly number[], b: readonly number[]): boolean {
 
 function assertShape(what: string, actual: readonly number[], expected: readonly number[]): void {
   if (!sameShape(actual, expected)) {
-    throw new Error(
-      `unetc wasm kernels: ${what} has shape [${actual.join(',')}], expected [${expected.join(',')}]`,
-    );
+    throw new Error(`unetc wasm kernels: ${what} has shape [${actual.join(',')}], expected [${expected.join(',')}]`);
   }
 }
 
@@ -78,11 +76,13 @@ function conv2dAnyPads(
     [Math.max(0, pads.left), Math.max(0, pads.right)],
     [0, 0],
   ];
-  const out = s.run(
-    'Conv2D',
-    { x: xc, filter },
-    { strides: [1, 1], pad, dataFormat: 'NHWC', dilations, dimRoundingMode: undefined } as unknown as NamedAttrMap,
-  );
+  const out = s.run('Conv2D', { x: xc, filter }, {
+    strides: [1, 1],
+    pad,
+    dataFormat: 'NHWC',
+    dilations,
+    dimRoundingMode: undefined,
+  } as unknown as NamedAttrMap);
   assertShape('Conv2D inside a unetc kernel', out.shape, outShape);
   return out;
 }
@@ -212,9 +212,7 @@ const conv2DBackpropInput: KernelFunc = ({ inputs, backend, attrs }) =>
       inputShape: [number, number, number, number];
     };
     const nchw = isNCHW(dataFormat);
-    const inShape: [number, number, number, number] = nchw
-      ? [inputShape[0], inputShape[2], inputShape[3], inputShape[1]]
-      : inputShape;
+    const inShape: [number, number, number, number] = nchw ? [inputShape[0], inputShape[2], inputShape[3], inputShape[1]] : inputShape;
     const dyh = nchw ? s.transpose(dy, [0, 2, 3, 1]) : dy;
     const info = backend_util.computeConv2DInfo(
       inShape,
@@ -240,14 +238,7 @@ const conv2DBackpropInput: KernelFunc = ({ inputs, backend, attrs }) =>
 
     const phaseConv = (ph: Phase, pw: Phase): TensorInfo => {
       const g = phaseFilter(s, filter, ph, pw, sh, sw);
-      return conv2dAnyPads(
-        s,
-        dyh,
-        g,
-        { top: ph.before, bottom: ph.after, left: pw.before, right: pw.after },
-        [1, 1],
-        [n, ha, wa, ci],
-      );
+      return conv2dAnyPads(s, dyh, g, { top: ph.before, bottom: ph.after, left: pw.before, right: pw.after }, [1, 1], [n, ha, wa, ci]);
     };
 
     let out: TensorInfo;

@@ -191,13 +191,7 @@ const SHORT_RUN = 16;
  * trailing axes taken whole are merged with the last partial one into
  * contiguous runs; the axes before it are walked with an odometer.
  */
-export function copySlice(
-  src: IntArray,
-  shape: readonly number[],
-  begin: readonly number[],
-  size: readonly number[],
-  dst: IntArray,
-): void {
+export function copySlice(src: IntArray, shape: readonly number[], begin: readonly number[], size: readonly number[], dst: IntArray): void {
   const rank = shape.length;
   if (rank === 0) {
     dst[0] = src[0]!;

@@ -66,7 +66,8 @@ export function axes(area: PlotArea, xa: AxisSpec, ya: AxisSpec, o: { grid?: boo
     parts.push(text(area.x - 6, y + size * 0.35, formatTick(v, yt.step), { size, anchor: 'end', fill: '#374151' }));
   }
   parts.push(el('rect', { x: area.x, y: area.y, width: area.w, height: area.h, fill: 'none', stroke: '#374151' }));
-  if (xa.title) parts.push(text(area.x + area.w / 2, area.y + area.h + 2 * size + 12, xa.title, { size: size + 1, anchor: 'middle', fill: '#111827' }));
+  if (xa.title)
+    parts.push(text(area.x + area.w / 2, area.y + area.h + 2 * size + 12, xa.title, { size: size + 1, anchor: 'middle', fill: '#111827' }));
   if (ya.title) {
     const lx = area.x - yLabelWidth(ya, size) - 14;
     parts.push(text(lx, area.y + area.h / 2, ya.title, { size: size + 1, anchor: 'middle', fill: '#111827', rotate: -90 }));
@@ -94,8 +95,17 @@ function ramp(stops: Rgb[], u: number): Rgb {
 
 // ColorBrewer RdBu (11 classes), reversed: -1 blue, 0 near white, +1 red.
 const RDBU: Rgb[] = [
-  [5, 48, 97], [33, 102, 172], [67, 147, 195], [146, 197, 222], [209, 229, 240], [247, 247, 247],
-  [253, 219, 199], [244, 165, 130], [214, 96, 77], [178, 24, 43], [103, 0, 31],
+  [5, 48, 97],
+  [33, 102, 172],
+  [67, 147, 195],
+  [146, 197, 222],
+  [209, 229, 240],
+  [247, 247, 247],
+  [253, 219, 199],
+  [244, 165, 130],
+  [214, 96, 77],
+  [178, 24, 43],
+  [103, 0, 31],
 ];
 
 /** The diverging colour of a value in [-1, 1] (cosine similarity). */

@@ -26,7 +26,8 @@ export function labelledGridSvg(gridPng: Uint8Array, o: LabelledGridOptions): st
   const zoom = o.zoom ?? 2;
   const pad = o.pad ?? 2;
   const size = 12;
-  const labelW = Math.max(40, ...o.rowLabels.map((l) => textWidth(l, size)), o.labelHeading ? textWidth(o.labelHeading, size, true) : 0) + 16;
+  const labelW =
+    Math.max(40, ...o.rowLabels.map((l) => textWidth(l, size)), o.labelHeading ? textWidth(o.labelHeading, size, true) : 0) + 16;
   const top = (o.title ? 26 : 8) + (o.subtitle ? 16 : 0) + (o.labelHeading ? 18 : 0);
   const parts: string[] = [];
   if (o.title) parts.push(text(10, 20, o.title, { size: 14, bold: true, fill: '#111827' }));
@@ -38,7 +39,11 @@ export function labelledGridSvg(gridPng: Uint8Array, o: LabelledGridOptions): st
     const cy = top + (pad + r * (o.tileH + pad) + o.tileH / 2) * zoom;
     parts.push(el('g', { 'data-row': r }, text(labelW - 8, cy + size * 0.35, l, { size, anchor: 'end', fill: '#111827' })));
   });
-  const w = Math.max(x0 + width * zoom + 10, o.title ? textWidth(o.title, 14, true) + 20 : 0, o.subtitle ? textWidth(o.subtitle, 11) + 20 : 0);
+  const w = Math.max(
+    x0 + width * zoom + 10,
+    o.title ? textWidth(o.title, 14, true) + 20 : 0,
+    o.subtitle ? textWidth(o.subtitle, 11) + 20 : 0,
+  );
   return svgDocument(w, top + height * zoom + 10, parts.join('\n'), o.title);
 }
 

@@ -51,7 +51,13 @@ export function lossCurveSvg(points: LossPoint[], opts: LossCurveOptions = {}): 
   let [x0, x1] = pts.length > 0 ? [pts[0]!.step, pts[pts.length - 1]!.step] : [0, 1];
   if (x1 === x0) [x0, x1] = [x0 - 1, x1 + 1];
   const ya: AxisSpec = log ? { min: 10 ** y0, max: 10 ** y1, log: true, title: 'loss (log scale)' } : { min: y0, max: y1, title: 'loss' };
-  const xa: AxisSpec = { min: x0, max: x1, integer: true, title: 'training step', ticks: linearTicks(x0, x1, width < 300 ? 3 : 5, 1).ticks };
+  const xa: AxisSpec = {
+    min: x0,
+    max: x1,
+    integer: true,
+    title: 'training step',
+    ticks: linearTicks(x0, x1, width < 300 ? 3 : 5, 1).ticks,
+  };
 
   const size = width < 300 ? 8 : 10;
   const hasTitle = opts.title !== undefined || opts.subtitle !== undefined;
@@ -69,9 +75,30 @@ export function lossCurveSvg(points: LossPoint[], opts: LossCurveOptions = {}): 
   const crisp = { 'shape-rendering': 'crispEdges' };
   const raw = pts.map((p): [number, number] => [ax.px(p.step), yOf(p.loss)]);
   parts.push(polyline(raw, hex(RAW_COLOR), 1, crisp));
-  const smooth = movingAverage(pts.map((p) => ty(p.loss)), Math.max(1, Math.round(pts.length / 25)));
-  parts.push(polyline(pts.map((p, i): [number, number] => [ax.px(p.step), yOf(log ? 10 ** smooth[i]! : smooth[i]!)]), hex(SMOOTH_COLOR), 2, crisp));
-  if (pts.length === 1) parts.push(polyline([[raw[0]![0] - 1, raw[0]![1]], [raw[0]![0] + 1, raw[0]![1]]], hex(SMOOTH_COLOR), 3, crisp));
+  const smooth = movingAverage(
+    pts.map((p) => ty(p.loss)),
+    Math.max(1, Math.round(pts.length / 25)),
+  );
+  parts.push(
+    polyline(
+      pts.map((p, i): [number, number] => [ax.px(p.step), yOf(log ? 10 ** smooth[i]! : smooth[i]!)]),
+      hex(SMOOTH_COLOR),
+      2,
+      crisp,
+    ),
+  );
+  if (pts.length === 1)
+    parts.push(
+      polyline(
+        [
+          [raw[0]![0] - 1, raw[0]![1]],
+          [raw[0]![0] + 1, raw[0]![1]],
+        ],
+        hex(SMOOTH_COLOR),
+        3,
+        crisp,
+      ),
+    );
   return svgDocument(width, height, parts.join('\n'), opts.title ?? 'training loss');
 }
 

@@ -29,7 +29,11 @@ export function toByte(v: number): number {
  * (pad + col * (w + pad), pad + row * (h + pad)).
  */
 export function encodePngGrid(images: Float32Array, n: number, h: number, w: number, c: number, opts: GridOptions = {}): Buffer {
-  for (const [name, v] of [['n', n], ['h', h], ['w', w]] as const) {
+  for (const [name, v] of [
+    ['n', n],
+    ['h', h],
+    ['w', w],
+  ] as const) {
     if (!Number.isSafeInteger(v) || v < 1) throw new RangeError(`encodePngGrid: ${name} must be a positive integer, got ${v}`);
   }
   if (c !== 1 && c !== 3) throw new RangeError(`encodePngGrid: channels must be 1 or 3, got ${c}`);
@@ -48,7 +52,7 @@ export function encodePngGrid(images: Float32Array, n: number, h: number, w: num
     const x0 = pad + (i % cols) * (w + pad);
     const y0 = pad + Math.floor(i / cols) * (h + pad);
     for (let y = 0; y < h; y++) {
-      const src = ((i * h + y) * w) * c;
+      const src = (i * h + y) * w * c;
       const dst = ((y0 + y) * width + x0) * c;
       for (let k = 0; k < w * c; k++) out[dst + k] = toByte(images[src + k]!);
     }

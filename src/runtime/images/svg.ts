@@ -17,7 +17,19 @@ const REGULAR = [651, 821, 942, 1716, 1303, 1946, 1597, 563, 799, 799, 1024, 171
 // prettier-ignore
 const BOLD = [713, 934, 1067, 1716, 1425, 2052, 1786, 627, 936, 936, 1071, 1716, 778, 850, 778, 748, 1425, 1425, 1425, 1425, 1425, 1425, 1425, 1425, 1425, 1425, 819, 819, 1716, 1716, 1716, 1188, 2048, 1585, 1561, 1503, 1700, 1399, 1399, 1681, 1714, 762, 762, 1587, 1305, 2038, 1714, 1741, 1501, 1741, 1577, 1475, 1397, 1663, 1585, 2259, 1579, 1483, 1485, 936, 748, 936, 1716, 1024, 1024, 1382, 1466, 1214, 1466, 1389, 891, 1466, 1458, 702, 702, 1362, 702, 2134, 1458, 1407, 1466, 1466, 1010, 1219, 979, 1458, 1335, 1892, 1321, 1335, 1192, 1458, 748, 1458, 1716];
 /** Characters beyond ASCII that the figures use. */
-const OTHER: Record<string, [number, number]> = { 'ω': [1715, 1780], 'σ': [1298, 1595], '×': [1716, 1716], '−': [1716, 1716], '≤': [1716, 1716], '≥': [1716, 1716], '·': [651, 778], '→': [1716, 1716], '…': [2048, 2048], '–': [1024, 1024], '—': [2048, 2048] };
+const OTHER: Record<string, [number, number]> = {
+  ω: [1715, 1780],
+  σ: [1298, 1595],
+  '×': [1716, 1716],
+  '−': [1716, 1716],
+  '≤': [1716, 1716],
+  '≥': [1716, 1716],
+  '·': [651, 778],
+  '→': [1716, 1716],
+  '…': [2048, 2048],
+  '–': [1024, 1024],
+  '—': [2048, 2048],
+};
 
 /** Width in pixels of `s` set at `size` px in DejaVu Sans (bold when asked). */
 export function textWidth(s: string, size: number, bold = false): number {
@@ -93,7 +105,16 @@ export function svgDocument(width: number, height: number, body: string, title?:
 /** A PNG (any encoded image) as an `<image>` element, embedded as a data URI. */
 export function embeddedImage(png: Uint8Array, x: number, y: number, width: number, height: number, pixelated = true): string {
   const href = `data:image/png;base64,${Buffer.from(png).toString('base64')}`;
-  return el('image', { x, y, width, height, href, 'xlink:href': href, 'image-rendering': pixelated ? 'optimizeSpeed' : undefined, preserveAspectRatio: 'none' });
+  return el('image', {
+    x,
+    y,
+    width,
+    height,
+    href,
+    'xlink:href': href,
+    'image-rendering': pixelated ? 'optimizeSpeed' : undefined,
+    preserveAspectRatio: 'none',
+  });
 }
 
 /** The assets/fonts/ folder of the unetc package (from src/ through tsx and from the dist/ bundle). */
@@ -120,7 +141,12 @@ export function svgToPng(svg: string, o: RenderOptions = {}): Buffer {
   resvg ??= createRequire(import.meta.url)('@resvg/resvg-js') as ResvgModule;
   const dir = fontDir();
   const r = new resvg.Resvg(svg, {
-    font: { loadSystemFonts: false, fontFiles: [join(dir, 'DejaVuSans.ttf'), join(dir, 'DejaVuSans-Bold.ttf')], defaultFontFamily: FONT_FAMILY, sansSerifFamily: FONT_FAMILY },
+    font: {
+      loadSystemFonts: false,
+      fontFiles: [join(dir, 'DejaVuSans.ttf'), join(dir, 'DejaVuSans-Bold.ttf')],
+      defaultFontFamily: FONT_FAMILY,
+      sansSerifFamily: FONT_FAMILY,
+    },
     fitTo: o.scale && o.scale !== 1 ? { mode: 'zoom', value: o.scale } : { mode: 'original' },
     background: '#ffffff',
   });
@@ -138,4 +164,3 @@ export function pngSize(png: Uint8Array): { width: number; height: number } {
   if (b.length < 24 || b.readUInt32BE(12) !== 0x49484452) throw new Error('not a PNG');
   return { width: b.readUInt32BE(16), height: b.readUInt32BE(20) };
 }
-

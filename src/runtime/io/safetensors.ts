@@ -133,11 +133,14 @@ export function encodeSafetensors(tensors: Map<string, SafeTensor>, metadata?: R
     for (const name of names) {
       const d = tensors.get(name)!.data;
       if (!d || !ArrayBuffer.isView(d)) continue; // reported below
-      const le = LE_HOST || d instanceof Uint8Array ? new Uint8Array(d.buffer, d.byteOffset, d.byteLength) : (() => {
-        const b = Buffer.alloc(d.byteLength);
-        writeLittleEndian(b, 0, d);
-        return b;
-      })();
+      const le =
+        LE_HOST || d instanceof Uint8Array
+          ? new Uint8Array(d.buffer, d.byteOffset, d.byteLength)
+          : (() => {
+              const b = Buffer.alloc(d.byteLength);
+              writeLittleEndian(b, 0, d);
+              return b;
+            })();
       sums[name] = crcHex(le);
     }
     header.__metadata__ = { ...((header.__metadata__ as Record<string, string>) ?? {}), [CHECKSUM_KEY]: JSON.stringify(sums) };
@@ -151,7 +154,8 @@ export function encodeSafetensors(tensors: Map<string, SafeTensor>, metadata?: R
     if (!arr.is(t.data)) fail(`tensor "${name}": dtype ${t.dtype} needs a ${arr.name}, got ${t.data?.constructor?.name}`);
     checkShape(t.shape, (p) => fail(`tensor "${name}": ${p}`));
     const count = t.shape.reduce((a, b) => a * b, 1);
-    if (count !== t.data.length) fail(`tensor "${name}": shape [${t.shape.join(', ')}] has ${count} elements but the data has ${t.data.length}`);
+    if (count !== t.data.length)
+      fail(`tensor "${name}": shape [${t.shape.join(', ')}] has ${count} elements but the data has ${t.data.length}`);
     header[name] = { dtype: t.dtype, shape: [...t.shape], data_offsets: [offset, offset + t.data.byteLength] };
     offset += t.data.byteLength;
   }
@@ -231,7 +235,8 @@ export function decodeSafetensors(buf: Buffer, source = '<buffer>'): DecodedSafe
   };
   if (buf.length < 8) fail(`file is ${buf.length} bytes, shorter than the 8-byte header length; not a safetensors file`);
   const n64 = buf.readBigUInt64LE(0);
-  if (n64 > BigInt(MAX_HEADER_BYTES)) fail(`header length ${n64} exceeds the ${MAX_HEADER_BYTES}-byte limit; not a safetensors file or corrupt`);
+  if (n64 > BigInt(MAX_HEADER_BYTES))
+    fail(`header length ${n64} exceeds the ${MAX_HEADER_BYTES}-byte limit; not a safetensors file or corrupt`);
   const n = Number(n64);
   if (8 + n > buf.length) fail(`header length ${n} runs past the end of the file (${buf.length} bytes); file truncated?`);
 
@@ -311,7 +316,8 @@ export function decodeSafetensors(buf: Buffer, source = '<buffer>'): DecodedSafe
     cursor = e.end;
     prev = e;
   }
-  if (cursor !== dataLength) fail(`${dataLength - cursor} trailing byte(s) after the last tensor (data buffer is ${dataLength} bytes, tensors cover ${cursor})`);
+  if (cursor !== dataLength)
+    fail(`${dataLength - cursor} trailing byte(s) after the last tensor (data buffer is ${dataLength} bytes, tensors cover ${cursor})`);
 
   let sums: Record<string, unknown> | undefined;
   if (metadata[CHECKSUM_KEY] !== undefined) {
@@ -321,7 +327,9 @@ export function decodeSafetensors(buf: Buffer, source = '<buffer>'): DecodedSafe
       sums = undefined;
     }
     if (!isPlainObject(sums)) fail(`metadata "${CHECKSUM_KEY}" is not a JSON object of checksums; header damaged`);
-    for (const k of Object.keys(sums!)) if (!list.some((e) => e.name === k)) fail(`metadata "${CHECKSUM_KEY}" names tensor "${k}", which the file does not hold; header damaged`);
+    for (const k of Object.keys(sums!))
+      if (!list.some((e) => e.name === k))
+        fail(`metadata "${CHECKSUM_KEY}" names tensor "${k}", which the file does not hold; header damaged`);
   }
   const tensors = new Map<string, DecodedTensor>();
   for (const e of list) {
@@ -380,13 +388,27 @@ function convert(bytes: Buffer, dtype: string, info: DtypeInfo, fail: (p: string
   for (let i = 0; i < n; i++) {
     let x: number | bigint;
     switch (dtype) {
-      case 'I8': x = v.getInt8(i); break;
-      case 'I16': x = v.getInt16(2 * i, true); break;
-      case 'U16': x = v.getUint16(2 * i, true); break;
-      case 'I32': x = v.getInt32(4 * i, true); break;
-      case 'U32': x = v.getUint32(4 * i, true); break;
-      case 'I64': x = v.getBigInt64(8 * i, true); break;
-      default: x = v.getBigUint64(8 * i, true); break;
+      case 'I8':
+        x = v.getInt8(i);
+        break;
+      case 'I16':
+        x = v.getInt16(2 * i, true);
+        break;
+      case 'U16':
+        x = v.getUint16(2 * i, true);
+        break;
+      case 'I32':
+        x = v.getInt32(4 * i, true);
+        break;
+      case 'U32':
+        x = v.getUint32(4 * i, true);
+        break;
+      case 'I64':
+        x = v.getBigInt64(8 * i, true);
+        break;
+      default:
+        x = v.getBigUint64(8 * i, true);
+        break;
     }
     if (x < -2147483648 || x > 2147483647) fail(`${dtype} element ${i} = ${x} does not fit in int32`);
     out[i] = Number(x);
@@ -423,7 +445,12 @@ function describe(x: unknown): string {
 // Files
 
 /** Writes a checkpoint so that readers never observe a partial file (see atomicWrite.ts). */
-export function writeSafetensorsAtomic(path: string, tensors: Map<string, SafeTensor>, metadata?: Record<string, string>, opts: EncodeOptions = {}): void {
+export function writeSafetensorsAtomic(
+  path: string,
+  tensors: Map<string, SafeTensor>,
+  metadata?: Record<string, string>,
+  opts: EncodeOptions = {},
+): void {
   writeFileAtomic(path, encodeSafetensors(tensors, metadata, opts));
 }
 

@@ -33,7 +33,14 @@ function modulate(x: tf.Tensor4D, params: tf.Tensor2D, kind: 'shift' | 'scale_sh
  * attention U-Net at batch 64 by ~1 GiB. UC-LoRA omegas shared by all blocks are computed first,
  * outside the scope.
  */
-export function resBlock(p: ParamStore, path: string, x: tf.Tensor4D, v: tf.Tensor2D | undefined, op: ResBlockOp, ctx: BlockContext): tf.Tensor4D {
+export function resBlock(
+  p: ParamStore,
+  path: string,
+  x: tf.Tensor4D,
+  v: tf.Tensor2D | undefined,
+  op: ResBlockOp,
+  ctx: BlockContext,
+): tf.Tensor4D {
   prepareLoraInputs(p, ctx.lora);
   return tf.tidy(() => resBlockBody(new Weights(p, path), x, v, op, ctx));
 }

@@ -116,7 +116,12 @@ export function resample(x: tf.Tensor4D, mode: 'down' | 'up', filter: readonly n
     const folded = tf.reshape(tf.transpose(x, [0, 3, 1, 2]), [n * c, h, w, 1]) as tf.Tensor4D;
     const y =
       mode === 'down'
-        ? tf.conv2d(folded, f2, 2, [[0, 0], [pad, pad], [pad, pad], [0, 0]])
+        ? tf.conv2d(folded, f2, 2, [
+            [0, 0],
+            [pad, pad],
+            [pad, pad],
+            [0, 0],
+          ])
         : tf.conv2dTranspose(folded, tf.mul(f2, 4) as tf.Tensor4D, [n * c, 2 * h, 2 * w, 1], 2, pad);
     const [, ho, wo] = y.shape;
     return tf.transpose(tf.reshape(y, [n, c, ho, wo]), [0, 2, 3, 1]) as tf.Tensor4D;
@@ -147,7 +152,9 @@ export function attentionCore(qkv: tf.Tensor4D, heads: number, layout: 'interlea
   const t = h * w;
   // [3, N, heads, T, d], split into q, k, v along the first axis (our wasm Unpack copies heap views).
   const split =
-    layout === 'interleaved' ? tf.transpose(tf.reshape(qkv, [n, t, heads, d, 3]), [4, 0, 2, 1, 3]) : tf.transpose(tf.reshape(qkv, [n, t, heads, 3, d]), [3, 0, 2, 1, 4]);
+    layout === 'interleaved'
+      ? tf.transpose(tf.reshape(qkv, [n, t, heads, d, 3]), [4, 0, 2, 1, 3])
+      : tf.transpose(tf.reshape(qkv, [n, t, heads, 3, d]), [3, 0, 2, 1, 4]);
   const [q, k, v] = tf.unstack(split) as tf.Tensor4D[];
   const logits = tf.mul(tf.matMul(q, k, false, true), 1 / Math.sqrt(d));
   const a = tf.matMul(tf.softmax(logits), v); // [N, heads, T, d]

@@ -100,7 +100,8 @@ function batchedUcLoraOmegas(p: ParamStore, inp: LoraInputs): Map<string, tf.Ten
     const l0 = sites[0][1];
     const count = sites.length;
     const get = (block: string, ref: string) => p.get(`${block}.${ref}`);
-    const stacked = (pick: (l: UcLoraOp) => string, shape: number[]) => tf.reshape(tf.stack(sites.map(([block, l]) => get(block, pick(l)))), shape);
+    const stacked = (pick: (l: UcLoraOp) => string, shape: number[]) =>
+      tf.reshape(tf.stack(sites.map(([block, l]) => get(block, pick(l)))), shape);
     const layers = [...l0.hidden.map((_, i) => (l: UcLoraOp) => l.hidden[i].linear), (l: UcLoraOp) => l.out];
     let h: tf.Tensor = v;
     let width = d;
@@ -110,16 +111,34 @@ function batchedUcLoraOmegas(p: ParamStore, inp: LoraInputs): Map<string, tf.Ten
         // All layers read v: one [N, d] x [d, L out] product, then [L, N, out]. (A batched product
         // of [1, N, d] by [L, d, out] would do too, but tfjs 4.22's BatchMatMul gradient does not
         // reduce a broadcast batch axis.)
-        const w0 = tf.concat(sites.map(([block, l]) => get(block, lin(l).weight)), 1);
+        const w0 = tf.concat(
+          sites.map(([block, l]) => get(block, lin(l).weight)),
+          1,
+        );
         h = tf.transpose(tf.reshape(tf.matMul(v, w0 as tf.Tensor2D), [n, count, out_]), [1, 0, 2]);
       } else {
-        h = tf.matMul(h, stacked((l) => lin(l).weight, [count, width, out_]));
+        h = tf.matMul(
+          h,
+          stacked((l) => lin(l).weight, [count, width, out_]),
+        );
       }
-      if (lin(l0).bias) h = tf.add(h, stacked((l) => lin(l).bias!, [count, 1, out_]));
+      if (lin(l0).bias)
+        h = tf.add(
+          h,
+          stacked((l) => lin(l).bias!, [count, 1, out_]),
+        );
       if (i < l0.hidden.length) {
         const nrm = l0.hidden[i].norm;
         const normed = normalizeLastAxisGroups(h, nrm.groups, nrm.eps);
-        h = silu(tf.add(tf.mul(normed, stacked((l) => l.hidden[i].norm.weight!, [count, 1, out_])), stacked((l) => l.hidden[i].norm.bias!, [count, 1, out_])));
+        h = silu(
+          tf.add(
+            tf.mul(
+              normed,
+              stacked((l) => l.hidden[i].norm.weight!, [count, 1, out_]),
+            ),
+            stacked((l) => l.hidden[i].norm.bias!, [count, 1, out_]),
+          ),
+        );
       }
       width = out_;
     });
@@ -241,7 +260,12 @@ export function convWithLoraWeights(w: Weights, x: tf.Tensor4D, c: ConvOp, inp: 
     weights = tf.add(weights, dw);
     if (db) perSampleBias = perSampleBias ? tf.add(perSampleBias, db) : db;
   }
-  let y: tf.Tensor = tf.reshape(perSampleProduct(tf.reshape(cols, [n, h * wd, cin]), tf.broadcastTo(weights, [n, cin, cout])), [n, h, wd, cout]);
+  let y: tf.Tensor = tf.reshape(perSampleProduct(tf.reshape(cols, [n, h * wd, cin]), tf.broadcastTo(weights, [n, cin, cout])), [
+    n,
+    h,
+    wd,
+    cout,
+  ]);
   if (c.bias) y = tf.add(y, w.get(c.bias));
   if (perSampleBias) y = tf.add(y, tf.reshape(perSampleBias, [n, 1, 1, cout]));
   return y as tf.Tensor4D;

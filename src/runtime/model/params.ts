@@ -123,7 +123,14 @@ export class ParamStore {
     }
     for (const spec of specs) {
       const init = initTensor(spec, seed);
-      this.vars.set(spec.name, tf.variable(init, spec.trainable, spec.name.replace(/[^A-Za-z0-9_.\-/]/g, '_') + `_${seed}_${Math.random().toString(36).slice(2, 8)}`));
+      this.vars.set(
+        spec.name,
+        tf.variable(
+          init,
+          spec.trainable,
+          spec.name.replace(/[^A-Za-z0-9_.\-/]/g, '_') + `_${seed}_${Math.random().toString(36).slice(2, 8)}`,
+        ),
+      );
       init.dispose();
     }
   }

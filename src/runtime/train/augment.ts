@@ -113,7 +113,8 @@ export interface Augmented {
 /** The pipe a `training` record asks for (`augment_pipe`, default `xflip`). */
 export function augmentPipeOf(training: Record<string, unknown>): AugmentPipeName {
   const v = training.augment_pipe ?? 'xflip';
-  if (v !== 'xflip' && v !== 'edm') throw new Error(`unknown augment_pipe ${JSON.stringify(v)}; expected one of ${AUGMENT_PIPES.join(', ')}`);
+  if (v !== 'xflip' && v !== 'edm')
+    throw new Error(`unknown augment_pipe ${JSON.stringify(v)}; expected one of ${AUGMENT_PIPES.join(', ')}`);
   return v;
 }
 
@@ -151,11 +152,17 @@ export function drawEdmParams(n: number, pipe: EdmPipe, p: number, d: Draws): Au
   };
   const sym = (scale: number) => d.uniform(n).map((u) => (u * 2 - 1) * scale);
   if (pipe.xflip > 0) {
-    const bits = gated(d.uniform(n).map((u) => Math.floor(u * 2)), pipe.xflip * p);
+    const bits = gated(
+      d.uniform(n).map((u) => Math.floor(u * 2)),
+      pipe.xflip * p,
+    );
     out.xflip.set(bits);
   }
   if (pipe.yflip > 0) {
-    const bits = gated(d.uniform(n).map((u) => Math.floor(u * 2)), pipe.yflip * p);
+    const bits = gated(
+      d.uniform(n).map((u) => Math.floor(u * 2)),
+      pipe.yflip * p,
+    );
     out.yflip.set(bits);
   }
   if (pipe.scale > 0) out.scale = gated(d.normal(n), pipe.scale * p);
@@ -193,7 +200,10 @@ export function augmentLabels(a: AugmentParams): Float32Array {
       a.tx[i],
       a.ty[i],
     ];
-    L.set(row.map((v) => v + 0), i * AUGMENT_LABELS); // + 0: no -0 (w_a = 0 times a negative sine)
+    L.set(
+      row.map((v) => v + 0),
+      i * AUGMENT_LABELS,
+    ); // + 0: no -0 (w_a = 0 times a negative sine)
   }
   return L;
 }
@@ -243,8 +253,8 @@ export function inverseTransform(a: AugmentParams, i: number, pipe: EdmPipe, wid
  * Daubechies least-asymmetric filter of length 12; sum sqrt(2), orthonormal to its even shifts).
  */
 export const SYM6 = [
-  0.015404109327027373, 0.0034907120842174702, -0.11799011114819057, -0.048311742585633, 0.4910559419267466, 0.787641141030194, 0.3379294217276218,
-  -0.07263752278646252, -0.021060292512300564, 0.04472490177066578, 0.0017677118642428036, -0.007800708325034148,
+  0.015404109327027373, 0.0034907120842174702, -0.11799011114819057, -0.048311742585633, 0.4910559419267466, 0.787641141030194,
+  0.3379294217276218, -0.07263752278646252, -0.021060292512300564, 0.04472490177066578, 0.0017677118642428036, -0.007800708325034148,
 ];
 const TAPS = SYM6.length;
 // The taps by index, for the unrolled inner loops (e: even index, o: odd).
@@ -255,7 +265,8 @@ const HZ_PAD = Math.floor(TAPS / 4);
 /** Apply drawn parameters: x-flip, y-flip, then the geometric transforms (augment.py's order). */
 export function applyAugment(images: Float32Array, shape: BatchShape, a: AugmentParams, pipe: EdmPipe = EDM_PIPE): Float32Array {
   const { n, height: H, width: W, channels: C } = shape;
-  if (images.length !== n * H * W * C || a.n !== n) throw new Error(`augment: ${images.length} values and ${a.n} parameter rows for a batch of ${n}x${H}x${W}x${C}`);
+  if (images.length !== n * H * W * C || a.n !== n)
+    throw new Error(`augment: ${images.length} values and ${a.n} parameter rows for a batch of ${n}x${H}x${W}x${C}`);
   const out = new Float32Array(images);
   const hw = H * W * C;
   for (let i = 0; i < n; i++) {
@@ -292,7 +303,12 @@ function batchMargin(G: (Affine | undefined)[], W: number, H: number): [number, 
   const m = [-Infinity, -Infinity, -Infinity, -Infinity];
   for (const g of G) {
     const k = g ?? translate(0, 0);
-    for (const [px, py] of [[-cx, -cy], [cx, -cy], [cx, cy], [-cx, cy]]) {
+    for (const [px, py] of [
+      [-cx, -cy],
+      [cx, -cy],
+      [cx, cy],
+      [-cx, cy],
+    ]) {
       const x = k[0] * px + k[1] * py + k[2];
       const y = k[3] * px + k[4] * py + k[5];
       m[0] = Math.max(m[0], -x);
@@ -327,7 +343,15 @@ function reflect(i: number, n: number): number {
  * bounding box): the same values as computing all of it. For an identity G the whole chain is the
  * identity when the margin is at least 5 (sum_t h[t] h[t + 2m] = delta(m)).
  */
-function resample(img: Float32Array, G: Affine, H: number, W: number, C: number, margin: [number, number, number, number], scratch: Scratch): void {
+function resample(
+  img: Float32Array,
+  G: Affine,
+  H: number,
+  W: number,
+  C: number,
+  margin: [number, number, number, number],
+  scratch: Scratch,
+): void {
   const [mx0, my0, mx1, my1] = margin;
   const Pw = W + mx0 + mx1;
   const Ph = H + my0 + my1;
@@ -346,8 +370,16 @@ function resample(img: Float32Array, G: Affine, H: number, W: number, C: number,
   const M = mul(mul(translate((Wu - 1) / 2, (Hu - 1) / 2), G3), translate(-(Wo - 1) / 2, -(Ho - 1) / 2));
 
   // The box of upsampled pixels that the bilinear taps can read (M is affine: its corners bound it).
-  let x0 = Infinity, x1 = -Infinity, y0 = Infinity, y1 = -Infinity;
-  for (const [qx, qy] of [[0, 0], [Wo - 1, 0], [0, Ho - 1], [Wo - 1, Ho - 1]]) {
+  let x0 = Infinity,
+    x1 = -Infinity,
+    y0 = Infinity,
+    y1 = -Infinity;
+  for (const [qx, qy] of [
+    [0, 0],
+    [Wo - 1, 0],
+    [0, Ho - 1],
+    [Wo - 1, Ho - 1],
+  ]) {
     const ix = Math.floor(M[0] * qx + M[1] * qy + M[2]);
     const iy = Math.floor(M[3] * qx + M[4] * qy + M[5]);
     x0 = Math.min(x0, ix);
@@ -453,11 +485,17 @@ function resample(img: Float32Array, G: Affine, H: number, W: number, C: number,
       const t1 = spanHi[k - y0];
       if (j1 - j0 === 5) {
         const even = (k & 1) === 0;
-        const a0 = even ? o11 : e10, a1 = even ? o9 : e8, a2 = even ? o7 : e6, a3 = even ? o5 : e4, a4 = even ? o3 : e2, a5 = even ? o1 : e0;
+        const a0 = even ? o11 : e10,
+          a1 = even ? o9 : e8,
+          a2 = even ? o7 : e6,
+          a3 = even ? o5 : e4,
+          a4 = even ? o3 : e2,
+          a5 = even ? o1 : e0;
         const s = (j0 - r0) * bw;
         for (let t = t0; t <= t1; t++) {
           const q = s + t;
-          up[o + t] = a0 * upX[q] + a1 * upX[q + bw] + a2 * upX[q + 2 * bw] + a3 * upX[q + 3 * bw] + a4 * upX[q + 4 * bw] + a5 * upX[q + 5 * bw];
+          up[o + t] =
+            a0 * upX[q] + a1 * upX[q + bw] + a2 * upX[q + 2 * bw] + a3 * upX[q + 3 * bw] + a4 * upX[q + 4 * bw] + a5 * upX[q + 5 * bw];
         }
         continue;
       }
@@ -473,7 +511,8 @@ function resample(img: Float32Array, G: Affine, H: number, W: number, C: number,
   // 3: bilinear samples on the output grid; taps outside the upsampled image read zero.
   const plen = bh * bw;
   const glen = Ho * Wo;
-  const at = (c: number, iy: number, ix: number) => (ix < x0 || ix > x1 || iy < y0 || iy > y1 ? 0 : up[c * plen + (iy - y0) * bw + (ix - x0)]);
+  const at = (c: number, iy: number, ix: number) =>
+    ix < x0 || ix > x1 || iy < y0 || iy > y1 ? 0 : up[c * plen + (iy - y0) * bw + (ix - x0)];
   for (let qy = 0; qy < Ho; qy++) {
     for (let qx = 0; qx < Wo; qx++) {
       const ix = M[0] * qx + M[1] * qy + M[2];
@@ -492,7 +531,8 @@ function resample(img: Float32Array, G: Affine, H: number, W: number, C: number,
           grid[c * glen + g] = w00 * up[s] + w01 * up[s + 1] + w10 * up[s + bw] + w11 * up[s + bw + 1];
         }
       } else {
-        for (let c = 0; c < C; c++) grid[c * glen + g] = w00 * at(c, fy, fx) + w01 * at(c, fy, fx + 1) + w10 * at(c, fy + 1, fx) + w11 * at(c, fy + 1, fx + 1);
+        for (let c = 0; c < C; c++)
+          grid[c * glen + g] = w00 * at(c, fy, fx) + w01 * at(c, fy, fx + 1) + w10 * at(c, fy + 1, fx) + w11 * at(c, fy + 1, fx + 1);
       }
     }
   }
@@ -506,8 +546,18 @@ function resample(img: Float32Array, G: Affine, H: number, W: number, C: number,
       for (let x = 0; x < W; x++) {
         const g = gc + qy * Wo + 2 * x + first;
         downX[qy * W + x] =
-          e0 * grid[g] + o1 * grid[g + 1] + e2 * grid[g + 2] + o3 * grid[g + 3] + e4 * grid[g + 4] + o5 * grid[g + 5] +
-          e6 * grid[g + 6] + o7 * grid[g + 7] + e8 * grid[g + 8] + o9 * grid[g + 9] + e10 * grid[g + 10] + o11 * grid[g + 11];
+          e0 * grid[g] +
+          o1 * grid[g + 1] +
+          e2 * grid[g + 2] +
+          o3 * grid[g + 3] +
+          e4 * grid[g + 4] +
+          o5 * grid[g + 5] +
+          e6 * grid[g + 6] +
+          o7 * grid[g + 7] +
+          e8 * grid[g + 8] +
+          o9 * grid[g + 9] +
+          e10 * grid[g + 10] +
+          o11 * grid[g + 11];
       }
     }
     for (let y = 0; y < H; y++) {
@@ -515,8 +565,18 @@ function resample(img: Float32Array, G: Affine, H: number, W: number, C: number,
       for (let x = 0; x < W; x++) {
         const d = r + x;
         img[(y * W + x) * C + c] =
-          e0 * downX[d] + o1 * downX[d + W] + e2 * downX[d + 2 * W] + o3 * downX[d + 3 * W] + e4 * downX[d + 4 * W] + o5 * downX[d + 5 * W] +
-          e6 * downX[d + 6 * W] + o7 * downX[d + 7 * W] + e8 * downX[d + 8 * W] + o9 * downX[d + 9 * W] + e10 * downX[d + 10 * W] + o11 * downX[d + 11 * W];
+          e0 * downX[d] +
+          o1 * downX[d + W] +
+          e2 * downX[d + 2 * W] +
+          o3 * downX[d + 3 * W] +
+          e4 * downX[d + 4 * W] +
+          o5 * downX[d + 5 * W] +
+          e6 * downX[d + 6 * W] +
+          o7 * downX[d + 7 * W] +
+          e8 * downX[d + 8 * W] +
+          o9 * downX[d + 9 * W] +
+          e10 * downX[d + 10 * W] +
+          o11 * downX[d + 11 * W];
       }
     }
   }

@@ -25,11 +25,13 @@ function torchPerm(layout: Layout): number[] | undefined {
 }
 
 export function toTorch(spec: ParamSpec, t: tf.Tensor): Float32Array {
-  return tf.tidy(() => {
-    const perm = torchPerm(spec.layout);
-    const x = perm ? tf.transpose(t, perm) : t;
-    return x.dataSync() as Float32Array;
-  }).slice();
+  return tf
+    .tidy(() => {
+      const perm = torchPerm(spec.layout);
+      const x = perm ? tf.transpose(t, perm) : t;
+      return x.dataSync() as Float32Array;
+    })
+    .slice();
 }
 
 export function fromTorch(spec: ParamSpec, data: Float32Array): tf.Tensor {
@@ -80,7 +82,10 @@ function countNonFinite(d: Float32Array): number {
 }
 
 /** Throws NonFiniteWeightsError for the first tensor with a NaN or Inf. */
-export function assertFinite(source: string, tensors: Iterable<[string, { data: Float32Array | Uint16Array | Int32Array | Uint8Array } | Float32Array]>): void {
+export function assertFinite(
+  source: string,
+  tensors: Iterable<[string, { data: Float32Array | Uint16Array | Int32Array | Uint8Array } | Float32Array]>,
+): void {
   for (const [name, t] of tensors) {
     const d = t instanceof Float32Array ? t : t.data;
     if (!(d instanceof Float32Array)) continue;
@@ -142,7 +147,14 @@ function parseState(meta: Record<string, string>, path: string): CheckpointState
     if (!Number.isFinite(v)) throw new SafetensorsError(path, `metadata '${k}' is missing or not a number`);
     return v;
   };
-  return { step: num('step'), seed: num('seed'), batch: num('batch'), dataPosition: num('dataPosition'), adamStep: num('adamStep'), spec: meta.spec ?? '' };
+  return {
+    step: num('step'),
+    seed: num('seed'),
+    batch: num('batch'),
+    dataPosition: num('dataPosition'),
+    adamStep: num('adamStep'),
+    spec: meta.spec ?? '',
+  };
 }
 
 export function readCheckpoint(path: string): LoadedCheckpoint {
@@ -180,7 +192,12 @@ export function latestCheckpoint(dir: string): LoadedCheckpoint | undefined {
  * Assigns `prefix.*` tensors of a checkpoint to variables by path. Missing tensors are returned in
  * `missing`; a shape mismatch is an error naming the variable.
  */
-export function restoreInto(ck: LoadedCheckpoint, prefix: string, specs: readonly ParamSpec[], target: Map<string, tf.Variable>): { restored: number; missing: string[] } {
+export function restoreInto(
+  ck: LoadedCheckpoint,
+  prefix: string,
+  specs: readonly ParamSpec[],
+  target: Map<string, tf.Variable>,
+): { restored: number; missing: string[] } {
   let restored = 0;
   const missing: string[] = [];
   for (const spec of specs) {
@@ -219,16 +236,27 @@ export function resumableCheckpoint(
 ): LoadedCheckpoint | undefined {
   const ck = latestCheckpoint(ckDir);
   if (!ck) return undefined;
-  if (ck.state.batch !== o.batch || ck.state.seed !== o.seed) throw new RunFolderError(`${ck.path} was written with batch ${ck.state.batch} and seed ${ck.state.seed}; resume with the same (--batch ${ck.state.batch} --seed ${ck.state.seed})`);
+  if (ck.state.batch !== o.batch || ck.state.seed !== o.seed)
+    throw new RunFolderError(
+      `${ck.path} was written with batch ${ck.state.batch} and seed ${ck.state.seed}; resume with the same (--batch ${ck.state.batch} --seed ${ck.state.seed})`,
+    );
   const known = new Set(specs.map((s) => `model.${s.name}`));
   const extra = [...ck.tensors.keys()].filter((k) => k.startsWith('model.') && !known.has(k)).map((k) => k.slice(6));
-  if (extra.length) throw new RunFolderError(`${ck.path} is a checkpoint of another model (${ck.state.spec}): ${o.name} has no ${extra.slice(0, 5).join(', ')}${extra.length > 5 ? ', ...' : ''}`);
+  if (extra.length)
+    throw new RunFolderError(
+      `${ck.path} is a checkpoint of another model (${ck.state.spec}): ${o.name} has no ${extra.slice(0, 5).join(', ')}${extra.length > 5 ? ', ...' : ''}`,
+    );
   const missing = specs.filter((s) => !ck.tensors.has(`model.${s.name}`)).map((s) => s.name);
-  if (missing.length) throw new RunFolderError(`${ck.path} is a checkpoint of another model (${ck.state.spec}): it lacks ${missing.slice(0, 5).join(', ')}${missing.length > 5 ? ', ...' : ''}`);
+  if (missing.length)
+    throw new RunFolderError(
+      `${ck.path} is a checkpoint of another model (${ck.state.spec}): it lacks ${missing.slice(0, 5).join(', ')}${missing.length > 5 ? ', ...' : ''}`,
+    );
   for (const s of specs) {
     const shape = ck.shapes.get(`model.${s.name}`)!;
     if (shape.length !== s.shape.length || shape.some((d, i) => d !== s.shape[i])) {
-      throw new RunFolderError(`${ck.path} is a checkpoint of another model (${ck.state.spec}): model.${s.name} has shape [${shape}] there but [${s.shape}] in ${o.name}`);
+      throw new RunFolderError(
+        `${ck.path} is a checkpoint of another model (${ck.state.spec}): model.${s.name} has shape [${shape}] there but [${s.shape}] in ${o.name}`,
+      );
     }
   }
   return ck;

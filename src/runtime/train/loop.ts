@@ -11,7 +11,16 @@ import type { Cond } from '../model/embedding.ts';
 import { ParamStore, paramSpecsFromRows, type ParamRow } from '../model/params.ts';
 import { NonFiniteWeightsError, readCheckpoint, restoreInto, resumableCheckpoint, saveCheckpoint } from './checkpoint.ts';
 import { writeFileAtomic } from '../io/atomicWrite.ts';
-import { acquireRunLock, appendLogLine, checkNotLocked, describeFsError, existingRun, makeRunDirs, readLossLog, type RunLock } from './runFolder.ts';
+import {
+  acquireRunLock,
+  appendLogLine,
+  checkNotLocked,
+  describeFsError,
+  existingRun,
+  makeRunDirs,
+  readLossLog,
+  type RunLock,
+} from './runFolder.ts';
 import { variableGradsEager } from '../engine/eagerGradients.ts';
 import { Adam, Ema, emaBeta, nanToNum } from './optimizer.ts';
 import { writeLossCurve, writeSampleGrid } from './outputs.ts';
@@ -88,13 +97,17 @@ export function batchCond(mod: ModelModule, labels: Int32Array | undefined, nois
   const n = noise.shape[0];
   const cond: Cond = { noise };
   if (mod.config.classes > 0) {
-    cond.classes = labels ? (tf.oneHot(tf.tensor1d(labels, 'int32'), mod.config.classes).asType('float32') as tf.Tensor2D) : tf.zeros([n, mod.config.classes]);
+    cond.classes = labels
+      ? (tf.oneHot(tf.tensor1d(labels, 'int32'), mod.config.classes).asType('float32') as tf.Tensor2D)
+      : tf.zeros([n, mod.config.classes]);
   }
   if (mod.config.augment > 0) {
     // EDM's label layout; a wider input gets zeros after it, a narrower one its first entries.
     const k = mod.config.augment;
     const a = new Float32Array(n * k);
-    if (augmentLabels) for (let i = 0; i < n; i++) a.set(augmentLabels.subarray(i * AUGMENT_LABELS, i * AUGMENT_LABELS + Math.min(k, AUGMENT_LABELS)), i * k);
+    if (augmentLabels)
+      for (let i = 0; i < n; i++)
+        a.set(augmentLabels.subarray(i * AUGMENT_LABELS, i * AUGMENT_LABELS + Math.min(k, AUGMENT_LABELS)), i * k);
     cond.augment = tf.tensor2d(a, [n, mod.config.augment]);
   }
   return cond;
@@ -104,7 +117,10 @@ export function batchCond(mod: ModelModule, labels: Int32Array | undefined, nois
 function refuseFreshStartOverRun(o: TrainOptions): void {
   if (o.resume) return;
   const found = existingRun(o.outDir).filter((f) => f !== 'run.json');
-  if (found.length) throw new TrainingError(`${o.outDir} already holds a run (${found.join(', ')}); nothing was changed. Continue it with --resume, or train into a new folder`);
+  if (found.length)
+    throw new TrainingError(
+      `${o.outDir} already holds a run (${found.join(', ')}); nothing was changed. Continue it with --resume, or train into a new folder`,
+    );
 }
 
 /** Once locked: check again (another process may have started a run meanwhile), then let the caller write. */
@@ -131,11 +147,17 @@ async function trainSteps(mod: ModelModule, o: TrainOptions, session: { lock?: R
   const batch = o.batch ?? num(tr, 'batch') ?? 64;
   const data = o.data;
   if (data.height !== cfg.imageSize || data.width !== cfg.imageSize || data.channels !== cfg.channels) {
-    throw new TrainingError(`${data.source}: images are ${data.height}x${data.width}x${data.channels}, but ${cfg.name} takes ${cfg.imageSize}x${cfg.imageSize}x${cfg.channels}`);
+    throw new TrainingError(
+      `${data.source}: images are ${data.height}x${data.width}x${data.channels}, but ${cfg.name} takes ${cfg.imageSize}x${cfg.imageSize}x${cfg.channels}`,
+    );
   }
-  if (cfg.classes > 0 && data.classes > cfg.classes) throw new TrainingError(`${data.source} has ${data.classes} classes, ${cfg.name} takes ${cfg.classes}`);
+  if (cfg.classes > 0 && data.classes > cfg.classes)
+    throw new TrainingError(`${data.source} has ${data.classes} classes, ${cfg.name} takes ${cfg.classes}`);
 
-  if (batch > data.n) throw new TrainingError(`the batch (${batch}) is larger than the data set (${data.n} images in ${data.source}); give --batch ${data.n} or less`);
+  if (batch > data.n)
+    throw new TrainingError(
+      `the batch (${batch}) is larger than the data set (${data.n} images in ${data.source}); give --batch ${data.n} or less`,
+    );
   // Every check that can refuse comes before the first write to the run folder.
   checkNotLocked(o.outDir);
   refuseFreshStartOverRun(o);
@@ -146,7 +168,15 @@ async function trainSteps(mod: ModelModule, o: TrainOptions, session: { lock?: R
   const ramp = tr.ramp === 'before_step' ? 'before_step' : 'after_step';
   const zeroNonFinite = tr.nonfinite_grads === 'zero';
   const adam = new Adam(
-    { lr: o.lr ?? num(tr, 'lr') ?? 1e-4, beta1: num(tr, 'beta1') ?? 0.9, beta2: num(tr, 'beta2') ?? 0.999, eps: 1e-8, warmup: num(tr, 'warmup') ?? 0, gradClip: num(tr, 'grad_clip'), ramp },
+    {
+      lr: o.lr ?? num(tr, 'lr') ?? 1e-4,
+      beta1: num(tr, 'beta1') ?? 0.9,
+      beta2: num(tr, 'beta2') ?? 0.999,
+      eps: 1e-8,
+      warmup: num(tr, 'warmup') ?? 0,
+      gradClip: num(tr, 'grad_clip'),
+      ramp,
+    },
     store.vars,
   );
   let startStep = 0;
@@ -155,7 +185,9 @@ async function trainSteps(mod: ModelModule, o: TrainOptions, session: { lock?: R
     const ck = readCheckpoint(o.initFrom);
     const prefix = ck.tensors.has(`ema.${specs[0]?.name}`) ? 'ema' : 'model';
     const { restored, missing } = restoreInto(ck, prefix, specs, store.vars);
-    log(`init-from ${o.initFrom}: ${restored} tensors restored (${prefix} weights), ${missing.length} left freshly initialised${missing.length ? `:\n  ${missing.join('\n  ')}` : ''}`);
+    log(
+      `init-from ${o.initFrom}: ${restored} tensors restored (${prefix} weights), ${missing.length} left freshly initialised${missing.length ? `:\n  ${missing.join('\n  ')}` : ''}`,
+    );
   }
   const ema = new Ema(store.vars);
   let lastCheckpoint = '';
@@ -187,7 +219,15 @@ async function trainSteps(mod: ModelModule, o: TrainOptions, session: { lock?: R
     adam.dispose();
     ema.dispose();
     store.dispose();
-    return { steps: startStep, finalLoss: last, firstLoss: history[0]?.loss ?? NaN, checkpoint: lastCheckpoint, resumedFrom, stoppedEarly: false, complete: true };
+    return {
+      steps: startStep,
+      finalLoss: last,
+      firstLoss: history[0]?.loss ?? NaN,
+      checkpoint: lastCheckpoint,
+      resumedFrom,
+      stoppedEarly: false,
+      complete: true,
+    };
   }
 
   // Fail before any work when the output folder cannot be written.
@@ -227,9 +267,17 @@ async function trainSteps(mod: ModelModule, o: TrainOptions, session: { lock?: R
   const sampleGridNow = (step: number, file: string) => {
     const emaStore = new ParamStore(specs, 0, ema.shadow);
     const n = o.sampleCount ?? 64;
-    const netFor = (labels?: Int32Array): NetFn => (x, noise) => mod.forward(emaStore, x, batchCond(mod, labels, noise), false);
+    const netFor =
+      (labels?: Int32Array): NetFn =>
+      (x, noise) =>
+        mod.forward(emaStore, x, batchCond(mod, labels, noise), false);
     const labels = cfg.classes > 0 ? Int32Array.from({ length: n }, (_, i) => i % cfg.classes) : undefined;
-    const imgs = tf.tidy(() => process_.sample(netFor(labels), [n, cfg.imageSize, cfg.imageSize, cfg.channels], { steps: o.sampleSteps, seed: stepSeed(seed, 0, Stream.sample) }));
+    const imgs = tf.tidy(() =>
+      process_.sample(netFor(labels), [n, cfg.imageSize, cfg.imageSize, cfg.channels], {
+        steps: o.sampleSteps,
+        seed: stepSeed(seed, 0, Stream.sample),
+      }),
+    );
     writeSampleGrid(file, imgs);
     imgs.dispose();
     void step;
@@ -240,11 +288,18 @@ async function trainSteps(mod: ModelModule, o: TrainOptions, session: { lock?: R
   let step = startStep;
   const save = () => {
     try {
-      lastCheckpoint = saveCheckpoint(ckDir, { step, seed, batch, dataPosition: step * batch, adamStep: adam.step, spec: cfg.name }, { specs, params: store.vars, ema: ema.shadow, adamM: adam.m, adamV: adam.v }, o.keep ?? 3);
+      lastCheckpoint = saveCheckpoint(
+        ckDir,
+        { step, seed, batch, dataPosition: step * batch, adamStep: adam.step, spec: cfg.name },
+        { specs, params: store.vars, ema: ema.shadow, adamM: adam.m, adamV: adam.v },
+        o.keep ?? 3,
+      );
     } catch (e) {
       if (!(e instanceof NonFiniteWeightsError)) throw e;
       progress.stop();
-      throw new TrainingError(`the weights are not finite after step ${step} (${e.tensor}: ${e.count} NaN or Inf values); no checkpoint written. The last good checkpoint is ${lastCheckpoint || 'none (no checkpoint was written in this run)'}`);
+      throw new TrainingError(
+        `the weights are not finite after step ${step} (${e.tensor}: ${e.count} NaN or Inf values); no checkpoint written. The last good checkpoint is ${lastCheckpoint || 'none (no checkpoint was written in this run)'}`,
+      );
     }
   };
   let stoppedEarly = false;
@@ -257,11 +312,15 @@ async function trainSteps(mod: ModelModule, o: TrainOptions, session: { lock?: R
       labels[i] = data.labels[j];
     });
     const shape = { n: batch, height: cfg.imageSize, width: cfg.imageSize, channels: cfg.channels };
-    const aug = augmentP > 0 ? augmentBatch(x, shape, { pipe: augmentPipe, p: augmentP, draws: draws(stepSeed(seed, step, Stream.augment)) }) : undefined;
+    const aug =
+      augmentP > 0
+        ? augmentBatch(x, shape, { pipe: augmentPipe, p: augmentP, draws: draws(stepSeed(seed, step, Stream.augment)) })
+        : undefined;
     // tf.variableGrads' gradients, with a backward pass that frees as it goes (eagerGradients.ts).
     const { value, grads } = variableGradsEager(() => {
       const x0 = tf.tensor4d(aug?.images ?? x, [batch, cfg.imageSize, cfg.imageSize, cfg.channels]);
-      const net: NetFn = (xt, noise) => mod.forward(store, xt, batchCond(mod, labels, noise, aug?.labels), true, stepSeed(seed, step, Stream.dropout));
+      const net: NetFn = (xt, noise) =>
+        mod.forward(store, xt, batchCond(mod, labels, noise, aug?.labels), true, stepSeed(seed, step, Stream.dropout));
       return process_.loss(net, x0, seed, step);
     }, varList);
     loss = value.dataSync()[0] / lossScale;
@@ -275,12 +334,25 @@ async function trainSteps(mod: ModelModule, o: TrainOptions, session: { lock?: R
     if (!Number.isFinite(loss) && !zeroNonFinite) {
       tf.dispose([value, ...Object.values(grads)]);
       progress.stop();
-      throw new TrainingError(`the loss is ${loss} at step ${step + 1}; stopping without saving. The last good checkpoint is ${lastCheckpoint || 'none (no checkpoint was written in this run)'}`);
+      throw new TrainingError(
+        `the loss is ${loss} at step ${step + 1}; stopping without saving. The last good checkpoint is ${lastCheckpoint || 'none (no checkpoint was written in this run)'}`,
+      );
     }
     const named = new Map<string, tf.Tensor>(Object.entries(grads).map(([k, g]) => [nameOf.get(k)!, g]));
     adam.apply(store.vars, named);
     tf.dispose([value, ...Object.values(grads)]);
-    ema.update(store.vars, emaBeta({ ema: num(tr, 'ema'), halflifeKimg: num(tr, 'ema_halflife_kimg'), batch, step, warmupRatio: num(tr, 'ema_halflife_kimg') !== undefined ? 0.05 : undefined, ramp, warmup: tr.ema_warmup !== false }));
+    ema.update(
+      store.vars,
+      emaBeta({
+        ema: num(tr, 'ema'),
+        halflifeKimg: num(tr, 'ema_halflife_kimg'),
+        batch,
+        step,
+        warmupRatio: num(tr, 'ema_halflife_kimg') !== undefined ? 0.05 : undefined,
+        ramp,
+        warmup: tr.ema_warmup !== false,
+      }),
+    );
     step++;
     if (Number.isNaN(firstLoss)) firstLoss = loss;
     const rec = { step, loss, lr: adam.lrAt(step - 1) };
@@ -291,7 +363,8 @@ async function trainSteps(mod: ModelModule, o: TrainOptions, session: { lock?: R
     await new Promise((r) => setImmediate(r));
     const stopNow = o.stop?.requested === true;
     if (step % checkpointEvery === 0 || step === o.steps || stopNow) save();
-    if (step % sampleEvery === 0 && step < o.steps && !stopNow) sampleGrid(step, join(o.outDir, 'samples', `step-${String(step).padStart(7, '0')}.png`));
+    if (step % sampleEvery === 0 && step < o.steps && !stopNow)
+      sampleGrid(step, join(o.outDir, 'samples', `step-${String(step).padStart(7, '0')}.png`));
     if (stopNow) {
       stoppedEarly = true;
       log(`stopped at step ${step}; checkpoint ${lastCheckpoint}`);
@@ -307,7 +380,17 @@ async function trainSteps(mod: ModelModule, o: TrainOptions, session: { lock?: R
     sampleGrid(step, grid);
   }
   writeLossCurve(join(o.outDir, 'loss.png'), history);
-  const result: TrainResult = { steps: step, finalLoss: loss, firstLoss, checkpoint: lastCheckpoint, grid, resumedFrom, stoppedEarly, secondsPerStep, sampling: { grids: progress.grids, seconds: progress.samplingMs / 1000 } };
+  const result: TrainResult = {
+    steps: step,
+    finalLoss: loss,
+    firstLoss,
+    checkpoint: lastCheckpoint,
+    grid,
+    resumedFrom,
+    stoppedEarly,
+    secondsPerStep,
+    sampling: { grids: progress.grids, seconds: progress.samplingMs / 1000 },
+  };
   adam.dispose();
   ema.dispose();
   store.dispose();

@@ -102,7 +102,15 @@ export class Ema {
  * applies 0.9999 from the first step): with the warm-up a short run's EMA is not mostly the random
  * initial weights (0.999^100 would still be 90% initial after 100 steps).
  */
-export function emaBeta(o: { ema?: number; halflifeKimg?: number; batch: number; step: number; warmupRatio?: number; ramp?: 'after_step' | 'before_step'; warmup?: boolean }): number {
+export function emaBeta(o: {
+  ema?: number;
+  halflifeKimg?: number;
+  batch: number;
+  step: number;
+  warmupRatio?: number;
+  ramp?: 'after_step' | 'before_step';
+  warmup?: boolean;
+}): number {
   if (o.halflifeKimg !== undefined) {
     let hl = o.halflifeKimg * 1000;
     const seen = o.ramp === 'before_step' ? o.step : o.step + 1;

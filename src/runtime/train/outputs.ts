@@ -25,7 +25,12 @@ function runLabels(path: string): { title: string; subtitle?: string } {
 }
 
 /** The same from images already read out of the backend (large grids sampled in passes). */
-export function writeSampleGridData(path: string, images: Float32Array, shape: [number, number, number, number], opts: GridOptions = {}): void {
+export function writeSampleGridData(
+  path: string,
+  images: Float32Array,
+  shape: [number, number, number, number],
+  opts: GridOptions = {},
+): void {
   const [n, h, w, c] = shape;
   writePngAtomic(path, encodePngGrid(images, n, h, w, c, opts));
 }
@@ -34,5 +39,11 @@ export function writeLossCurve(path: string, points: { step: number; loss: numbe
   if (points.length < 2) return;
   const labels = runLabels(path);
   const last = points[points.length - 1]!;
-  writePngAtomic(path, renderLossCurve(points, { ...labels, subtitle: `${labels.subtitle ? `${labels.subtitle} · ` : ''}${points.length} steps, last loss ${last.loss.toFixed(4)}` }));
+  writePngAtomic(
+    path,
+    renderLossCurve(points, {
+      ...labels,
+      subtitle: `${labels.subtitle ? `${labels.subtitle} · ` : ''}${points.length} steps, last loss ${last.loss.toFixed(4)}`,
+    }),
+  );
 }

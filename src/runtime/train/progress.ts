@@ -22,7 +22,11 @@ export class Progress {
     this.every = Math.max(1, Math.floor((total - start) / 20));
     if (tty && total > start) {
       this.bar = new cliProgress.SingleBar(
-        { format: 'train |{bar}| {value}/{total} steps | loss {loss} | {rate} s/step | ETA {eta_formatted}', hideCursor: true, etaBuffer: 20 },
+        {
+          format: 'train |{bar}| {value}/{total} steps | loss {loss} | {rate} s/step | ETA {eta_formatted}',
+          hideCursor: true,
+          etaBuffer: 20,
+        },
         cliProgress.Presets.shades_classic,
       );
       this.bar.start(total, start, { loss: '-', rate: '-' });
@@ -48,8 +52,12 @@ export class Progress {
       this.bar.update(step, { loss: loss.toFixed(4), rate: rate.toFixed(2) });
     } else if (done % this.every === 0 || step === this.total) {
       const eta = Math.round(rate * (this.total - step));
-      const sampling = this.grids ? `, sampling apart: ${this.grids} grid${this.grids === 1 ? '' : 's'} in ${(this.samplingMs / 1000).toFixed(1)} s` : '';
-      this.log(`step ${step}/${this.total}  loss ${loss.toFixed(4)}  ${rate.toFixed(2)} s/step${sampling}  ETA ${Math.floor(eta / 60)}m${String(eta % 60).padStart(2, '0')}s`);
+      const sampling = this.grids
+        ? `, sampling apart: ${this.grids} grid${this.grids === 1 ? '' : 's'} in ${(this.samplingMs / 1000).toFixed(1)} s`
+        : '';
+      this.log(
+        `step ${step}/${this.total}  loss ${loss.toFixed(4)}  ${rate.toFixed(2)} s/step${sampling}  ETA ${Math.floor(eta / 60)}m${String(eta % 60).padStart(2, '0')}s`,
+      );
     }
   }
 

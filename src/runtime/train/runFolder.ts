@@ -14,7 +14,19 @@
  * a backend.
  */
 import { createHash } from 'node:crypto';
-import { appendFileSync, closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeSync } from 'node:fs';
+import {
+  appendFileSync,
+  closeSync,
+  existsSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeSync,
+} from 'node:fs';
 import { hostname } from 'node:os';
 import { dirname, join } from 'node:path';
 import { writeFileAtomic } from '../io/atomicWrite.ts';
@@ -93,7 +105,8 @@ function readOwner(path: string): LockOwner | undefined {
   }
 }
 
-const describeOwner = (o: LockOwner) => `process ${o.pid}${o.host !== hostname() ? ` on ${o.host}` : ''} (since ${o.since}${o.command ? `: ${o.command}` : ''})`;
+const describeOwner = (o: LockOwner) =>
+  `process ${o.pid}${o.host !== hostname() ? ` on ${o.host}` : ''} (since ${o.since}${o.command ? `: ${o.command}` : ''})`;
 
 /** Refuses when a live process holds the folder's lock; reads only. */
 export function checkNotLocked(dir: string): void {
@@ -126,7 +139,13 @@ export function acquireRunLock(dir: string, log: (s: string) => void = () => {})
     held.set(path, held.get(path)! + 1);
     return { release };
   }
-  const me: LockOwner = { pid: process.pid, start: processStart(process.pid), host: hostname(), since: new Date().toISOString(), command: process.argv.slice(2).join(' ') || undefined };
+  const me: LockOwner = {
+    pid: process.pid,
+    start: processStart(process.pid),
+    host: hostname(),
+    since: new Date().toISOString(),
+    command: process.argv.slice(2).join(' ') || undefined,
+  };
   for (let attempt = 0; attempt < 3; attempt++) {
     let fd: number;
     try {
@@ -134,7 +153,8 @@ export function acquireRunLock(dir: string, log: (s: string) => void = () => {})
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
       const o = readOwner(path);
-      if (o && o.pid !== process.pid && alive(o)) throw new RunFolderError(`${dir} is in use by ${describeOwner(o)}; wait for it to finish, or train into another folder with --out`);
+      if (o && o.pid !== process.pid && alive(o))
+        throw new RunFolderError(`${dir} is in use by ${describeOwner(o)}; wait for it to finish, or train into another folder with --out`);
       log(`recovered the stale lock of ${o ? `process ${o.pid}, which is no longer running` : 'an unreadable lock file'} (${path})`);
       rmSync(path, { force: true });
       continue;
@@ -222,7 +242,8 @@ function lineDiff(a: string, b: string, max = 12): string[] {
   const m = y.length;
   if (n * m > 4_000_000) return [`(texts of ${n} and ${m} lines differ)`];
   const L: Uint16Array[] = Array.from({ length: n + 1 }, () => new Uint16Array(m + 1));
-  for (let i = n - 1; i >= 0; i--) for (let j = m - 1; j >= 0; j--) L[i][j] = x[i] === y[j] ? L[i + 1][j + 1] + 1 : Math.max(L[i + 1][j], L[i][j + 1]);
+  for (let i = n - 1; i >= 0; i--)
+    for (let j = m - 1; j >= 0; j--) L[i][j] = x[i] === y[j] ? L[i + 1][j + 1] + 1 : Math.max(L[i + 1][j], L[i][j + 1]);
   const out: string[] = [];
   let i = 0;
   let j = 0;
@@ -274,7 +295,11 @@ export function appendLogLine(path: string, rec: unknown): void {
  * during the append) and lines past `step` are dropped, with a note; a bad line elsewhere is an
  * error naming the line. Returns the records kept and whether the file must be rewritten.
  */
-export function readLossLog(path: string, step: number, note: (s: string) => void): { kept: { step: number; loss: number }[]; rewrite: boolean } {
+export function readLossLog(
+  path: string,
+  step: number,
+  note: (s: string) => void,
+): { kept: { step: number; loss: number }[]; rewrite: boolean } {
   if (!existsSync(path)) return { kept: [], rewrite: false };
   const text = readFileSync(path, 'utf8');
   const lines = text.split('\n');
@@ -290,7 +315,9 @@ export function readLossLog(path: string, step: number, note: (s: string) => voi
     }
     if (!r || typeof r.step !== 'number') {
       if (i === lines.length - 1) {
-        note(`${path}: dropped a torn last line (${JSON.stringify(line.length > 40 ? line.slice(0, 40) + '...' : line)}), left by an interrupted write`);
+        note(
+          `${path}: dropped a torn last line (${JSON.stringify(line.length > 40 ? line.slice(0, 40) + '...' : line)}), left by an interrupted write`,
+        );
         rewrite = true;
         break;
       }

@@ -55,7 +55,8 @@ export function sampleRun(mod: ModelModule, o: SampleOptions): { out: string; sh
     if (!Number.isInteger(i) || i < 0 || i >= C) throw new SampleError(`class ${i} is out of range 0..${C - 1}`);
   };
   if (o.classIndex !== undefined) checkClass(o.classIndex);
-  if (o.classVector && o.classVector.length !== C) throw new SampleError(`the class vector has ${o.classVector.length} entries; ${cfg.name} has ${C} classes`);
+  if (o.classVector && o.classVector.length !== C)
+    throw new SampleError(`the class vector has ${o.classVector.length} entries; ${cfg.name} has ${C} classes`);
   const oneHot = (i: number) => Array.from({ length: C }, (_, k) => (k === i ? 1 : 0));
   // One class vector per grid row.
   let rows: number[][];
@@ -63,7 +64,9 @@ export function sampleRun(mod: ModelModule, o: SampleOptions): { out: string; sh
     const sw = o.sweep;
     checkClass(sw.i);
     if (sw.kind === 'interp') checkClass(sw.j);
-    rows = sw.values.map((v) => (sw.kind === 'interp' ? oneHot(sw.i).map((a, k) => v * a + (1 - v) * oneHot(sw.j)[k]) : oneHot(sw.i).map((a) => v * a)));
+    rows = sw.values.map((v) =>
+      sw.kind === 'interp' ? oneHot(sw.i).map((a, k) => v * a + (1 - v) * oneHot(sw.j)[k]) : oneHot(sw.i).map((a) => v * a),
+    );
   } else if (o.classVector) rows = [o.classVector];
   else if (o.classIndex !== undefined) rows = [oneHot(o.classIndex)];
   else rows = [];
@@ -87,7 +90,9 @@ export function sampleRun(mod: ModelModule, o: SampleOptions): { out: string; sh
         if (classes) cond.classes = tf.tile(tf.tensor2d([classes]), [b, 1]) as tf.Tensor2D;
         return mod.forward(store, x, cond, false);
       };
-      const part = tf.tidy(() => process_.sample(net, [b, shape[1], shape[2], shape[3]], { steps: o.steps, sampler: o.sampler, seed: seed + k }));
+      const part = tf.tidy(() =>
+        process_.sample(net, [b, shape[1], shape[2], shape[3]], { steps: o.steps, sampler: o.sampler, seed: seed + k }),
+      );
       data.set(part.dataSync() as Float32Array, at);
       at += b * per;
       part.dispose();
