@@ -6,7 +6,6 @@ import { spawnSync } from 'node:child_process';
 import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { Matrix } from 'ml-matrix';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { selectBackend } from '../src/runtime/engine/select.ts';
@@ -284,20 +283,12 @@ describe('unetc eval', () => {
         join(out, 'run'),
       );
       expect(t.status, t.stderr).toBe(0);
-      // evalCommand is run through a driver until src/cli/main.ts registers it.
-      const driver = join(out, 'driver.mts');
-      const url = (f: string) => JSON.stringify(pathToFileURL(join(ROOT, f)).href);
-      writeFileSync(
-        driver,
-        `import { evalCommand } from ${url('src/cli/eval.ts')};\nimport { UsageError } from ${url('src/cli/io.ts')};\n` +
-          `try { process.exitCode = await evalCommand(process.argv.slice(2)); } catch (e) { if (!(e instanceof UsageError)) throw e; process.stderr.write('unetc eval: ' + e.message + '\\n'); process.exitCode = 2; }\n`,
-      );
       // A copy of the weights, so the reference-statistics cache goes beside it, not into assets/.
       const weights = join(out, 'clf.safetensors');
       copyFileSync(defaultClassifierPath(), weights);
       const r = node(
-        'bin/run-ts.mjs',
-        driver,
+        'bin/unetc.mjs',
+        'eval',
         join(out, 'run'),
         '--n',
         '24',
@@ -321,10 +312,10 @@ describe('unetc eval', () => {
       expect(j.reference).toEqual({ n: 10000, cache: join(out, 'mnist-test-stats.json'), source: 'computed' });
       expect(j.sampler).toBe('ddim');
       expect(j.steps).toBe(2);
-      const bad = node('bin/run-ts.mjs', driver, join(out, 'run'), '--n', 'x');
+      const bad = node('bin/unetc.mjs', 'eval', join(out, 'run'), '--n', 'x');
       expect(bad.status).toBe(2);
       expect(bad.stderr.trim()).toBe("unetc eval: --n takes a whole number >= 2, got 'x'");
-      const noRun = node('bin/run-ts.mjs', driver, out);
+      const noRun = node('bin/unetc.mjs', 'eval', out);
       expect(noRun.status).toBe(2);
       expect(noRun.stderr).toMatch(/has no checkpoints/);
     } finally {
