@@ -13,7 +13,7 @@ import { backendOption, intOption, threadsOption, UsageError } from './io.ts';
 import { defineCommand, type OptionDef, type Values } from './command.ts';
 import { computeStats } from '../analysis/stats.ts';
 import { maxSampleBatch, memoryBudget } from './memory.ts';
-import { importModel, loadRuntime, readRunIr, resolveRunTarget, samplersOf } from './runtimeLoader.ts';
+import { importModel, loadRuntime, readRunIr, resolveRunTarget, checkSampler } from './runtimeLoader.ts';
 
 type EvalModule = typeof import('../eval/index.ts');
 type ModelModule = import('../runtime/index.ts').ModelModule;
@@ -69,11 +69,7 @@ async function evalRun(target: string, values: Values<typeof options>): Promise<
 
   const { runDir, checkpoint, modelDir } = resolveRunTarget(target);
   const ir = readRunIr(runDir);
-  const choices = samplersOf(ir.diffusion);
-  if (values.sampler !== undefined && !choices.includes(values.sampler))
-    throw new UsageError(
-      `--sampler for ${ir.name} (${String(ir.diffusion.process)}) is one of ${choices.join(', ')}; got '${values.sampler}'`,
-    );
+  checkSampler(ir, values.sampler);
 
   const rt = await loadRuntime();
   const selected = await rt.selectBackend({ name: backend, threads });

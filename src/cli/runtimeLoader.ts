@@ -129,3 +129,10 @@ export function readRunIr(runDir: string): IR {
 /** The samplers a diffusion process offers (the runtime's samplersFor, without loading tfjs). */
 export const samplersOf = (diffusion: Record<string, unknown>): string[] =>
   diffusion.process === 'edm' ? ['heun'] : ['ddim', 'ancestral'];
+
+/** A --sampler the run's model does not have is a usage error naming the ones it has. */
+export function checkSampler(ir: IR, sampler: string | undefined): void {
+  const choices = samplersOf(ir.diffusion);
+  if (sampler !== undefined && !choices.includes(sampler))
+    throw new UsageError(`--sampler for ${ir.name} (${String(ir.diffusion.process)}) is one of ${choices.join(', ')}; got '${sampler}'`);
+}

@@ -11,7 +11,7 @@ import { computeStats } from '../analysis/stats.ts';
 import { defineCommand, type OptionDef, type Values } from './command.ts';
 import { backendOption, checkOutputFile, intOption, parseDecimal, threadsOption, UsageError } from './io.ts';
 import { maxSampleBatch, memoryBudget } from './memory.ts';
-import { importModel, loadRuntime, readRunIr, resolveRunTarget, samplersOf } from './runtimeLoader.ts';
+import { importModel, loadRuntime, readRunIr, resolveRunTarget, checkSampler } from './runtimeLoader.ts';
 
 const nums = (s: string, what: string): number[] => {
   const v = s.split(',').map((x) => parseDecimal(x.trim()));
@@ -75,11 +75,7 @@ async function sampleRun(target: string, values: Values<typeof options>): Promis
   const out = resolve(values.out ?? join(runDir, 'sample.png'));
   checkOutputFile(out, '--out');
   const ir = readRunIr(runDir);
-  const choices = samplersOf(ir.diffusion);
-  if (values.sampler !== undefined && !choices.includes(values.sampler))
-    throw new UsageError(
-      `--sampler for ${ir.name} (${String(ir.diffusion.process)}) is one of ${choices.join(', ')}; got '${values.sampler}'`,
-    );
+  checkSampler(ir, values.sampler);
 
   const rt = await loadRuntime();
   const selected = await rt.selectBackend({ name: backend, threads });

@@ -45,6 +45,38 @@ export interface TrainSpecOptions {
   given?: Record<string, unknown>;
 }
 
+/**
+ * On --resume, what carries over from the run.json already in `outDir` to this session's `record`:
+ * its creation time and the history of accepted spec changes. Any other difference (the engine
+ * aside: a run moves between engines) is refused unless `allowSpecChange`, and then recorded.
+ */
+export function carryOverRecord(outDir: string, record: RunRecord, allowSpecChange: boolean): void {
+  const old = readRunRecord(outDir);
+  if (!old) return;
+  const withoutEngine = (r: RunRecord): RunRecord => ({
+    ...r,
+    options: Object.fromEntries(Object.entries(r.options).filter(([k]) => k !== 'engine')),
+  });
+  const changes = runChanges(withoutEngine(old), withoutEngine(record));
+  if (changes.length && !allowSpecChange) {
+    throw new RunFolderError(
+      `${outDir} was trained with another spec or options; nothing was changed. What differs from its run.json:\n  ${changes.join('\n  ')}\nResume with the same spec and options, or pass --allow-spec-change to accept the change (it is recorded in run.json)`,
+    );
+  }
+  record.created = old.created;
+  record.specChanges = [...(old.specChanges ?? []), ...(changes.length ? [{ at: new Date().toISOString(), changes }] : [])];
+  if (!record.specChanges.length) delete record.specChanges;
+}
+
+/** Writes the model code a run folder keeps (model/), leaving files that are already as given untouched. */
+export function writeModelFolder(modelDir: string, files: Iterable<[string, string]>): void {
+  mkdirSync(modelDir, { recursive: true });
+  for (const [f, text] of files) {
+    const path = join(modelDir, f);
+    if (!existsSync(path) || readFileSync(path, 'utf8') !== text) writeFileAtomic(path, Buffer.from(text));
+  }
+}
+
 /** Signals that stop training after the current step, with the exit status each one gives. */
 const STOP_SIGNALS = { SIGINT: 130, SIGTERM: 143 } as const;
 
@@ -148,24 +180,8 @@ export async function trainSpec(
     const { result, compiled } = await compileSpec(spec, o.outDir);
     if (reportDiagnostics(result) || !compiled) return { status: 1 };
     const record = runRecord(spec, result.sources, o);
-    if (o.run.resume) {
-      const old = readRunRecord(o.outDir);
-      if (old) {
-        // A run trained with the torch engine resumes here too (its record names the engine).
-        const changes = runChanges(
-          { ...old, options: Object.fromEntries(Object.entries(old.options).filter(([k]) => k !== 'engine')) },
-          record,
-        );
-        if (changes.length && !o.allowSpecChange) {
-          throw new RunFolderError(
-            `${o.outDir} was trained with another spec or options; nothing was changed. What differs from its run.json:\n  ${changes.join('\n  ')}\nResume with the same spec and options, or pass --allow-spec-change to accept the change (it is recorded in run.json)`,
-          );
-        }
-        record.created = old.created;
-        record.specChanges = [...(old.specChanges ?? []), ...(changes.length ? [{ at: new Date().toISOString(), changes }] : [])];
-        if (!record.specChanges.length) delete record.specChanges;
-      }
-    }
+    // A run trained with the torch engine resumes here too.
+    if (o.run.resume) carryOverRecord(o.outDir, record, o.allowSpecChange === true);
     // Will it fit? Before loading a backend or any data.
     const stats = computeStats(result.ir!);
     const batch = o.run.batch ?? (typeof result.ir!.training.batch === 'number' ? result.ir!.training.batch : 64);
@@ -202,12 +218,7 @@ export async function trainSpec(
     }
     const onFolderReady = () => {
       // The run folder holds the code it trained (model/: model.ts, train.ts), the IR and its record.
-      const modelDir = join(o.outDir, 'model');
-      mkdirSync(modelDir, { recursive: true });
-      for (const [f, text] of files) {
-        const path = join(modelDir, f);
-        if (!existsSync(path) || readFileSync(path, 'utf8') !== text) writeFileAtomic(path, Buffer.from(text));
-      }
+      writeModelFolder(join(o.outDir, 'model'), files);
       writeFileAtomic(join(o.outDir, 'ir.json'), Buffer.from(JSON.stringify(result.ir) + '\n'));
       writeRunRecord(o.outDir, record);
     };

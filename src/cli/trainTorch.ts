@@ -7,7 +7,6 @@
  * under Python 3.11. `--prepare-only` writes the folder and prints the command for torchrun / SLURM.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { cpus } from 'node:os';
 import { join, relative } from 'node:path';
@@ -18,17 +17,15 @@ import {
   acquireRunLock,
   checkNotLocked,
   makeRunDirs,
-  readRunRecord,
   refuseExistingRun,
   RunFolderError,
-  runChanges,
   writeRunRecord,
 } from '../runtime/train/runFolder.ts';
 import { floatOption, intOption, reportDiagnostics, threadsOption } from './io.ts';
 import { toJavaScript } from '../emit/javascript.ts';
 import { packageRoot } from './runtimeLoader.ts';
 import { findTorchPython } from './torchPython.ts';
-import { runRecord, type TrainSpecOptions } from './train.ts';
+import { carryOverRecord, runRecord, writeModelFolder, type TrainSpecOptions } from './train.ts';
 
 export interface TorchTrainOptions extends TrainSpecOptions {
   /** Local processes (default 1). */
@@ -88,30 +85,15 @@ export async function trainTorch(spec: string, o: TorchTrainOptions): Promise<nu
     if (reportDiagnostics(result) || !compiled) return 1;
     const record = runRecord(spec, result.sources, o);
     record.options.engine = 'torch';
-    if (o.run.resume) {
-      const old = readRunRecord(o.outDir);
-      if (old) {
-        // The engine may change on resume (a run moves between engines); everything else may not.
-        const changes = runChanges({ ...old, options: { ...old.options, engine: 'torch' } }, record);
-        if (changes.length && !o.allowSpecChange)
-          throw new RunFolderError(
-            `${o.outDir} was trained with another spec or options; nothing was changed. What differs from its run.json:\n  ${changes.join('\n  ')}`,
-          );
-        record.created = old.created;
-        if (old.specChanges) record.specChanges = old.specChanges;
-      }
-    }
+    // The engine may change on resume (a run moves between engines); everything else may not.
+    if (o.run.resume) carryOverRecord(o.outDir, record, o.allowSpecChange === true);
     makeRunDirs(o.outDir, ['checkpoints']);
     lock = acquireRunLock(o.outDir);
     const modelDir = join(o.outDir, 'model');
-    mkdirSync(modelDir, { recursive: true });
     // As the TypeScript engine keeps it: TypeScript to read, JavaScript to run (importing 'unetc/runtime'
     // by name), so `unetc sample` and a TypeScript --resume read a torch run as their own.
     const js = await toJavaScript(compiled.files);
-    for (const [f, text] of [...compiled.files, ...js, ['package.json', '{ "type": "module", "private": true }\n']] as [string, string][]) {
-      const path = join(modelDir, f);
-      if (!existsSync(path) || readFileSync(path, 'utf8') !== text) writeFileAtomic(path, Buffer.from(text));
-    }
+    writeModelFolder(modelDir, [...compiled.files, ...js, ['package.json', '{ "type": "module", "private": true }\n']]);
     // Where model.py finds python/unetc_torch when a launcher other than unetc starts it (relative: the folder holds no absolute path).
     writeFileAtomic(join(modelDir, '.unetc-runtime'), Buffer.from(relative(modelDir, join(packageRoot(), 'python')) + '\n'));
     writeFileAtomic(join(o.outDir, 'ir.json'), Buffer.from(JSON.stringify(result.ir) + '\n'));
